@@ -1,0 +1,274 @@
+"""Command line: ``shapeviewer shoot|register|demo``; a thin layer over core and io.
+
+Exit status: 0 success, 2 bad input (one line on stderr), 130 interrupted (results so far written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.stderr.write(f"shapeviewer: error: {message} (see 'shapeviewer {self.prog.split()[-1]} --help')\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _positive_float(text) if text.strip() not in ("0", "0.0") else 0.0
+    return value
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("deformation model")
+    g.add_argument("--mask", type=Path, help="(N,) .npy of non-negative vertex weights of SOURCE (mu = area * weight)")
+    g.add_argument("--kernel", help="kernel string, e.g. 'cauchy(0.3)' or '1 + cauchy(0.25) + cauchy(0.05)' "
+                   "(default: cauchy at 0.15 x the source's bounding-box diagonal)")  # fmt: skip
+    g.add_argument("--cometric", choices=("lddmm", "normalized"), default="normalized")
+    s = g.add_mutually_exclusive_group()
+    s.add_argument("--sinkhorn-iters", type=_positive_int, help="fixed Sinkhorn iterations from lambda=1 (the talk)")
+    s.add_argument("--sinkhorn-tol", type=_positive_float, default=1e-6, help="converge lambda to this residual")
+    g.add_argument("--steps", type=_positive_int, default=10, help="time steps T (default 10)")
+    g.add_argument("--integrator", choices=("euler", "rk2", "rk4"), default="euler")
+    g.add_argument("--control-points", type=_positive_int, help="momenta on n farthest-point samples (default: all)")
+    g.add_argument("--backend", choices=("auto", "torch", "keops"), default="auto")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    g.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--out", type=Path, required=True, help="result folder (created if missing)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="shapeviewer", description="Diffeomorphic registration of surface meshes (LDDMM and "
+                     "normalized kernel cometrics).")  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"shapeviewer {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    shoot = sub.add_parser("shoot", help="shoot a geodesic from SOURCE with given momenta")
+    shoot.add_argument("source", type=Path)
+    shoot.add_argument("--momenta", type=Path, required=True, help="(n, 3) .npy momenta on the control points")
+    _model_options(shoot)
+    reg = sub.add_parser("register", help="register SOURCE onto TARGET")
+    reg.add_argument("source", type=Path)
+    reg.add_argument("target", type=Path)
+    _model_options(reg)
+    reg.add_argument("--fidelity", choices=("varifold", "currents", "landmarks"), default="varifold")
+    reg.add_argument("--fidelity-scale", type=_positive_float, help="default: 0.1 x the bounding-box diagonal")
+    gamma_help = "gamma, relative: translating the shape by its size costs gamma x the initial mismatch"
+    reg.add_argument("--regularization", type=_non_negative_float, default=0.01, help=gamma_help)
+    reg.add_argument("--iterations", type=_positive_int, default=100, help="L-BFGS iterations (default 100)")
+    demo = sub.add_parser("demo", help="register the bundled demo pair from the command line")
+    demo.add_argument("--out", type=Path, default=Path("shapeviewer-demo"), help="result folder")
+    demo.add_argument("--iterations", type=_positive_int, default=30)
+    return parser
+
+
+def _model_settings(args):
+    from .core.model import ModelSettings
+    from .core.sinkhorn import SinkhornSettings
+
+    return ModelSettings(
+        kernel=args.kernel,
+        cometric=args.cometric,
+        sinkhorn=SinkhornSettings(iterations=args.sinkhorn_iters, tol=args.sinkhorn_tol),
+        steps=args.steps,
+        integrator=args.integrator,
+        control_points=args.control_points,
+        backend=args.backend,
+        device=args.device,
+        dtype=args.dtype,
+    )
+
+
+def _load_mask(args, n_vertices: int):
+    from .core.model import check_mask
+    from .io.arrays import load_array
+
+    if args.mask is None:
+        return None
+    return check_mask(load_array(args.mask, "mask"), n_vertices, f"mask {args.mask}")
+
+
+def _summary(model, p0_tensor, seconds: float) -> dict:
+    import torch
+
+    with torch.enable_grad():
+        h = float(model.hamiltonian(p0_tensor).detach())
+    info = {"hamiltonian": h, "distance": math.sqrt(max(2 * h, 0.0))}
+    info.update(model.describe())
+    info["seconds"] = seconds
+    return info
+
+
+def _mu_and_lambda(model):
+    return model.mu.detach().cpu().numpy(), model.lam()
+
+
+def cmd_shoot(args) -> int:
+    from .core.model import DeformationModel
+    from .io.arrays import load_array
+    from .io.meshes import read_mesh
+    from .io.results import write_result_dir
+
+    start = time.perf_counter()
+    source = read_mesh(args.source)
+    model = DeformationModel(source.vertices, source.faces, _load_mask(args, source.n_vertices), _model_settings(args))
+    p0 = model.momenta_tensor(load_array(args.momenta, "momenta"))
+    traj = model.shoot(p0, create_graph=False)
+    frames = np.stack([model.to_user(x) for x in traj.points])
+    result = _summary(model, p0, time.perf_counter() - start)
+    mu, lam = _mu_and_lambda(model)
+    write_result_dir(args.out, frames, source.faces, p0.cpu().numpy(), mu, lam, result)
+    print(f"shot {len(frames) - 1} steps; distance {result['distance']:.6g}; wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+class _Interrupt:
+    """First Ctrl-C asks the registration to stop cleanly; a second one aborts."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\ninterrupt: stopping after the current step and writing results (Ctrl-C again to abort)",
+              file=sys.stderr)  # fmt: skip
+
+
+def run_registration(source_path, target_path, args) -> int:
+    from .core.registration import Registration, RegistrationSettings
+    from .io.meshes import read_mesh, write_mesh
+    from .io.results import write_result_dir
+
+    start = time.perf_counter()
+    source, target = read_mesh(source_path), read_mesh(target_path)
+    settings = RegistrationSettings(
+        model=_model_settings(args),
+        fidelity=args.fidelity,
+        fidelity_scale=args.fidelity_scale,
+        regularization=args.regularization,
+        iterations=args.iterations,
+    )
+    mask = _load_mask(args, source.n_vertices)
+    reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), settings, mask)
+    d = reg.describe()
+    print(f"registering {source.name} ({source.n_vertices} vertices) -> {target.name}: {d['cometric']} "
+          f"{d['kernel']}, {d['control_points']} control points, {d['backend']} on {d['device']} ({d['dtype']})",
+          file=sys.stderr)  # fmt: skip
+    if d["backend"] == "keops":
+        print("note: KeOps compiles each formula on first use (seconds each); later runs reuse its cache",
+              file=sys.stderr)  # fmt: skip
+    interrupt = _Interrupt()
+    previous = signal.signal(signal.SIGINT, interrupt)
+    history = []
+    try:
+        for rep in reg.run(should_stop=lambda: interrupt.requested):
+            if not rep.done:
+                history.append(rep.loss)
+                drop = 100 * (1 - rep.fidelity / reg.fidelity_initial) if reg.fidelity_initial else 0.0
+                print(f"iter {rep.iteration:4d}  loss {rep.loss:.6g}  fidelity {rep.fidelity:.6g} (-{drop:.1f}%)  "
+                      f"energy {rep.energy:.6g}  {rep.elapsed:6.1f} s", file=sys.stderr)  # fmt: skip
+            final = rep
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    p0 = reg.model.momenta_tensor(final.momenta)
+    result = _summary(reg.model, p0, time.perf_counter() - start)
+    result.update(reg.describe())
+    result.update(
+        fidelity_initial=reg.fidelity_initial,
+        fidelity_final=final.fidelity,
+        fidelity_drop=1 - final.fidelity / reg.fidelity_initial if reg.fidelity_initial else 0.0,
+        iterations=final.iteration,
+        loss_history=history,
+        loss_final=final.loss,
+        status=final.status,
+        message=final.message,
+        seconds=time.perf_counter() - start,
+    )
+    mu, lam = _mu_and_lambda(reg.model)
+    out = write_result_dir(args.out, final.trajectory, source.faces, final.momenta, mu, lam, result)
+    write_mesh(out / "deformed.vtp", final.trajectory[-1], source.faces)
+    print(f"{final.status}: {final.message}; fidelity -{100 * result['fidelity_drop']:.1f}%, distance "
+          f"{result['distance']:.6g}, {result['seconds']:.1f} s; wrote {out}", file=sys.stderr)  # fmt: skip
+    if final.status == "failed":
+        return 1
+    return EXIT_INTERRUPTED if final.status == "cancelled" else 0
+
+
+def cmd_demo(args) -> int:
+    from .io.demo import demo_paths
+
+    src, tgt = demo_paths()
+    defaults = build_parser().parse_args(["register", str(src), str(tgt), "--out", str(args.out)])
+    defaults.iterations = args.iterations
+    return run_registration(src, tgt, defaults)
+
+
+def _short_warning(message, category, filename, lineno, line=None):
+    return f"shapeviewer: warning: {message}\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .core.backends import BackendError
+    from .core.kernels import KernelSpecError
+    from .core.model import InputError
+    from .io.arrays import ArrayReadError
+    from .io.meshes import MeshReadError
+
+    warnings.formatwarning = _short_warning
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from .app import launch_default
+
+        return launch_default()
+    try:
+        if args.command == "shoot":
+            return cmd_shoot(args)
+        if args.command == "register":
+            return run_registration(args.source, args.target, args)
+        return cmd_demo(args)
+    except KernelSpecError as exc:
+        print(f"shapeviewer: error: {exc.short}", file=sys.stderr)
+    except (InputError, MeshReadError, ArrayReadError, BackendError) as exc:
+        print(f"shapeviewer: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("shapeviewer: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

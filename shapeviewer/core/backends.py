@@ -1,0 +1,110 @@
+"""Kernel reductions ``out_i = sum_j k(x_i, y_j) b_j``, dense (torch) or on the fly (KeOps).
+
+``auto`` picks dense while the N x M kernel matrix stays small, KeOps beyond, and falls back to
+dense with a warning when KeOps is missing or fails to compile.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import torch
+
+from .kernels import Kernel, _torch_safe_sqrt
+
+BACKENDS = ("auto", "torch", "keops")
+# Largest kernel matrix (bytes) that "auto" builds densely; past it KeOps reduces on the fly.
+DENSE_MATRIX_BYTES = 64 * 2**20
+
+_keops_broken: str | None = None
+
+
+class BackendError(RuntimeError):
+    pass
+
+
+@functools.cache
+def keops_importable() -> bool:
+    try:
+        import pykeops.torch  # noqa: F401
+    except Exception as exc:  # ImportError, or a broken install raising anything
+        warnings.warn(f"KeOps unavailable ({exc}); using dense torch reductions", stacklevel=2)
+        return False
+    return True
+
+
+def keops_usable() -> bool:
+    return _keops_broken is None and keops_importable()
+
+
+def resolve_backend(name: str, n: int, m: int, dtype: torch.dtype) -> str:
+    """Map 'auto' | 'torch' | 'keops' to the backend that will run ('torch' or 'keops')."""
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend '{name}' (choose from {', '.join(BACKENDS)})")
+    if name == "torch":
+        return "torch"
+    if name == "keops":
+        if keops_usable():
+            return "keops"
+        warnings.warn(f"KeOps requested but unusable ({_keops_broken or 'not installed'}); using torch", stacklevel=2)
+        return "torch"
+    itemsize = torch.finfo(dtype).bits // 8
+    if n * m * itemsize <= DENSE_MATRIX_BYTES or not keops_usable():
+        return "torch"
+    return "keops"
+
+
+def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(N, M) matrix of |x_i - y_j|^2, memory O(NM) (no (N, M, 3) temporary)."""
+    d2 = (x * x).sum(-1)[:, None] + (y * y).sum(-1)[None, :] - 2.0 * (x @ y.T)
+    return d2.clamp(min=0.0)
+
+
+def kernel_matrix(kernel: Kernel, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return kernel.of_squared_distance(squared_distances(x, y), _torch_safe_sqrt)
+
+
+def _keops_product(kernel: Kernel, x, y, b):
+    from pykeops.torch import LazyTensor
+
+    x_i = LazyTensor(x[:, None, :].contiguous())
+    y_j = LazyTensor(y[None, :, :].contiguous())
+    b_j = LazyTensor(b[None, :, :].contiguous())
+    d2 = x_i.sqdist(y_j)
+    # u * rsqrt(u) is KeOps' sqrt with a zero derivative at u = 0 (rsqrt(0) = 0 there).
+    k = kernel.of_squared_distance(d2, lambda u: u * u.rsqrt())
+    return (k * b_j).sum(dim=1)
+
+
+def kernel_product(kernel: Kernel, x: torch.Tensor, y: torch.Tensor, b: torch.Tensor, backend: str) -> torch.Tensor:
+    """sum_j k(x_i, y_j) b_j for x (N, 3), y (M, 3), b (M, D) -> (N, D); differentiable to any order."""
+    global _keops_broken
+    if backend == "keops" and keops_usable():
+        try:
+            return _keops_product(kernel, x, y, b)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:
+            _keops_broken = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            warnings.warn(f"KeOps failed ({_keops_broken}); falling back to dense torch", stacklevel=2)
+    return kernel_matrix(kernel, x, y) @ b
+
+
+class ScalarKernelOperator:
+    """v -> K_q v for scalar fields, no autograd; the dense matrix is built once and reused."""
+
+    def __init__(self, kernel: Kernel, q: torch.Tensor, backend: str):
+        self.kernel, self.backend = kernel, backend
+        self.q = q.detach()
+        self.matvecs = 0
+        self._matrix = None
+        if backend == "torch":
+            self._matrix = kernel_matrix(kernel, self.q, self.q)
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        self.matvecs += 1
+        with torch.no_grad():
+            if self._matrix is not None:
+                return self._matrix @ v
+            return kernel_product(self.kernel, self.q, self.q, v[:, None], self.backend)[:, 0]

@@ -1,0 +1,88 @@
+"""Kernel cometrics: the Hamiltonian H(q, p) and the velocity field v(x) they generate.
+
+- LDDMM: ``H = 1/2 <p, K_q p>``, ``v(x) = sum_j k(x, q_j) p_j``.
+- Normalized: ``H = 1/2 <lambda p, K_q (lambda p)>`` with the Sinkhorn scaling lambda of mu,
+  ``v(x) = k*(lambda p)(x) / k*(lambda mu)(x)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .backends import kernel_product
+from .kernels import Kernel
+from .sinkhorn import SinkhornSettings, SinkhornSolver, SinkhornStats
+
+COMETRICS = ("lddmm", "normalized")
+
+
+class LDDMMCometric:
+    name = "lddmm"
+
+    def __init__(self, kernel: Kernel, backend: str):
+        self.kernel, self.backend = kernel, backend
+
+    def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (p * kernel_product(self.kernel, q, q, p, self.backend)).sum()
+
+    def velocity(self, x: torch.Tensor, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return kernel_product(self.kernel, x, q, p, self.backend)
+
+
+class NormalizedCometric:
+    """``mu`` (n,) >= 0 with a positive sum: the measure whose Sinkhorn scaling normalizes K."""
+
+    name = "normalized"
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        backend: str,
+        mu: torch.Tensor,
+        settings: SinkhornSettings | None = None,
+        stats: SinkhornStats | None = None,
+    ):
+        if mu.ndim != 1 or not torch.isfinite(mu).all() or (mu < 0).any() or mu.sum() <= 0:
+            raise ValueError("mu must be a finite, non-negative vector with a positive sum")
+        self.kernel, self.backend, self.mu = kernel, backend, mu
+        self.solver = SinkhornSolver(kernel, backend, settings or SinkhornSettings(), stats)
+        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def stats(self) -> SinkhornStats:
+        return self.solver.stats
+
+    def scaling(self, q: torch.Tensor) -> torch.Tensor:
+        """lambda at q, differentiable; reused while q is the same tensor."""
+        if self._cache is not None and self._cache[0] is q:
+            return self._cache[1]
+        lam = self.solver.scaling(q, self.mu)
+        self._cache = (q, lam)
+        return lam
+
+    def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        lp = self.scaling(q)[:, None] * p
+        return 0.5 * (lp * kernel_product(self.kernel, q, q, lp, self.backend)).sum()
+
+    def velocity(self, x: torch.Tensor, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        lam = self.scaling(q)
+        both = kernel_product(
+            self.kernel, x, q, torch.cat([lam[:, None] * p, (lam * self.mu)[:, None]], 1), self.backend
+        )
+        return both[:, :3] / both[:, 3:]
+
+
+def make_cometric(
+    name: str,
+    kernel: Kernel,
+    backend: str,
+    mu: torch.Tensor | None = None,
+    sinkhorn: SinkhornSettings | None = None,
+):
+    if name == "lddmm":
+        return LDDMMCometric(kernel, backend)
+    if name == "normalized":
+        if mu is None:
+            raise ValueError("the normalized cometric needs a measure mu")
+        return NormalizedCometric(kernel, backend, mu, sinkhorn)
+    raise ValueError(f"unknown cometric '{name}' (choose from {', '.join(COMETRICS)})")

@@ -1,0 +1,179 @@
+"""A deformation model of one source mesh: kernel, cometric, control points, mu, integrator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .backends import resolve_backend
+from .cometrics import COMETRICS, make_cometric
+from .control_points import farthest_point_sampling, gather_measure, nearest_control_point
+from .geometry import shape_size, vertex_areas
+from .kernels import parse_kernel
+from .shooting import INTEGRATORS, Trajectory, shoot
+from .sinkhorn import SinkhornSettings
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class InputError(ValueError):
+    """Bad user input: the message names the problem (CLI exit status 2)."""
+
+
+def default_kernel_spec(size: float) -> str:
+    """The default kernel, scaled to the shape (bounding-box diagonal ``size``)."""
+    return f"cauchy({0.15 * size:.4g})"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name not in DEVICES:
+        raise InputError(f"unknown device '{name}' (choose from {', '.join(DEVICES)})")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' requested but torch sees no CUDA GPU")
+    return torch.device(name)
+
+
+def check_mask(mask, n_vertices: int, name: str = "mask") -> np.ndarray:
+    """A (N,) finite, non-negative, not-all-zero weight array, or InputError."""
+    arr = np.asarray(mask)
+    if arr.ndim != 1 or arr.shape[0] != n_vertices:
+        raise InputError(f"{name} has shape {arr.shape}, expected ({n_vertices},): one weight per source vertex")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise InputError(f"{name} must hold numbers, found dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise InputError(f"{name} contains {int((~np.isfinite(arr)).sum())} non-finite values (NaN or Inf)")
+    if (arr < 0).any():
+        raise InputError(f"{name} contains {int((arr < 0).sum())} negative weights; weights must be >= 0")
+    if not (arr > 0).any():
+        raise InputError(f"{name} is zero everywhere: paint a positive weight somewhere")
+    return arr
+
+
+@dataclass
+class ModelSettings:
+    kernel: str | None = None
+    cometric: str = "normalized"
+    sinkhorn: SinkhornSettings = field(default_factory=SinkhornSettings)
+    steps: int = 10
+    integrator: str = "rk2"
+    control_points: int | None = None
+    backend: str = "auto"
+    device: str = "auto"
+    dtype: str = "float64"
+
+    def validate(self) -> None:
+        if self.cometric not in COMETRICS:
+            raise InputError(f"unknown cometric '{self.cometric}' (choose from {', '.join(COMETRICS)})")
+        if self.integrator not in INTEGRATORS:
+            raise InputError(f"unknown integrator '{self.integrator}' (choose from {', '.join(INTEGRATORS)})")
+        if self.dtype not in DTYPES:
+            raise InputError(f"unknown dtype '{self.dtype}' (choose from {', '.join(DTYPES)})")
+        if self.steps < 1:
+            raise InputError(f"steps must be at least 1, got {self.steps}")
+        if self.control_points is not None and self.control_points < 1:
+            raise InputError(f"control points must be at least 1, got {self.control_points}")
+        s = self.sinkhorn
+        if s.iterations is not None and s.iterations < 1:
+            raise InputError(f"Sinkhorn iterations must be at least 1, got {s.iterations}")
+        if not s.tol > 0:
+            raise InputError(f"Sinkhorn tolerance must be positive, got {s.tol}")
+
+
+class DeformationModel:
+    """Tensors and operators for shooting one source mesh (coordinates centred internally)."""
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray | None, settings: ModelSettings):
+        settings.validate()
+        self.settings = settings
+        self.device = resolve_device(settings.device)
+        self.dtype = DTYPES[settings.dtype]
+        verts = torch.as_tensor(np.asarray(vertices, dtype=np.float64))
+        self.offset = verts.mean(0)
+        self.vertices = (verts - self.offset).to(self.device, self.dtype)
+        self.faces = torch.as_tensor(np.asarray(faces, dtype=np.int64), device=self.device)
+        n_vertices = len(self.vertices)
+        self.size = shape_size(self.vertices)
+        self.kernel = parse_kernel(settings.kernel or default_kernel_spec(self.size))
+        self.mask = check_mask(mask, n_vertices) if mask is not None else np.ones(n_vertices)
+        weights = torch.as_tensor(self.mask, device=self.device, dtype=self.dtype)
+        self.vertex_mu = vertex_areas(self.vertices, self.faces) * weights
+        n = settings.control_points
+        if n is not None and n < n_vertices:
+            self.control_index = farthest_point_sampling(self.vertices, n)
+            owner = nearest_control_point(self.vertices, self.vertices[self.control_index])
+            self.mu = gather_measure(self.vertex_mu, owner, n)
+        else:
+            self.control_index = None
+            self.mu = self.vertex_mu
+        self.q0 = self.vertices if self.control_index is None else self.vertices[self.control_index]
+        if settings.cometric == "normalized" and not (self.mu > 0).any():
+            raise InputError("mu is zero on every control point: the mask must weigh some of the shape")
+        widest = n_vertices if self.control_index is not None else len(self.q0)
+        self.backend = resolve_backend(settings.backend, widest, len(self.q0), self.dtype)
+        self.cometric = make_cometric(settings.cometric, self.kernel, self.backend, self.mu, settings.sinkhorn)
+
+    @property
+    def n_control(self) -> int:
+        return len(self.q0)
+
+    def momenta_tensor(self, momenta) -> torch.Tensor:
+        arr = np.asarray(momenta)
+        if arr.shape != (self.n_control, 3):
+            raise InputError(
+                f"momenta have shape {arr.shape}, expected ({self.n_control}, 3): one 3-vector per control point"
+            )
+        if not np.isfinite(arr).all():
+            raise InputError(f"momenta contain {int((~np.isfinite(arr)).sum())} non-finite values (NaN or Inf)")
+        return torch.as_tensor(arr, device=self.device, dtype=self.dtype)
+
+    def shoot(self, p0: torch.Tensor, create_graph: bool = False, should_stop=None) -> Trajectory:
+        s = self.settings
+        carried = self.vertices if self.control_index is not None else None
+        return shoot(self.cometric, self.q0, p0, s.steps, s.integrator, carried, create_graph, should_stop)
+
+    def hamiltonian(self, p0: torch.Tensor) -> torch.Tensor:
+        return self.cometric.hamiltonian(self.q0, p0)
+
+    def to_user(self, points: torch.Tensor) -> np.ndarray:
+        """Internal (centred) coordinates -> the mesh's own coordinates, as float64 numpy."""
+        return (points.detach().to("cpu", torch.float64) + self.offset).numpy()
+
+    def lam(self) -> np.ndarray | None:
+        if self.settings.cometric != "normalized":
+            return None
+        with torch.no_grad():
+            return self.cometric.scaling(self.q0).detach().cpu().numpy()
+
+    def describe(self) -> dict:
+        s = self.settings
+        info = {
+            "kernel": str(self.kernel),
+            "cometric": s.cometric,
+            "steps": s.steps,
+            "integrator": s.integrator,
+            "backend": self.backend,
+            "device": str(self.device),
+            "dtype": s.dtype,
+            "control_points": self.n_control,
+            "vertices": len(self.vertices),
+            "shape_size": self.size,
+        }
+        if s.cometric == "normalized":
+            st = self.cometric.stats
+            info["sinkhorn"] = {
+                "mode": s.sinkhorn.describe(),
+                "iterations": s.sinkhorn.iterations,
+                "tol": s.sinkhorn.tol if s.sinkhorn.iterations is None else None,
+                "max_residual": st.max_residual,
+                "solves": st.solves,
+                "newton_steps": st.newton_steps,
+                "kernel_matvecs": st.matvecs,
+                "capped": st.capped,
+            }
+        return info
