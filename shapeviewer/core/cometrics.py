@@ -46,18 +46,19 @@ class NormalizedCometric:
             raise ValueError("mu must be a finite, non-negative vector with a positive sum")
         self.kernel, self.backend, self.mu = kernel, backend, mu
         self.solver = SinkhornSolver(kernel, backend, settings or SinkhornSettings(), stats)
-        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @property
     def stats(self) -> SinkhornStats:
         return self.solver.stats
 
     def scaling(self, q: torch.Tensor) -> torch.Tensor:
-        """lambda at q, differentiable; reused while q is the same tensor."""
-        if self._cache is not None and self._cache[0] is q:
-            return self._cache[1]
+        """lambda at q, differentiable; reused while q is the same tensor with the same values."""
+        cache = self._cache
+        if cache is not None and cache[0] is q and torch.equal(cache[1], q.detach()):
+            return cache[2]
         lam = self.solver.scaling(q, self.mu)
-        self._cache = (q, lam)
+        self._cache = (q, q.detach().clone(), lam)
         return lam
 
     def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:

@@ -18,12 +18,11 @@ PROFILES = ("gaussian", "cauchy", "laplacian", "inverse_multiquadric")
 class KernelSpecError(ValueError):
     """A kernel string that does not parse; ``position`` is the 0-based offset of the culprit."""
 
-    def __init__(self, spec: str, position: int, message: str):
+    def __init__(self, spec: str, position: int, message: str, hint: str = ""):
         self.spec = spec
         self.position = position
-        pointer = " " * position + "^"
-        super().__init__(f"{message} at position {position} in kernel '{spec}'\n  {spec}\n  {pointer}")
-        self.short = f"{message} at position {position} in kernel '{spec}'"
+        self.short = f"{message} at position {position} in kernel '{spec}'" + (f" ({hint})" if hint else "")
+        super().__init__(f"{self.short}\n  {spec}\n  {' ' * position}^")
 
 
 @dataclass(frozen=True)
@@ -120,8 +119,8 @@ class _Parser:
         self.i += 1
         return tok
 
-    def fail(self, tok, message: str):
-        raise KernelSpecError(self.spec, tok[2], message)
+    def fail(self, tok, message: str, hint: str = ""):
+        raise KernelSpecError(self.spec, tok[2], message, hint)
 
     def expect(self, kind: str, value: str | None, what: str):
         tok = self.take()
@@ -169,9 +168,9 @@ class _Parser:
         tok = self.take()
         if tok[0] != "name":
             found = "end of string" if tok[0] == "end" else f"'{tok[1]}'"
-            self.fail(tok, f"expected a number or a kernel name ({', '.join(PROFILES)}), found {found}")
+            self.fail(tok, f"expected a number or a kernel name, found {found}", f"known: {', '.join(PROFILES)}")
         if tok[1] not in PROFILES:
-            self.fail(tok, f"unknown kernel '{tok[1]}' (known: {', '.join(PROFILES)})")
+            self.fail(tok, f"unknown kernel '{tok[1]}'", f"known: {', '.join(PROFILES)}")
         self.expect("op", "(", f"'(' after {tok[1]}")
         sigma = self.number(f"scale of {tok[1]}")
         self.expect("op", ")", "')'")

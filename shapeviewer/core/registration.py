@@ -149,11 +149,12 @@ class Registration:
         def objective(z: torch.Tensor):
             if stop():
                 raise _Cancelled()
-            z = z.detach().requires_grad_(True)
-            loss, fid, energy, traj = self.evaluate(z, True, stop)
-            if not torch.isfinite(loss):
-                raise NonFiniteLoss(f"the loss became {float(loss.detach())} (fidelity {float(fid.detach())})")
-            (grad,) = torch.autograd.grad(loss, z)
+            with torch.enable_grad():  # also when the caller runs under no_grad
+                z = z.detach().requires_grad_(True)
+                loss, fid, energy, traj = self.evaluate(z, True, stop)
+                if not torch.isfinite(loss):
+                    raise NonFiniteLoss(f"the loss became {float(loss.detach())} (fidelity {float(fid.detach())})")
+                (grad,) = torch.autograd.grad(loss, z)
             if not torch.isfinite(grad).all():
                 raise NonFiniteLoss("the gradient became non-finite")
             ev = _Evaluation(

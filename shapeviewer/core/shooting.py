@@ -42,8 +42,9 @@ def hamiltonian_field(cometric, q, p, x, create_graph: bool):
     with torch.enable_grad():
         if not create_graph:
             q, p = q.detach().requires_grad_(), p.detach().requires_grad_()
-        elif not q.requires_grad:
-            q = q.requires_grad_()  # q is then a constant leaf
+        else:  # a constant q or p becomes a leaf so that dH/dq and dH/dp exist
+            q = q if q.requires_grad else q.detach().requires_grad_()
+            p = p if p.requires_grad else p.detach().requires_grad_()
         h = cometric.hamiltonian(q, p)
         dh_dq, dh_dp = torch.autograd.grad(h, (q, p), create_graph=create_graph)
         vx = cometric.velocity(x, q, p) if x is not None else None

@@ -66,14 +66,14 @@ class SinkhornSolver:
         self.kernel, self.backend, self.settings = kernel, backend, settings
         self.stats = stats if stats is not None else SinkhornStats()
         self._warm: torch.Tensor | None = None
-        self._operator: tuple[tuple, ScalarKernelOperator] | None = None
+        self._operator: ScalarKernelOperator | None = None
 
     def operator(self, q: torch.Tensor) -> ScalarKernelOperator:
-        """The detached K_q, shared by the solve and the adjoint solves at the same q."""
-        key = (q.data_ptr(), q._version, tuple(q.shape), q.dtype)
-        if self._operator is None or self._operator[0] != key:
-            self._operator = (key, ScalarKernelOperator(self.kernel, q, self.backend))
-        return self._operator[1]
+        """The detached K_q, shared by the solve and the adjoint solves at the same positions q."""
+        op = self._operator
+        if op is None or op.q.shape != q.shape or op.q.dtype != q.dtype or not torch.equal(op.q, q.detach()):
+            self._operator = op = ScalarKernelOperator(self.kernel, q.detach().clone(), self.backend)
+        return op
 
     # -- helpers on a fixed operator ------------------------------------------------------------
     def _cg_rtol(self, dtype: torch.dtype) -> float:

@@ -1,0 +1,148 @@
+"""The command line as users and other tools call it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from shapeviewer.cli import main
+from shapeviewer.io.meshes import read_mesh
+
+FAST = ["--steps", "4", "--dtype", "float64"]
+
+
+def run_cli(*args, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "shapeviewer", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_shoot_writes_frames_measure_scaling_and_summary(tmp_path, human):
+    momenta = np.zeros((human.n_vertices, 3))
+    momenta[:, 0] = 0.01
+    np.save(tmp_path / "p.npy", momenta)
+    out = tmp_path / "out"
+    src = human_path(human)
+    assert main(["shoot", str(src), "--momenta", str(tmp_path / "p.npy"), "--out", str(out), *FAST]) == 0
+    frames = sorted((out / "frames").glob("frame_*.vtp"))
+    assert [f.name for f in frames] == [f"frame_{i:03d}.vtp" for i in range(5)]
+    assert not np.allclose(read_mesh(frames[-1]).vertices, read_mesh(frames[0]).vertices)
+    result = json.loads((out / "result.json").read_text())
+    for key in ("hamiltonian", "distance", "steps", "integrator", "kernel", "cometric", "backend", "device", "dtype"):
+        assert key in result
+    assert result["distance"] == pytest.approx(np.sqrt(2 * result["hamiltonian"]))
+    assert np.load(out / "mu.npy").shape == (human.n_vertices,)
+    assert np.load(out / "lambda.npy").shape == (human.n_vertices,)
+    assert np.allclose(np.load(out / "momenta.npy"), momenta)
+
+
+def human_path(human):
+    from tests.conftest import SHARED_DATA
+
+    return SHARED_DATA / "human.ply"
+
+
+@pytest.mark.slow
+def test_register_finger0_onto_finger1_drops_fidelity_by_95_percent(tmp_path, shared_data):
+    out = tmp_path / "reg"
+    proc = run_cli("register", shared_data / "finger0.ply", shared_data / "finger1.ply", "--out", out,
+                   "--control-points", "300", "--iterations", "25")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["fidelity_final"] <= 0.05 * result["fidelity_initial"]
+    assert len(result["loss_history"]) >= 2 and result["iterations"] >= 1
+    assert proc.stderr.count("iter ") >= result["iterations"]
+    assert read_mesh(out / "deformed.vtp").n_vertices == 2046
+    assert len(list((out / "frames").glob("*.vtp"))) == result["steps"] + 1
+
+
+def bad(tmp_path, **arrays):
+    for name, arr in arrays.items():
+        np.save(tmp_path / f"{name}.npy", arr)
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing_source", "no such file"),
+        ("corrupt_source", "corrupt"),
+        ("bad_kernel", "unknown kernel 'gausian' at position 0"),
+        ("short_mask", "mask"),
+        ("nan_mask", "non-finite"),
+        ("wrong_momenta", "momenta have shape (3, 3)"),
+        ("nan_momenta", "non-finite"),
+        ("bad_steps", "--steps"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(tmp_path, human, capsys, case, message):
+    src = human_path(human)
+    n = human.n_vertices
+    np.save(tmp_path / "p.npy", np.zeros((n, 3)))
+    args = ["shoot", str(src), "--momenta", str(tmp_path / "p.npy"), "--out", str(tmp_path / "o")]
+    if case == "missing_source":
+        args[1] = str(tmp_path / "nothing.ply")
+    elif case == "corrupt_source":
+        (tmp_path / "c.ply").write_text("ply\nformat ascii 1.0\ngarbage")
+        args[1] = str(tmp_path / "c.ply")
+    elif case == "bad_kernel":
+        args += ["--kernel", "gausian(0.1)"]
+    elif case in ("short_mask", "nan_mask"):
+        mask = np.ones(5) if case == "short_mask" else np.full(n, np.nan)
+        np.save(tmp_path / "w.npy", mask)
+        args += ["--mask", str(tmp_path / "w.npy")]
+    elif case in ("wrong_momenta", "nan_momenta"):
+        np.save(tmp_path / "p.npy", np.zeros((3, 3)) if case == "wrong_momenta" else np.full((n, 3), np.nan))
+    elif case == "bad_steps":
+        args += ["--steps", "zero"]
+    with pytest.raises(SystemExit) if case == "bad_steps" else _no_exit() as info:
+        code = main(args)
+    code = info.value.code if case == "bad_steps" else code
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "o" / "result.json").exists()
+
+
+class _no_exit:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_nan_in_a_mesh_file_is_bad_input_from_a_real_process(tmp_path):
+    path = tmp_path / "nan.off"
+    path.write_text("OFF\n3 1 0\n0 0 0\nnan 0 0\n0 1 0\n3 0 1 2\n")
+    proc = run_cli("register", path, path, "--out", tmp_path / "o")
+    assert proc.returncode == 2
+    assert "non-finite" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_writes_results_so_far_and_exits_130(tmp_path, shared_data):
+    out = tmp_path / "int"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shapeviewer", "register", str(shared_data / "finger0.ply"),
+         str(shared_data / "finger1.ply"), "--out", str(out), "--control-points", "200", "--iterations", "200"],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    lines = []
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        lines.append(line)
+        if line.startswith("iter    2"):
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(lines) + rest
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "cancelled" and result["iterations"] >= 2
+    assert (out / "deformed.vtp").exists()

@@ -1,0 +1,56 @@
+"""KeOps against dense torch (property 1), and the fallback when KeOps fails."""
+
+import pytest
+import torch
+
+from shapeviewer.core import backends
+from shapeviewer.core.backends import kernel_product, resolve_backend
+from shapeviewer.core.cometrics import NormalizedCometric
+from shapeviewer.core.kernels import parse_kernel
+from shapeviewer.core.shooting import shoot
+from tests.conftest import random_cloud
+
+ALL_PROFILES = "1 + 0.5*gaussian(0.6) + cauchy(0.5) + laplacian(0.7) + inverse_multiquadric(0.4)"
+
+pytestmark = pytest.mark.keops
+
+
+@pytest.fixture(autouse=True)
+def need_keops():
+    if not backends.keops_usable():
+        pytest.skip("KeOps is not installed or cannot compile here")
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+def test_keops_and_dense_agree(dtype, rtol):
+    kernel = parse_kernel(ALL_PROFILES)
+    x, y = random_cloud(300, dtype, 1), random_cloud(200, dtype, 2)
+    b = random_cloud(200, dtype, 3)
+    dense = kernel_product(kernel, x, y, b, "torch")
+    lazy = kernel_product(kernel, x, y, b, "keops")
+    assert torch.allclose(lazy, dense, rtol=rtol, atol=rtol * float(dense.abs().max()))
+
+
+def test_keops_normalized_shooting_matches_dense():
+    kernel = parse_kernel("cauchy(0.8)")
+    q, p = random_cloud(120, seed=4), 0.1 * random_cloud(120, seed=5)
+    mu = torch.rand(120, dtype=torch.float64, generator=torch.Generator().manual_seed(6)) + 0.1
+    ends = {}
+    for backend in ("torch", "keops"):
+        cometric = NormalizedCometric(kernel, backend, mu)
+        ends[backend] = shoot(cometric, q, p, steps=3, integrator="euler", create_graph=False).q[-1]
+    assert torch.allclose(ends["keops"], ends["torch"], rtol=1e-9, atol=1e-10)
+
+
+def test_failing_keops_falls_back_to_dense_with_a_warning(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("simulated compiler failure")
+
+    monkeypatch.setattr(backends, "_keops_product", broken)
+    monkeypatch.setattr(backends, "_keops_broken", None)
+    kernel = parse_kernel("gaussian(0.5)")
+    x = random_cloud(30)
+    with pytest.warns(UserWarning, match="KeOps failed"):
+        out = kernel_product(kernel, x, x, x, "keops")
+    assert torch.allclose(out, kernel_product(kernel, x, x, x, "torch"))
+    assert resolve_backend("auto", 10**5, 10**5, torch.float32) == "torch"
