@@ -52,6 +52,9 @@ class NormalizedCometric:
     def stats(self) -> SinkhornStats:
         return self.solver.stats
 
+    def begin_trajectory(self) -> None:
+        self.solver.begin_trajectory()
+
     def scaling(self, q: torch.Tensor) -> torch.Tensor:
         """lambda at q, differentiable; reused while q is the same tensor with the same values."""
         cache = self._cache

@@ -65,7 +65,8 @@ class SinkhornSolver:
     def __init__(self, kernel: Kernel, backend: str, settings: SinkhornSettings, stats: SinkhornStats | None = None):
         self.kernel, self.backend, self.settings = kernel, backend, settings
         self.stats = stats if stats is not None else SinkhornStats()
-        self._warm: torch.Tensor | None = None
+        self._warm: list[torch.Tensor] = []  # lambda of each solve of the previous trajectory
+        self._solve_index = 0
         self._operator: ScalarKernelOperator | None = None
 
     def operator(self, q: torch.Tensor) -> ScalarKernelOperator:
@@ -76,9 +77,24 @@ class SinkhornSolver:
         return op
 
     # -- helpers on a fixed operator ------------------------------------------------------------
+    def begin_trajectory(self) -> None:
+        """A new shooting starts: the k-th solve warm-starts from the k-th solve of the last one."""
+        self._solve_index = 0
+
+    def _warm_start(self, mu: torch.Tensor) -> torch.Tensor | None:
+        for k in (self._solve_index, len(self._warm) - 1):
+            if 0 <= k < len(self._warm) and self._warm[k].shape == mu.shape:
+                return self._warm[k]
+        return None
+
+    def _remember(self, lam: torch.Tensor) -> None:
+        k = self._solve_index
+        self._warm[k : k + 1] = [lam]
+        self._solve_index = k + 1
+
     def _cg_rtol(self, dtype: torch.dtype) -> float:
-        """Accuracy of the derivative solves: well below the scaling's own tolerance."""
-        return max(self.settings.tol * 1e-1, 10 * torch.finfo(dtype).eps)
+        """Accuracy of the linear solves: that of the scaling itself."""
+        return max(self.settings.tol, 10 * torch.finfo(dtype).eps)
 
     @staticmethod
     def _symmetric_solve(op, e, b, rtol):
@@ -102,8 +118,8 @@ class SinkhornSolver:
         op = self.operator(q)
         before = op.matvecs
         tol = self.settings.tol
-        warm = self._warm
-        s = warm.log() if warm is not None and warm.shape == mu.shape else -0.5 * op(mu).log()
+        warm = self._warm_start(mu)
+        s = warm.log() if warm is not None else -0.5 * op(mu).log()
         lam = s.exp()
         c = op(lam * mu)
         residual = scaling_residual(lam, c)
@@ -137,7 +153,7 @@ class SinkhornSolver:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        self._warm = lam
+        self._remember(lam)
         return lam
 
     def scaling(self, q: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,9 @@ def test_formats_round_trip(tmp_path, human, suffix):
 
 def test_off_with_quads_is_read_and_triangulated(tmp_path):
     path = tmp_path / "quad.off"
-    path.write_text("OFF\n# a square and a triangle\n5 2 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n0.5 0.5 1\n4 0 1 2 3\n3 0 1 4\n")
+    path.write_text(
+        "OFF\n# a square and a triangle\n5 2 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n0.5 0.5 1\n4 0 1 2 3\n3 0 1 4\n"
+    )
     mesh = read_mesh(path)
     assert mesh.vertices.shape == (5, 3) and mesh.faces.shape == (3, 3)
 
