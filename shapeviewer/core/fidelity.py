@@ -44,18 +44,19 @@ class Fidelity:
     def __init__(self, kind: str, source_faces, target_vertices, target_faces, scale: float | None, backend: str):
         if kind not in FIDELITIES:
             raise ValueError(f"unknown fidelity '{kind}' (choose from {', '.join(FIDELITIES)})")
-        self.kind, self.scale, self.faces = kind, scale, source_faces
+        self.kind, self.faces = kind, source_faces
+        self.scale = float(scale) if scale is not None else None  # a NumPy scalar would reach KeOps as float64
         self.target_vertices = target_vertices
         if kind == "landmarks":
             return
-        if scale is None or scale <= 0:
+        if self.scale is None or self.scale <= 0:
             raise ValueError(f"the {kind} fidelity needs a positive scale, got {scale}")
         self.oriented = kind == "currents"
         self.target = _features(target_vertices, target_faces, self.oriented)
         m, n = len(source_faces), len(target_faces)
-        self.backend = resolve_backend(backend, max(m, n), max(m, n), target_vertices.dtype)
+        self.backend = resolve_backend(backend, max(m, n), max(m, n))
         with torch.no_grad():
-            self.target_self = _inner(self.target, self.target, scale, self.oriented, self.backend)
+            self.target_self = _inner(self.target, self.target, self.scale, self.oriented, self.backend)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "landmarks":

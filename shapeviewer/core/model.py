@@ -115,7 +115,7 @@ class DeformationModel:
         if settings.cometric == "normalized" and not (self.mu > 0).any():
             raise InputError("mu is zero on every control point: the mask must weigh some of the shape")
         widest = n_vertices if self.control_index is not None else len(self.q0)
-        self.backend = resolve_backend(settings.backend, widest, len(self.q0), self.dtype)
+        self.backend = resolve_backend(settings.backend, widest, len(self.q0))
         self.cometric = make_cometric(settings.cometric, self.kernel, self.backend, self.mu, settings.sinkhorn)
 
     @property
