@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .backends import kernel_product
+from .backends import hamiltonian_reduction, kernel_product
 from .kernels import Kernel
 from .sinkhorn import SinkhornSettings, SinkhornSolver, SinkhornStats
 
@@ -24,6 +24,10 @@ class LDDMMCometric:
 
     def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         return 0.5 * (p * kernel_product(self.kernel, q, q, p, self.backend)).sum()
+
+    def field(self, q: torch.Tensor, p: torch.Tensor, create_graph: bool = True):
+        """(dH/dp, dH/dq) by explicit kernel reductions, differentiable in (q, p)."""
+        return hamiltonian_reduction(self.kernel, q, p, self.backend)
 
     def velocity(self, x: torch.Tensor, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         return kernel_product(self.kernel, x, q, p, self.backend)
@@ -67,6 +71,16 @@ class NormalizedCometric:
     def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         lp = self.scaling(q)[:, None] * p
         return 0.5 * (lp * kernel_product(self.kernel, q, q, lp, self.backend)).sum()
+
+    def field(self, q: torch.Tensor, p: torch.Tensor, create_graph: bool = True):
+        """(dH/dp, dH/dq): explicit reductions at fixed lambda plus the path through lambda(q)."""
+        with torch.enable_grad():
+            q = q if q.requires_grad else q.detach().requires_grad_()
+            lam = self.scaling(q)
+            k_lp, dh_dq = hamiltonian_reduction(self.kernel, q, lam[:, None] * p, self.backend)
+            dh_dlam = (p * k_lp).sum(1)
+            (through_lam,) = torch.autograd.grad(lam, q, grad_outputs=dh_dlam, create_graph=create_graph)
+        return lam[:, None] * k_lp, dh_dq + through_lam
 
     def velocity(self, x: torch.Tensor, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         lam = self.scaling(q)

@@ -62,6 +62,15 @@ class Kernel:
             total = value if total is None else total + value
         return total + self.constant if self.constant else total
 
+    def gradient_factor(self, d2, safe_rsqrt=None):
+        """g(d2) with grad_x k(x, y) = g(|x - y|^2) (x - y), i.e. sum_m c_m 2 phi_m'(u_m) / sigma_m^2."""
+        total = None
+        for t in self.terms:
+            u = d2 * (1.0 / t.sigma**2)
+            value = _PROFILE_DERIVATIVES[t.profile](u, safe_rsqrt) * (2.0 * t.coefficient / t.sigma**2)
+            total = value if total is None else total + value
+        return total
+
     def profile(self, r: torch.Tensor) -> torch.Tensor:
         """k as a function of the distance r (for plots)."""
         return self.of_squared_distance(r * r, _torch_safe_sqrt)
@@ -87,6 +96,26 @@ _PROFILE_FUNCS = {
     "cauchy": lambda u, _s: 1.0 / (u + 1.0),
     "laplacian": _laplacian,
     "inverse_multiquadric": lambda u, _s: (u + 1.0).rsqrt(),
+}
+
+
+def _torch_safe_rsqrt(u):
+    """1/sqrt(u) with the value 0 at u = 0 (KeOps' convention), smooth elsewhere."""
+    positive = u > 0
+    return torch.where(positive, torch.where(positive, u, torch.ones_like(u)).rsqrt(), torch.zeros_like(u))
+
+
+def _laplacian_derivative(u, safe_rsqrt):
+    inv_root = safe_rsqrt(u) if safe_rsqrt is not None else u.rsqrt()
+    return -0.5 * (-(u * inv_root)).exp() * inv_root
+
+
+# d phi / du; the laplacian's is singular at u = 0, where it multiplies x - y = 0 and is taken as 0.
+_PROFILE_DERIVATIVES = {
+    "gaussian": lambda u, _s: -((-u).exp()),
+    "cauchy": lambda u, _s: -1.0 / ((u + 1.0) * (u + 1.0)),
+    "laplacian": _laplacian_derivative,
+    "inverse_multiquadric": lambda u, _s: -0.5 * (u + 1.0).rsqrt() / (u + 1.0),
 }
 
 _TOKEN = re.compile(

@@ -39,17 +39,13 @@ class Trajectory:
 
 def hamiltonian_field(cometric, q, p, x, create_graph: bool):
     """(dq/dt, dp/dt, dx/dt) at (q, p, x)."""
-    with torch.enable_grad():
-        if not create_graph:
-            q, p = q.detach().requires_grad_(), p.detach().requires_grad_()
-        else:  # a constant q or p becomes a leaf so that dH/dq and dH/dp exist
-            q = q if q.requires_grad else q.detach().requires_grad_()
-            p = p if p.requires_grad else p.detach().requires_grad_()
-        h = cometric.hamiltonian(q, p)
-        dh_dq, dh_dp = torch.autograd.grad(h, (q, p), create_graph=create_graph)
+    if not create_graph:
+        q, p = q.detach(), p.detach()
+    with torch.enable_grad() if create_graph else torch.no_grad():
+        dh_dp, dh_dq = cometric.field(q, p, create_graph)
         vx = cometric.velocity(x, q, p) if x is not None else None
     if not create_graph:
-        vx = vx.detach() if vx is not None else None
+        dh_dp, dh_dq = dh_dp.detach(), dh_dq.detach()
     return [dh_dp, -dh_dq, vx]
 
 

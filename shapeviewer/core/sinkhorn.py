@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.autograd.function import once_differentiable
 
-from .backends import ScalarKernelOperator, kernel_product
+from .backends import ScalarKernelOperator, kernel_gradient, kernel_product
 from .kernels import Kernel
 from .linear_solvers import conjugate_gradient
 
@@ -192,13 +192,10 @@ class _ImplicitScaling(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return None, None, None
         solver = ctx.solver
-        create = torch.is_grad_enabled()
-        # dL/ds = lam * dL/dlam; w = J^{-T} dL/ds; dL/dq = -w . dPhi/dq at fixed s.
+        # dL/ds = lam * dL/dlam; w = J^{-T} dL/ds; dL/dq = -w . dPhi/dq at fixed s, where
+        # Phi = s + log K_q(lam mu) and 1/K_q(lam mu) = lam at the fixed point.
         w = _AdjointSolve.apply(q, lam, mu, g_lam * lam, solver)
-        with torch.enable_grad():
-            q_alias = q.view_as(q)  # a fresh node: the gradient below is the partial at fixed lambda
-            phi = solver._field(q_alias, lam * mu).log()
-            (grad_q,) = torch.autograd.grad(phi, q_alias, grad_outputs=-w, create_graph=create)
+        grad_q = -kernel_gradient(solver.kernel, q, w * lam, lam * mu, solver.backend)
         return grad_q, None, None
 
 
@@ -219,19 +216,21 @@ class _AdjointSolve(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_w):
+        """With z = J^{-1} grad_w: grad_g = z and grad_theta = -d/dtheta <z, J(theta)^T w> at fixed w, z,
+        where J^T w = w + a K(w / c), a = lambda mu, c = K a; written out as kernel reductions."""
         q, lam, mu, w = ctx.saved_tensors
         solver = ctx.solver
         op = solver.operator(q)
         before = op.matvecs
-        c = op(lam * mu)
+        a = lam * mu
+        c = op(a)
         z = solver.solve_direct(op, lam, mu, c, grad_w, solver._cg_rtol(grad_w.dtype))
+        r, t = z * a, w / c  # <z, J^T w> = <z, w> + <r, K t>
+        dl_dc = -op(r) * t / c
+        grad_lam = -mu * (z * op(t) + op(dl_dc))
+        grad_q = None
+        if ctx.needs_input_grad[0]:
+            u, v = torch.stack([r, dl_dc], 1), torch.stack([t, a], 1)
+            grad_q = -kernel_gradient(solver.kernel, q.detach(), u, v, solver.backend)
         solver.stats.matvecs += op.matvecs - before
-        with torch.enable_grad():
-            qd = q.detach().requires_grad_(ctx.needs_input_grad[0])
-            ld = lam.detach().requires_grad_(True)
-            a = ld * mu
-            jtw = w + a * solver._field(qd, w / solver._field(qd, a))
-            inputs = (qd, ld) if ctx.needs_input_grad[0] else (ld,)
-            grads = torch.autograd.grad(jtw, inputs, grad_outputs=-z)
-        grad_q = grads[0] if ctx.needs_input_grad[0] else None
-        return grad_q, grads[-1], None, z, None
+        return grad_q, grad_lam, None, z, None

@@ -122,3 +122,15 @@ def test_shooting_stops_when_asked():
     with pytest.raises(ShootingCancelled):
         shoot(make("lddmm", q), q, q * 0.1, steps=10, should_stop=stop)
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("name", ["lddmm", "normalized"])
+def test_explicit_hamiltonian_gradients_equal_autodiff(name):
+    spec = "1 + 0.5*gaussian(0.6) + cauchy(0.5) + laplacian(0.7) + inverse_multiquadric(0.4)"
+    q = random_cloud(40).requires_grad_()
+    p = (0.3 * random_cloud(40, seed=21)).requires_grad_()
+    cometric = make(name, q, spec)
+    dh_dq, dh_dp = torch.autograd.grad(cometric.hamiltonian(q, p), (q, p))
+    field_p, field_q = cometric.field(q, p)
+    assert torch.allclose(field_p, dh_dp, rtol=1e-9, atol=1e-12)
+    assert torch.allclose(field_q, dh_dq, rtol=1e-7, atol=1e-10)
