@@ -76,10 +76,13 @@ class NormalizedCometric:
         """(dH/dp, dH/dq): explicit reductions at fixed lambda plus the path through lambda(q)."""
         with torch.enable_grad():
             q = q if q.requires_grad else q.detach().requires_grad_()
-            lam = self.scaling(q)
+            lam = self.solver.scaling(q, self.mu)  # fresh: a cached lambda's graph may have been freed
+            self._cache = (q, q.detach().clone(), lam)  # the velocity of carried points reuses it
             k_lp, dh_dq = hamiltonian_reduction(self.kernel, q, lam[:, None] * p, self.backend)
             dh_dlam = (p * k_lp).sum(1)
-            (through_lam,) = torch.autograd.grad(lam, q, grad_outputs=dh_dlam, create_graph=create_graph)
+            (through_lam,) = torch.autograd.grad(
+                lam, q, grad_outputs=dh_dlam, create_graph=create_graph, retain_graph=True
+            )
         return lam[:, None] * k_lp, dh_dq + through_lam
 
     def velocity(self, x: torch.Tensor, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
