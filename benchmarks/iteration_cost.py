@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 DENSE_LIMIT = 8000  # dense N x N autograd beyond this needs tens of GB
 
 
-def measure(n: int, cometric: str, backend: str, steps: int, repeats: int, dtype: str) -> dict:
+def measure(n: int, cometric: str, backend: str, steps: int, repeats: int, dtype: str, device: str) -> dict:
     import torch
 
     from benchmarks.meshes import mesh_of_size, smooth_deformation
@@ -29,7 +29,9 @@ def measure(n: int, cometric: str, backend: str, steps: int, repeats: int, dtype
 
     v, f = mesh_of_size(n)
     settings = RegistrationSettings(
-        model=ModelSettings(cometric=cometric, backend=backend, steps=steps, integrator="euler", dtype=dtype)
+        model=ModelSettings(
+            cometric=cometric, backend=backend, steps=steps, integrator="euler", dtype=dtype, device=device
+        )
     )
     reg = Registration((v, f), (smooth_deformation(v), f), settings)
     z = (0.05 * torch.randn_like(reg.z)).requires_grad_()
@@ -38,6 +40,8 @@ def measure(n: int, cometric: str, backend: str, steps: int, repeats: int, dtype
         start = time.perf_counter()
         loss, *_ = reg.evaluate(z, True)
         torch.autograd.grad(loss, z)
+        if reg.model.device.type == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     info = reg.model.describe()
     return {
@@ -45,7 +49,9 @@ def measure(n: int, cometric: str, backend: str, steps: int, repeats: int, dtype
         "cometric": cometric,
         "backend": info["backend"],
         "seconds": statistics.median(times[1:]),
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": torch.cuda.max_memory_allocated() / 2**20
+        if reg.model.device.type == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "sinkhorn_max_residual": info.get("sinkhorn", {}).get("max_residual"),
     }
 
@@ -69,13 +75,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (peak MB is then GPU memory)")
     parser.add_argument("--child", nargs=3, metavar=("N", "COMETRIC", "BACKEND"))
     a = parser.parse_args()
     if a.child:
         n, cometric, backend = a.child
-        print(json.dumps(measure(int(n), cometric, backend, a.steps, a.repeats, a.dtype)))
+        print(json.dumps(measure(int(n), cometric, backend, a.steps, a.repeats, a.dtype, a.device)))
         return
-    print(f"one iteration = shooting ({a.steps} Euler steps) + gradient, {a.dtype}, median of {a.repeats}")
+    print(f"one iteration = shooting ({a.steps} Euler steps) + gradient, {a.dtype}, {a.device}, median of {a.repeats}")
     print(f"{'N':>7} {'backend':>7} {'LDDMM s':>9} {'normal. s':>9} {'ratio':>6} {'peak MB':>8} {'residual':>9}")
     for n in a.sizes:
         for backend in ("torch", "keops"):
@@ -83,6 +90,7 @@ def main() -> None:
                 print(f"{n:>7} {backend:>7}  skipped: dense N x N autograd would need tens of GB")
                 continue
             child = [str(n), "lddmm", backend, "--steps", str(a.steps), "--repeats", str(a.repeats), "--dtype", a.dtype]
+            child += ["--device", a.device]
             plain = run_child(child, a.timeout)
             child[1] = "normalized"
             norm = run_child(child, a.timeout)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Where exported meshes are read from on machines without pyvista (the GPU check).
+EXPORTED = os.environ.get("SHAPEVIEWER_BENCH_MESHES")
 
 
 def mesh_of_size(n: int) -> tuple[np.ndarray, np.ndarray]:
     """A closed scan with about n vertices (finger0 below 3k, cactus3 above), float64 vertices."""
+    if EXPORTED and (Path(EXPORTED) / f"mesh_{n}.npz").exists():
+        data = np.load(Path(EXPORTED) / f"mesh_{n}.npz")
+        return data["vertices"], data["faces"]
     import pyvista as pv
 
     base = pv.read(DATA / ("finger0.ply" if n < 3000 else "cactus3.ply")).triangulate().clean()
@@ -28,3 +34,16 @@ def smooth_deformation(vertices: np.ndarray) -> np.ndarray:
     out = vertices.copy()
     out[:, 0] += 0.08 * size * np.sin(3 * c[:, 1])
     return out + 0.05 * size
+
+
+def export_meshes(folder: Path, sizes: list[int]) -> None:
+    """Write mesh_N.npz files (and finger0/finger1) for machines without pyvista."""
+    from shapeviewer.io.meshes import read_mesh
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in sizes:
+        v, f = mesh_of_size(n)
+        np.savez(folder / f"mesh_{n}.npz", vertices=v, faces=f)
+    for name in ("finger0", "finger1"):
+        m = read_mesh(DATA / f"{name}.ply")
+        np.savez(folder / f"{name}.npz", vertices=m.vertices, faces=m.faces)

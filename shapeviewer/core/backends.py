@@ -57,9 +57,16 @@ def resolve_backend(name: str, n: int, m: int) -> str:
 
 
 def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """(N, M) matrix of |x_i - y_j|^2, memory O(NM) (no (N, M, 3) temporary)."""
-    d2 = (x * x).sum(-1)[:, None] + (y * y).sum(-1)[None, :] - 2.0 * (x @ y.T)
-    return d2.clamp(min=0.0)
+    """(N, M) matrix of |x_i - y_j|^2, memory O(NM) (no (N, M, 3) temporary).
+
+    The expansion leaves rounding noise where x_i = y_j; on the diagonal of x against itself it is set
+    to exactly 0, since sqrt-based kernels (laplacian) would amplify it.
+    """
+    d2 = ((x * x).sum(-1)[:, None] + (y * y).sum(-1)[None, :] - 2.0 * (x @ y.T)).clamp(min=0.0)
+    if x is y:
+        off_diagonal = ~torch.eye(len(x), dtype=torch.bool, device=x.device)
+        d2 = d2 * off_diagonal
+    return d2
 
 
 def kernel_matrix(kernel: Kernel, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -8,14 +8,22 @@ import torch
 
 
 def conjugate_gradient(
-    matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, rtol: float, maxiter: int = 50
+    matvec: Callable[[torch.Tensor], torch.Tensor],
+    b: torch.Tensor,
+    rtol: float,
+    maxiter: int = 50,
+    x0: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Solve A x = b for SPD A given as ``matvec``; stop at |r| <= rtol |b|."""
-    x = torch.zeros_like(b)
+    """Solve A x = b for SPD A given as ``matvec``, from ``x0`` if given; stop at |r| <= rtol |b|."""
     b_norm = torch.linalg.vector_norm(b)
     if not torch.isfinite(b_norm) or b_norm == 0:
-        return x
-    r = b.clone()
+        return torch.zeros_like(b)
+    if x0 is not None and x0.shape == b.shape:
+        x, r = x0.clone(), b - matvec(x0)
+        if torch.linalg.vector_norm(r) <= rtol * b_norm:
+            return x
+    else:
+        x, r = torch.zeros_like(b), b.clone()
     p = r.clone()
     rs = r @ r
     for _ in range(maxiter):

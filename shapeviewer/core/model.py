@@ -65,7 +65,7 @@ class ModelSettings:
     control_points: int | None = None
     backend: str = "auto"
     device: str = "auto"
-    dtype: str = "float64"
+    dtype: str = "float32"
 
     def validate(self) -> None:
         if self.cometric not in COMETRICS:

@@ -54,3 +54,12 @@ def test_failing_keops_falls_back_to_dense_with_a_warning(monkeypatch):
         out = kernel_product(kernel, x, x, x, "keops")
     assert torch.allclose(out, kernel_product(kernel, x, x, x, "torch"))
     assert resolve_backend("auto", 10**5, 10**5) == "torch"
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+def test_keops_and_dense_agree_on_a_cloud_against_itself(dtype, rtol):
+    kernel = parse_kernel(ALL_PROFILES)
+    x = 3.0 * random_cloud(400, dtype, 8) + 2.0  # off-centre: rounding in |x|^2 + |y|^2 - 2xy shows
+    b = random_cloud(400, dtype, 9)
+    dense, lazy = kernel_product(kernel, x, x, b, "torch"), kernel_product(kernel, x, x, b, "keops")
+    assert float((dense - lazy).abs().max() / dense.abs().max()) < rtol
