@@ -15,9 +15,10 @@ from .kernels import Kernel, _torch_safe_rsqrt, _torch_safe_sqrt
 
 BACKENDS = ("auto", "torch", "keops")
 # Largest N x M that "auto" reduces densely. Dense autograd through a shooting keeps tens of N x M
-# matrices per time step (6.9 GB at N = 2046, float32, 10 steps) where KeOps stays near 350 MB;
-# below this size dense torch is faster on a CPU (benchmarks/iteration_cost.py).
-DENSE_MAX_PAIRS = 1_000_000
+# matrices per time step (3 GB at N = 1000, 8 GB at N = 2046, float32, 10 steps) where KeOps stays
+# under 1 GB; below about N = 600 dense torch is the faster of the two on a CPU
+# (benchmarks/iteration_cost.py).
+DENSE_MAX_PAIRS = 400_000
 
 _keops_broken: str | None = None
 

@@ -146,3 +146,10 @@ def test_ctrl_c_writes_results_so_far_and_exits_130(tmp_path, shared_data):
     result = json.loads((out / "result.json").read_text())
     assert result["status"] == "cancelled" and result["iterations"] >= 2
     assert (out / "deformed.vtp").exists()
+
+
+def test_demo_registers_the_bundled_pair(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--iterations", "3"]) == 0
+    result = json.loads((tmp_path / "demo" / "result.json").read_text())
+    assert result["fidelity_final"] < result["fidelity_initial"]
+    assert "iter    3" in capsys.readouterr().err
