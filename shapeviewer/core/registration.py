@@ -203,6 +203,7 @@ class Registration:
         info.update(
             fidelity=s.fidelity,
             fidelity_scale=self.fidelity_scale if s.fidelity != "landmarks" else None,
+            fidelity_backend=getattr(self.fidelity, "backend", "torch"),
             regularization=s.regularization,
             energy_unit=self.energy_unit,
             fidelity_unit=self.fidelity_unit,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -47,7 +47,6 @@ class SinkhornStats:
     matvecs: int = 0
     max_residual: float = 0.0
     capped: int = 0
-    residuals: list[float] = field(default_factory=list, repr=False)
 
     def record(self, residual: float) -> None:
         self.solves += 1
