@@ -120,9 +120,19 @@ def hamiltonian_reduction(kernel: Kernel, q: torch.Tensor, m: torch.Tensor, back
         both = _keops_call(_keops_hamiltonian_reduction, kernel, q, m)
         if both is not None:
             return both[:, :3], both[:, 3:]
+    k, g = dense_kernel_and_gradient(kernel, q)
+    return k @ m, gradient_from_weights(g * (m @ m.T), q)
+
+
+def dense_kernel_and_gradient(kernel: Kernel, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K, G) n x n with K_ij = k(q_i, q_j) and grad_1 k(q_i, q_j) = G_ij (q_i - q_j); differentiable."""
     d2 = squared_distances(q, q)
-    w = kernel.gradient_factor(d2, _torch_safe_rsqrt) * (m @ m.T)
-    return kernel.of_squared_distance(d2, _torch_safe_sqrt) @ m, w.sum(1, keepdim=True) * q - w @ q
+    return kernel.of_squared_distance(d2, _torch_safe_sqrt), kernel.gradient_factor(d2, _torch_safe_rsqrt)
+
+
+def gradient_from_weights(w: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """sum_j w_ij (q_i - q_j) for an n x n weight matrix w."""
+    return w.sum(1, keepdim=True) * q - w @ q
 
 
 def _keops_kernel_gradient(kernel: Kernel, q, u, v):
@@ -144,7 +154,7 @@ def kernel_gradient(kernel: Kernel, q: torch.Tensor, u: torch.Tensor, v: torch.T
         if out is not None:
             return out
     w = kernel.gradient_factor(squared_distances(q, q), _torch_safe_rsqrt) * (u @ v.T + v @ u.T)
-    return w.sum(1, keepdim=True) * q - w @ q
+    return gradient_from_weights(w, q)
 
 
 def _keops_call(function, *args):
@@ -163,13 +173,14 @@ def _keops_call(function, *args):
 class ScalarKernelOperator:
     """v -> K_q v for scalar fields, no autograd; a dense matrix, when it fits, is built once and reused."""
 
-    def __init__(self, kernel: Kernel, q: torch.Tensor, backend: str):
+    def __init__(self, kernel: Kernel, q: torch.Tensor, backend: str, matrix: torch.Tensor | None = None):
+        """``matrix``: K_q already computed by the caller (detached), to be reused."""
         self.kernel, self.backend = kernel, backend
         self.q = q.detach()
         self.matvecs = 0
-        self._matrix = None
+        self._matrix = matrix
         itemsize = torch.finfo(q.dtype).bits // 8
-        if backend == "torch" or len(q) ** 2 * itemsize <= OPERATOR_DENSE_BYTES:
+        if matrix is None and (backend == "torch" or len(q) ** 2 * itemsize <= OPERATOR_DENSE_BYTES):
             with torch.no_grad():
                 self._matrix = kernel_matrix(kernel, self.q, self.q)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .backends import hamiltonian_reduction, kernel_product
+from .backends import dense_kernel_and_gradient, gradient_from_weights, hamiltonian_reduction, kernel_product
 from .kernels import Kernel
 from .sinkhorn import SinkhornSettings, SinkhornSolver, SinkhornStats
 
@@ -74,6 +74,8 @@ class NormalizedCometric:
 
     def field(self, q: torch.Tensor, p: torch.Tensor, create_graph: bool = True):
         """(dH/dp, dH/dq): explicit reductions at fixed lambda plus the path through lambda(q)."""
+        if self.backend == "torch" and self.solver.settings.iterations is None:
+            return self._dense_field(q, p)
         with torch.enable_grad():
             q = q if q.requires_grad else q.detach().requires_grad_()
             lam = self.solver.scaling(q, self.mu)  # fresh: a cached lambda's graph may have been freed
@@ -84,6 +86,23 @@ class NormalizedCometric:
                 lam, q, grad_outputs=dh_dlam, create_graph=create_graph, retain_graph=True
             )
         return lam[:, None] * k_lp, dh_dq + through_lam
+
+    def _dense_field(self, q: torch.Tensor, p: torch.Tensor):
+        """The same field from one pair of dense matrices (K, G) per step: with m = lambda p,
+        u = w lambda and v = lambda mu (w the Sinkhorn adjoint), dH/dq = sum_j G_ij W_ij (q_i - q_j)
+        where W = m m^T - u v^T - v u^T."""
+        with torch.enable_grad():
+            q = q if q.requires_grad else q.detach().requires_grad_()
+            k, g = dense_kernel_and_gradient(self.kernel, q)
+            self.solver.operator(q, k.detach())
+            lam = self.solver.scaling(q, self.mu)
+            self._cache = (q, q.detach().clone(), lam)
+            m = lam[:, None] * p
+            k_m = k @ m
+            w = self.solver.adjoint(q, lam, self.mu, (p * k_m).sum(1))
+            u, v = w * lam, lam * self.mu
+            weights = m @ m.T - u[:, None] * v[None, :] - v[:, None] * u[None, :]
+            return lam[:, None] * k_m, gradient_from_weights(g * weights, q)
 
     def velocity(self, x: torch.Tensor, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         lam = self.scaling(q)

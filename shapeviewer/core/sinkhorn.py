@@ -70,11 +70,12 @@ class SinkhornSolver:
         self._linear_index = 0
         self._operator: ScalarKernelOperator | None = None
 
-    def operator(self, q: torch.Tensor) -> ScalarKernelOperator:
-        """The detached K_q, shared by the solve and the adjoint solves at the same positions q."""
+    def operator(self, q: torch.Tensor, matrix: torch.Tensor | None = None) -> ScalarKernelOperator:
+        """The detached K_q, shared by the solve and the adjoint solves at the same positions q;
+        ``matrix``: a dense K_q the caller already has."""
         op = self._operator
         if op is None or op.q.shape != q.shape or op.q.dtype != q.dtype or not torch.equal(op.q, q.detach()):
-            self._operator = op = ScalarKernelOperator(self.kernel, q.detach().clone(), self.backend)
+            self._operator = op = ScalarKernelOperator(self.kernel, q.detach().clone(), self.backend, matrix)
         return op
 
     # -- helpers on a fixed operator ------------------------------------------------------------
@@ -164,6 +165,10 @@ class SinkhornSolver:
             )
         self._remember(lam)
         return lam
+
+    def adjoint(self, q, lam, mu, g_lam):
+        """w = J^{-T} (lambda g): the adjoint of the scaling at a converged lambda, differentiable."""
+        return _AdjointSolve.apply(q, lam, mu, g_lam * lam, self, False)
 
     def scaling(self, q: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
         """Differentiable lambda(q) (mu is held constant)."""

@@ -8,6 +8,7 @@ from shapeviewer.core.backends import kernel_product, resolve_backend
 from shapeviewer.core.cometrics import NormalizedCometric
 from shapeviewer.core.kernels import parse_kernel
 from shapeviewer.core.shooting import shoot
+from shapeviewer.core.sinkhorn import SinkhornSettings
 from tests.conftest import random_cloud
 
 ALL_PROFILES = "1 + 0.5*gaussian(0.6) + cauchy(0.5) + laplacian(0.7) + inverse_multiquadric(0.4)"
@@ -37,7 +38,7 @@ def test_keops_normalized_shooting_matches_dense():
     mu = torch.rand(120, dtype=torch.float64, generator=torch.Generator().manual_seed(6)) + 0.1
     ends = {}
     for backend in ("torch", "keops"):
-        cometric = NormalizedCometric(kernel, backend, mu)
+        cometric = NormalizedCometric(kernel, backend, mu, SinkhornSettings(tol=1e-12))
         ends[backend] = shoot(cometric, q, p, steps=3, integrator="euler", create_graph=False).q[-1]
     assert torch.allclose(ends["keops"], ends["torch"], rtol=1e-9, atol=1e-10)
 
