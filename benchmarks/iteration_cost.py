@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (peak MB is then GPU memory)")
+    parser.add_argument("--backends", nargs="+", default=["torch", "keops"])
     parser.add_argument("--child", nargs=3, metavar=("N", "COMETRIC", "BACKEND"))
     a = parser.parse_args()
     if a.child:
@@ -85,7 +86,7 @@ def main() -> None:
     print(f"one iteration = shooting ({a.steps} Euler steps) + gradient, {a.dtype}, {a.device}, median of {a.repeats}")
     print(f"{'N':>7} {'backend':>7} {'LDDMM s':>9} {'normal. s':>9} {'ratio':>6} {'peak MB':>8} {'residual':>9}")
     for n in a.sizes:
-        for backend in ("torch", "keops"):
+        for backend in a.backends:
             if backend == "torch" and n > DENSE_LIMIT:
                 print(f"{n:>7} {backend:>7}  skipped: dense N x N autograd would need tens of GB")
                 continue

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--iterations", type=_positive_int, default=100, help="L-BFGS iterations (default 100)")
     demo = sub.add_parser("demo", help="register the bundled demo pair from the command line")
     demo.add_argument("--out", type=Path, default=Path("shapeviewer-demo"), help="result folder")
-    demo.add_argument("--iterations", type=_positive_int, default=30)
+    demo.add_argument("--iterations", type=_positive_int, default=20)
     return parser
 
 

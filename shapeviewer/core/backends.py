@@ -135,26 +135,30 @@ def gradient_from_weights(w: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return w.sum(1, keepdim=True) * q - w @ q
 
 
-def _keops_kernel_gradient(kernel: Kernel, q, u, v):
+def _keops_weighted_gradient(kernel: Kernel, q, a, b):
     from pykeops.torch import LazyTensor
 
     q_i, q_j = LazyTensor(q[:, None, :].contiguous()), LazyTensor(q[None, :, :].contiguous())
-    u_i, u_j = LazyTensor(u[:, None, :].contiguous()), LazyTensor(u[None, :, :].contiguous())
-    v_i, v_j = LazyTensor(v[:, None, :].contiguous()), LazyTensor(v[None, :, :].contiguous())
+    a_i, b_j = LazyTensor(a[:, None, :].contiguous()), LazyTensor(b[None, :, :].contiguous())
     g = kernel.gradient_factor(q_i.sqdist(q_j), lambda x: x.rsqrt())
-    return (g * ((u_i | v_j) + (v_i | u_j)) * (q_i - q_j)).sum(dim=1)
+    return (g * (a_i | b_j) * (q_i - q_j)).sum(dim=1)
+
+
+def weighted_kernel_gradient(kernel: Kernel, q: torch.Tensor, a: torch.Tensor, b: torch.Tensor, backend: str):
+    """sum_j G_ij <a_i, b_j> (q_i - q_j), G from :meth:`Kernel.gradient_factor`; a, b (n, d) with
+    <a_i, b_j> symmetric in i, j: then it is d/dq of sum_ij k(q_i, q_j) <a_i, b_j> / 2 at fixed a, b."""
+    if backend == "keops" and keops_usable():
+        out = _keops_call(_keops_weighted_gradient, kernel, q, a, b)
+        if out is not None:
+            return out
+    return gradient_from_weights(kernel.gradient_factor(squared_distances(q, q), _torch_safe_rsqrt) * (a @ b.T), q)
 
 
 def kernel_gradient(kernel: Kernel, q: torch.Tensor, u: torch.Tensor, v: torch.Tensor, backend: str):
     """d/dq of sum_ij <u_i, v_j> k(q_i, q_j) at fixed fields u, v ((n,) or (n, d)): (n, 3), differentiable."""
     u = u[:, None] if u.ndim == 1 else u
     v = v[:, None] if v.ndim == 1 else v
-    if backend == "keops" and keops_usable():
-        out = _keops_call(_keops_kernel_gradient, kernel, q, u, v)
-        if out is not None:
-            return out
-    w = kernel.gradient_factor(squared_distances(q, q), _torch_safe_rsqrt) * (u @ v.T + v @ u.T)
-    return gradient_from_weights(w, q)
+    return weighted_kernel_gradient(kernel, q, torch.cat([u, v], 1), torch.cat([v, u], 1), backend)
 
 
 def _keops_call(function, *args):

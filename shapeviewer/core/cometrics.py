@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import torch
 
-from .backends import dense_kernel_and_gradient, gradient_from_weights, hamiltonian_reduction, kernel_product
+from .backends import (
+    dense_kernel_and_gradient,
+    gradient_from_weights,
+    hamiltonian_reduction,
+    kernel_product,
+    weighted_kernel_gradient,
+)
 from .kernels import Kernel
 from .sinkhorn import SinkhornSettings, SinkhornSolver, SinkhornStats
 
@@ -74,8 +80,8 @@ class NormalizedCometric:
 
     def field(self, q: torch.Tensor, p: torch.Tensor, create_graph: bool = True):
         """(dH/dp, dH/dq): explicit reductions at fixed lambda plus the path through lambda(q)."""
-        if self.backend == "torch" and self.solver.settings.iterations is None:
-            return self._dense_field(q, p)
+        if self.solver.settings.iterations is None:
+            return self._converged_field(q, p)
         with torch.enable_grad():
             q = q if q.requires_grad else q.detach().requires_grad_()
             lam = self.solver.scaling(q, self.mu)  # fresh: a cached lambda's graph may have been freed
@@ -87,22 +93,29 @@ class NormalizedCometric:
             )
         return lam[:, None] * k_lp, dh_dq + through_lam
 
-    def _dense_field(self, q: torch.Tensor, p: torch.Tensor):
-        """The same field from one pair of dense matrices (K, G) per step: with m = lambda p,
-        u = w lambda and v = lambda mu (w the Sinkhorn adjoint), dH/dq = sum_j G_ij W_ij (q_i - q_j)
-        where W = m m^T - u v^T - v u^T."""
+    def _converged_field(self, q: torch.Tensor, p: torch.Tensor):
+        """The field at a converged lambda, with the path through lambda written out: with m = lambda p,
+        u = w lambda, v = lambda mu (w the Sinkhorn adjoint of dH/dlambda = p . K m),
+        dH/dq = sum_j G_ij (m_i.m_j - u_i v_j - v_i u_j) (q_i - q_j): one kernel-gradient reduction.
+        Dense: K and G are built once per step and also serve the Sinkhorn solve."""
         with torch.enable_grad():
             q = q if q.requires_grad else q.detach().requires_grad_()
-            k, g = dense_kernel_and_gradient(self.kernel, q)
-            self.solver.operator(q, k.detach())
+            dense = self.backend == "torch"
+            if dense:
+                k, g = dense_kernel_and_gradient(self.kernel, q)
+                self.solver.operator(q, k.detach())
             lam = self.solver.scaling(q, self.mu)
             self._cache = (q, q.detach().clone(), lam)
             m = lam[:, None] * p
-            k_m = k @ m
+            k_m = k @ m if dense else kernel_product(self.kernel, q, q, m, self.backend)
             w = self.solver.adjoint(q, lam, self.mu, (p * k_m).sum(1))
-            u, v = w * lam, lam * self.mu
-            weights = m @ m.T - u[:, None] * v[None, :] - v[:, None] * u[None, :]
-            return lam[:, None] * k_m, gradient_from_weights(g * weights, q)
+            u, v = (w * lam)[:, None], (lam * self.mu)[:, None]
+            a, b = torch.cat([m, u, v], 1), torch.cat([m, -v, -u], 1)  # a_i . b_j = m_i.m_j - u_i v_j - v_i u_j
+            if dense:
+                dh_dq = gradient_from_weights(g * (a @ b.T), q)
+            else:
+                dh_dq = weighted_kernel_gradient(self.kernel, q, a, b, self.backend)
+            return lam[:, None] * k_m, dh_dq
 
     def velocity(self, x: torch.Tensor, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         lam = self.scaling(q)
