@@ -28,6 +28,9 @@ class LDDMMCometric:
     def __init__(self, kernel: Kernel, backend: str):
         self.kernel, self.backend = kernel, backend
 
+    def begin_trajectory(self) -> None:
+        """Nothing to warm-start: LDDMM has no inner solve."""
+
     def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         return 0.5 * (p * kernel_product(self.kernel, q, q, p, self.backend)).sum()
 

@@ -66,8 +66,7 @@ def shoot(
         raise ValueError(f"steps must be at least 1, got {steps}")
     a_rows, weights = _TABLEAUX[integrator]
     dt = 1.0 / steps
-    if hasattr(cometric, "begin_trajectory"):
-        cometric.begin_trajectory()
+    cometric.begin_trajectory()
     state = [q0.clone() if create_graph else q0.detach(), p0 if create_graph else p0.detach(), points]
     if state[2] is not None and not create_graph:
         state[2] = state[2].detach()

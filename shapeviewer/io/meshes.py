@@ -106,35 +106,21 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
         detail = f" ({reader_said})" if reader_said else ""
         raise MeshReadError(f"{path}: the mesh has no vertices: empty, corrupt or not a mesh file{detail}")
     surface = data.extract_surface(algorithm=None) if not isinstance(data, pv.PolyData) else data
-    points = np.asarray(surface.points, dtype=np.float64)
+    points = np.array(surface.points, dtype=np.float64)
     if not np.isfinite(points).all():
         bad = int((~np.isfinite(points).all(1)).sum())
         raise MeshReadError(f"{path}: {bad} vertices have non-finite coordinates (NaN or Inf)")
-    if surface.n_cells == 0 or not surface.is_all_triangles and surface.triangulate().n_cells == 0:
-        raise MeshReadError(f"{path}: no faces: a point cloud is not a surface mesh")
-    tri = surface.triangulate() if not surface.is_all_triangles else surface
-    faces = _triangles(tri)
+    faces = _triangles(surface if surface.is_all_triangles else surface.triangulate())
     if len(faces) == 0:
-        raise MeshReadError(f"{path}: no triangles (only points or lines): a surface mesh is needed")
+        raise MeshReadError(f"{path}: no faces: a point cloud (or a set of lines) is not a surface mesh")
     if faces.max() >= len(points) or faces.min() < 0:
         raise MeshReadError(f"{path}: face indices out of range (0..{len(points) - 1})")
     return Mesh(points, faces, path.name)
 
 
 def _triangles(poly) -> np.ndarray:
-    """(M, 3) triangles of a triangulated PolyData (lines and vertices dropped)."""
-    faces = np.asarray(poly.faces)
-    if faces.size == 0:
-        return np.zeros((0, 3), dtype=np.int64)
-    if (faces.reshape(-1, 4)[:, 0] == 3).all() if faces.size % 4 == 0 else False:
-        return faces.reshape(-1, 4)[:, 1:].astype(np.int64)
-    out, i = [], 0
-    while i < len(faces):
-        k = faces[i]
-        if k == 3:
-            out.append(faces[i + 1 : i + 4])
-        i += k + 1
-    return np.asarray(out, dtype=np.int64).reshape(-1, 3)
+    """(M, 3) triangles of a triangulated PolyData; its faces array holds polygons only."""
+    return np.asarray(poly.faces, dtype=np.int64).reshape(-1, 4)[:, 1:].copy()  # own it: VTK buffers are read-only
 
 
 def to_polydata(vertices: np.ndarray, faces: np.ndarray):

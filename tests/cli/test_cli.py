@@ -1,5 +1,6 @@
 """The command line as users and other tools call it."""
 
+import contextlib
 import json
 import os
 import signal
@@ -99,7 +100,7 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path, human, capsys, case, me
         np.save(tmp_path / "p.npy", np.zeros((3, 3)) if case == "wrong_momenta" else np.full((n, 3), np.nan))
     elif case == "bad_steps":
         args += ["--steps", "zero"]
-    with pytest.raises(SystemExit) if case == "bad_steps" else _no_exit() as info:
+    with pytest.raises(SystemExit) if case == "bad_steps" else contextlib.nullcontext() as info:
         code = main(args)
     code = info.value.code if case == "bad_steps" else code
     err = capsys.readouterr().err.strip()
@@ -107,14 +108,6 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path, human, capsys, case, me
     assert message in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "o" / "result.json").exists()
-
-
-class _no_exit:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def test_nan_in_a_mesh_file_is_bad_input_from_a_real_process(tmp_path):
