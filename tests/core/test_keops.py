@@ -64,3 +64,34 @@ def test_keops_and_dense_agree_on_a_cloud_against_itself(dtype, rtol):
     b = random_cloud(400, dtype, 9)
     dense, lazy = kernel_product(kernel, x, x, b, "torch"), kernel_product(kernel, x, x, b, "keops")
     assert float((dense - lazy).abs().max() / dense.abs().max()) < rtol
+
+
+@pytest.mark.keops
+def test_keops_reductions_let_other_threads_run():
+    """A long KeOps CPU reduction in one thread must not freeze another (the GUI) for its whole length."""
+    import threading
+    import time
+
+    from shapeviewer.core import backends
+    from shapeviewer.core.kernels import parse_kernel
+
+    kernel = parse_kernel("cauchy(0.5)")
+    x = torch.randn(12000, 3)
+    backends.kernel_product(kernel, x, x, x, "keops")  # compiled and loaded
+    beats, done = [], threading.Event()
+
+    def heartbeat():
+        while not done.is_set():
+            beats.append(time.perf_counter())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=heartbeat)
+    thread.start()
+    start = time.perf_counter()
+    for _ in range(3):
+        backends.kernel_product(kernel, x, x, x, "keops")
+    one_call = (time.perf_counter() - start) / 3
+    done.set()
+    thread.join()
+    assert one_call > 0.05  # long enough for the test to mean something
+    assert max(b - a for a, b in zip(beats, beats[1:], strict=False)) < 0.5 * one_call
