@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     gamma_help = "gamma, relative: translating the shape by its size costs gamma x the initial mismatch"
     reg.add_argument("--regularization", type=_non_negative_float, default=0.01, help=gamma_help)
     reg.add_argument("--iterations", type=_positive_int, default=100, help="L-BFGS iterations (default 100)")
+    gui = sub.add_parser("gui", help="open the desktop app on SOURCE and TARGET (no files: the demo pair)")
+    gui.add_argument("source", type=Path, nargs="?")
+    gui.add_argument("target", type=Path, nargs="?")
     demo = sub.add_parser("demo", help="register the bundled demo pair from the command line")
     demo.add_argument("--out", type=Path, default=Path("shapeviewer-demo"), help="result folder")
     demo.add_argument("--iterations", type=_positive_int, default=20)
@@ -242,6 +245,16 @@ def cmd_demo(args) -> int:
     return run_registration(src, tgt, defaults)
 
 
+def cmd_gui(source: Path | None, target: Path | None) -> int:
+    if (source is None) != (target is None):
+        print("shapeviewer: error: 'shapeviewer gui' takes both SOURCE and TARGET, or neither (demo pair)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    from .qt.app import run_gui
+
+    return run_gui(source, target)
+
+
 def _short_warning(message, category, filename, lineno, line=None):
     return f"shapeviewer: warning: {message}\n"
 
@@ -255,10 +268,8 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.formatwarning = _short_warning
     args = build_parser().parse_args(argv)
-    if args.command is None:
-        from .app import launch_default
-
-        return launch_default()
+    if args.command in (None, "gui"):
+        return cmd_gui(getattr(args, "source", None), getattr(args, "target", None))
     try:
         if args.command == "shoot":
             return cmd_shoot(args)

@@ -28,3 +28,18 @@ def test_importing_the_core_loads_no_gui_or_vtk_module():
     check = f"{imports}; import sys; print(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}))"
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_render_and_io_import_no_qt():
+    """Imports flow qt -> render -> io -> core: render/ and io/ must work without a Qt binding."""
+    qt = ("PySide6", "PyQt5", "PyQt6", "qtpy", "pyvistaqt", "superqt", "pyqtgraph")
+    root = CORE.parent
+    offenders = []
+    for package in ("render", "io"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module] if node.level == 0 else [f".{node.module}"]
+                offenders += [f"{package}/{path.name}: {n}" for n in names if n.split(".")[0] in qt or ".qt" in n]
+    assert not offenders

@@ -1,0 +1,307 @@
+"""The main window: input views, result view with playback, parameters, convergence plot and log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..io.meshes import Mesh, MeshReadError, read_mesh
+from . import settings_store
+from .display_options import DisplayOptions
+from .log_panel import LogPanel
+from .menus import build_menus
+from .mesh_views import InputViews, ResultView, schedule_paint
+from .parameters_panel import ParametersPanel
+from .playback import Playback, PlaybackBar
+from .plots import LossPlot
+from .progress_strip import ProgressStrip
+from .run_controller import RunController
+from .worker import RegistrationJob
+
+MESH_FILTER = "Meshes (*.ply *.obj *.stl *.vtk *.vtp *.off);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("shapeviewer")
+        self.meshes: dict[str, Mesh] = {}
+        self.paths: dict[str, Path] = {}
+        self.last_dialog: QMessageBox | None = None
+
+        self.inputs = InputViews(self)
+        self.result = ResultView(self)
+        self.playback = Playback(self)
+        self.playback_bar = PlaybackBar(self.playback)
+        result_box = QWidget()
+        col = QVBoxLayout(result_box)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.result.view, 1)
+        col.addWidget(self.playback_bar)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.inputs.view)
+        split.addWidget(result_box)
+        split.setSizes([300, 500])
+        self.setCentralWidget(split)
+
+        self.parameters = ParametersPanel()
+        self.display = DisplayOptions()
+        self.run_button = QPushButton("Run")
+        self.run_button.setObjectName("runButton")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setEnabled(False)
+        side = QWidget()
+        side_col = QVBoxLayout(side)
+        side_col.addWidget(self.parameters)
+        side_col.addWidget(self.display)
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(370)
+        self.run_problem = QLabel()
+        self.run_problem.setWordWrap(True)
+        dock_body = QWidget()
+        dock_col = QVBoxLayout(dock_body)
+        dock_col.setContentsMargins(0, 0, 0, 4)
+        dock_col.addWidget(scroll, 1)
+        dock_col.addWidget(self.run_problem)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.stop_button)
+        dock_col.addLayout(buttons)
+        self._dock("Parameters", dock_body, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.loss_plot = LossPlot()
+        self.log_panel = LogPanel()
+        tabs = QTabWidget()
+        tabs.addTab(self.loss_plot, "Convergence")
+        tabs.addTab(self.log_panel, "Log")
+        self.bottom_tabs = tabs
+        bottom = self._dock("Convergence and log", tabs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([bottom], [210], Qt.Orientation.Vertical)
+
+        self.progress = ProgressStrip()
+        self.status_line = QLabel("Open a source and a target mesh")
+        self.statusBar().addWidget(self.status_line, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+
+        self.run = RunController(self.result, self.loss_plot, self)
+        self.actions = build_menus(self)
+        self._connect()
+        self._restore_layout()
+
+    def _dock(self, title: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _connect(self) -> None:
+        run = self.run
+        self.run_button.clicked.connect(self.start_run)
+        self.stop_button.clicked.connect(run.stop)
+        run.running_changed.connect(self._running_changed)
+        run.status.connect(self.status_line.setText)
+        run.progress.connect(self._set_progress)
+        run.log.connect(self.log_panel.add)
+        run.error.connect(self.show_error)
+        run.frames_shown.connect(self._frames_arrived)
+        run.result_ready.connect(lambda rep: self.display.apply_momenta(self, rep))
+        self.playback.frame_changed.connect(self._show_frame)
+        self.parameters.validity_changed.connect(self._validity_changed)
+        self.parameters.kernel.kernel_changed.connect(lambda _k: self.display.update_kernel_sphere(self))
+        self.inputs.files_dropped.connect(self._files_dropped)
+        self.display.connect_window(self)
+        self._validity_changed(*self._run_readiness())
+
+    # ---- files -------------------------------------------------------------------------------
+    def open_mesh_dialog(self, role: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, f"Open {role} mesh", settings_store.last_folder(), MESH_FILTER)
+        if path:
+            self.load_mesh(role, Path(path))
+
+    def load_mesh(self, role: str, path: Path) -> bool:
+        """Read ``path`` as the source or target; on failure show why and keep what was loaded."""
+        return self._load({role: Path(path)})
+
+    def load_pair(self, source: Path, target: Path) -> bool:
+        """Both files or neither: if one fails, the meshes already loaded stay."""
+        return self._load({"source": Path(source), "target": Path(target)})
+
+    def _load(self, paths: dict[str, Path]) -> bool:
+        if self.run.running:
+            names = ", ".join(p.name for p in paths.values())
+            self.show_error("Registration running", f"Stop the registration before opening {names}.")
+            return False
+        read = {}
+        for role, path in paths.items():
+            try:
+                read[role] = read_mesh(path)
+            except MeshReadError as exc:
+                self.log_panel.add(f"error: {exc}")
+                self.show_error("Cannot open mesh", str(exc))
+                return False
+        for role, mesh in read.items():
+            path = paths[role]
+            self.meshes[role], self.paths[role] = mesh, path
+            settings_store.remember_folder(path)
+            title = f"{role}: {mesh.name} ({mesh.n_vertices} vertices)"
+            self.inputs.set_mesh(role, mesh.vertices, mesh.faces, title)
+            self.log_panel.add(f"opened {role} {path} ({mesh.n_vertices} vertices, {len(mesh.faces)} triangles)")
+        self._meshes_changed()
+        return True
+
+    def load_demo(self) -> None:
+        from ..io.demo import demo_paths
+
+        self.load_pair(*demo_paths())
+
+    def _files_dropped(self, paths: list, role: str) -> None:
+        if len(paths) >= 2:
+            self.load_pair(paths[0], paths[1])
+        else:
+            self.load_mesh(role, paths[0])
+
+    def _meshes_changed(self) -> None:
+        src, tgt = self.meshes.get("source"), self.meshes.get("target")
+        if src is not None and tgt is not None:
+            self.parameters.set_meshes(src.vertices, tgt.vertices)
+            self.result.set_meshes(src.vertices, src.faces, tgt.vertices, tgt.faces)
+            self.display.apply_to_scene(self)
+            self.playback_bar.set_frame_count(1)
+            settings_store.remember_pair(self.paths["source"], self.paths["target"])
+            self.actions.refresh_recent()
+            self.result.view.reset_camera()
+            schedule_paint(self.result.view)
+            self.status_line.setText(f"Ready: {src.name} -> {tgt.name}. Set the parameters and press Run.")
+        elif src is not None:
+            self.parameters.set_meshes(src.vertices, src.vertices)
+        self.display.update_kernel_sphere(self)
+        self.inputs.reset_camera()
+        self._validity_changed(*self._run_readiness())
+
+    # ---- running ------------------------------------------------------------------------------
+    def _run_readiness(self) -> tuple[bool, str]:
+        if "source" not in self.meshes or "target" not in self.meshes:
+            return False, "open a source and a target mesh"
+        reason = self.parameters.problem()
+        return not reason, reason
+
+    def _validity_changed(self, ok: bool, reason: str) -> None:
+        ok, reason = self._run_readiness()
+        running = self.run.running
+        self.run_button.setEnabled(ok and not running)
+        self.actions.run.setEnabled(ok and not running)
+        self.run_problem.setText("" if ok else f"<span style='color:#b00020'>Cannot run: {reason}</span>")
+
+    def start_run(self) -> None:
+        ok, reason = self._run_readiness()
+        if not ok or self.run.running:
+            self.status_line.setText(f"Cannot run: {reason or 'a registration is already running'}")
+            return
+        from ..core.model import InputError
+
+        try:
+            settings = self.parameters.settings()
+        except InputError as exc:
+            self.show_error("Invalid parameters", str(exc))
+            return
+        src, tgt = self.meshes["source"], self.meshes["target"]
+        job = RegistrationJob(
+            (src.vertices.copy(), src.faces.copy()), (tgt.vertices.copy(), tgt.faces.copy()), settings
+        )
+        self.result.set_title(f"Result: {src.name} -> {tgt.name} (running)")
+        self.run.start(job)
+
+    def _running_changed(self, running: bool) -> None:
+        self.stop_button.setEnabled(running)
+        self.actions.stop.setEnabled(running)
+        self.parameters.setEnabled(not running)
+        for action in self.actions.file_actions:
+            action.setEnabled(not running)
+        if not running:
+            rep = self.run.final
+            label = "" if rep is None else f" ({rep.status}, {rep.iteration} iterations)"
+            self.result.set_title(f"Result{label}")
+            schedule_paint(self.result.view)
+        self._validity_changed(True, "")
+
+    def _set_progress(self, value: int, maximum: int) -> None:
+        self.progress.set_progress(value, maximum)
+
+    def _frames_arrived(self, n_frames: int) -> None:
+        """A new geodesic: show its last frame (or keep playing), with one render."""
+        self.playback.blockSignals(True)
+        self.playback_bar.set_frame_count(n_frames)
+        if not self.playback.playing:
+            self.playback.seek(n_frames - 1)
+        self.playback.blockSignals(False)
+        self.playback_bar.show_index(self.playback.index)
+        self._show_frame(self.playback.index)
+
+    def _show_frame(self, index: int) -> None:
+        scene = self.result.scene
+        if scene is not None:
+            scene.show_frame(index)
+            schedule_paint(self.result.view)
+
+    # ---- messages and lifetime ----------------------------------------------------------------
+    def show_error(self, title: str, message: str, details: str = "") -> None:
+        """A window-modal, non-blocking dialog; the app stays usable behind it."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("errorDialog")
+        if details:
+            box.setDetailedText(details)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_dialog = box
+        box.open()
+
+    def _restore_layout(self) -> None:
+        s = settings_store.app_settings()
+        geometry = s.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 950)
+        state = s.value("windowState")
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event):  # noqa: N802 (Qt name)
+        if self.run.running:
+            self.status_line.setText("Stopping the registration before quitting…")
+        if not self.run.shutdown(15_000):
+            self.show_error("Still running", "The registration did not stop within 15 s; try quitting again.")
+            event.ignore()
+            return
+        self.playback.pause()
+        s = settings_store.app_settings()
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("windowState", self.saveState())
+        for view in (self.inputs.view, self.result.view):
+            view.close()
+        super().closeEvent(event)
+
+    def current_frame_points(self) -> np.ndarray | None:
+        return self.result.displayed_points

@@ -1,0 +1,153 @@
+"""Menus, toolbar and shortcuts of the main window (every action has a status tip)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from . import settings_store
+from .mesh_views import schedule_paint
+
+STANDARD_VIEWS = (
+    ("+X", "view_yz", "X"),
+    ("+Y", "view_xz", "Y"),
+    ("+Z", "view_xy", "Z"),
+    ("Isometric", "view_isometric", "I"),
+)
+
+
+@dataclass
+class WindowActions:
+    run: QAction
+    stop: QAction
+    recent_menu: QMenu
+    window: object
+    file_actions: list = field(default_factory=list)
+
+    def refresh_recent(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        pairs = settings_store.recent_pairs()
+        for source, target in pairs:
+            act = menu.addAction(f"{Path(source).name} → {Path(target).name}")
+            act.setStatusTip(f"Open {source} as source and {target} as target")
+            act.triggered.connect(partial(self.window.load_pair, Path(source), Path(target)))
+        menu.setEnabled(bool(pairs))
+
+
+def _action(window, menu, text, slot, shortcut=None, tip="", checkable=False) -> QAction:
+    act = QAction(text, window)
+    if shortcut:
+        act.setShortcut(QKeySequence(shortcut))
+    act.setStatusTip(tip)
+    act.setToolTip(f"{tip} ({act.shortcut().toString()})" if shortcut else tip)
+    act.setCheckable(checkable)
+    act.triggered.connect(slot)
+    menu.addAction(act)
+    return act
+
+
+def _standard_view(window, method: str) -> None:
+    for view in (window.inputs.view, window.result.view):
+        for row, col in [(0, i) for i in range(len(view.renderers))]:
+            view.subplot(row, col)
+            getattr(view, method)(render=False)
+        schedule_paint(view)
+
+
+def _reset_cameras(window) -> None:
+    window.inputs.reset_camera()
+    window.result.view.reset_camera()
+    schedule_paint(window.result.view)
+
+
+def build_menus(window) -> WindowActions:
+    bar = window.menuBar()
+    file = bar.addMenu("&File")
+    opened = [
+        _action(
+            window,
+            file,
+            "Open &source…",
+            lambda: window.open_mesh_dialog("source"),
+            "Ctrl+O",
+            "Open the mesh to deform (PLY, OBJ, STL, VTK, VTP, OFF)",
+        ),
+        _action(
+            window,
+            file,
+            "Open &target…",
+            lambda: window.open_mesh_dialog("target"),
+            "Ctrl+Shift+O",
+            "Open the mesh to match",
+        ),
+        _action(window, file, "Open &demo pair", window.load_demo, None, "Open the bundled demo source and target"),
+    ]
+    recent = file.addMenu("&Recent pairs")
+    file.addSeparator()
+    _action(window, file, "&Quit", window.close, "Ctrl+Q", "Stop any registration and quit")
+
+    view = bar.addMenu("&View")
+    _action(window, view, "&Reset camera", lambda: _reset_cameras(window), "R", "Fit every view to its meshes")
+    for name, method, key in STANDARD_VIEWS:
+        _action(
+            window,
+            view,
+            f"View from {name}",
+            partial(_standard_view, window, method),
+            key,
+            f"Look along the {name} direction",
+        )
+    view.addSeparator()
+    wire = _action(
+        window,
+        view,
+        "&Wireframe",
+        lambda on: window.display.wireframe.setChecked(on),
+        "W",
+        "Toggle wireframe / surface",
+        checkable=True,
+    )
+    window.display.wireframe.toggled.connect(wire.setChecked)
+
+    reg = bar.addMenu("&Registration")
+    run = _action(window, reg, "&Run", window.start_run, "F5", "Register the source onto the target")
+    stop = _action(window, reg, "&Stop", window.run.stop, "Esc", "Stop within about a second, keeping the best result")
+    stop.setEnabled(False)
+    reg.addSeparator()
+    pb = window.playback
+    _action(window, reg, "Play / pause", pb.toggle, "Space", "Animate the geodesic")
+    _action(window, reg, "Next frame", lambda: pb.step(1), ".", "One time step forward")
+    _action(window, reg, "Previous frame", lambda: pb.step(-1), ",", "One time step back")
+    _action(window, reg, "First frame", lambda: pb.seek(0), "Home", "The source (t = 0)")
+    _action(window, reg, "Last frame", lambda: pb.seek(pb.n_frames - 1), "End", "The deformed source (t = 1)")
+
+    help_menu = bar.addMenu("&Help")
+    _action(window, help_menu, "&About shapeviewer", partial(_about, window), None, "Version and licence")
+
+    tools = window.addToolBar("Main")
+    tools.setObjectName("mainToolbar")
+    for act in (*opened[:2], run, stop):
+        tools.addAction(act)
+    actions = WindowActions(
+        run=run, stop=stop, recent_menu=recent, window=window, file_actions=[*opened, recent.menuAction()]
+    )
+    actions.refresh_recent()
+    return actions
+
+
+def _about(window) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from .. import __version__
+
+    QMessageBox.about(
+        window,
+        "About shapeviewer",
+        f"shapeviewer {__version__}\nDiffeomorphic registration of surface "
+        "meshes with LDDMM and normalized kernel cometrics.\nMIT License.",
+    )

@@ -1,0 +1,180 @@
+"""The 3D views: source | target side by side with one shared camera, and the result view.
+
+Each is a pyvistaqt ``QtInteractor`` held by composition. Only the GUI thread calls into them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyvista as pv
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtWidgets import QWidget
+from pyvistaqt import QtInteractor
+from vtkmodules.vtkRenderingCore import vtkCellPicker
+
+from ..render.scene import SOURCE_COLOR, TARGET_COLOR, DeformationScene, polydata, set_style
+from .opengl_info import multi_samples
+
+BACKGROUND = "#f4f4f6"
+
+
+class _FileDropFilter(QObject):
+    """Accepts dropped local files on a view and reports them with the drop's horizontal position (0..1)."""
+
+    def __init__(self, widget, on_drop):
+        super().__init__(widget)
+        self.widget, self.on_drop = widget, on_drop
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event):  # noqa: N802 (Qt name)
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+            if any(u.isLocalFile() for u in urls):
+                event.acceptProposedAction()
+            else:
+                event.ignore()
+            return True
+        if kind == QEvent.Type.Drop:
+            paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+            fraction = event.position().x() / max(self.widget.width(), 1)
+            event.acceptProposedAction()
+            if paths:
+                self.on_drop(paths, fraction)
+            return True
+        return False
+
+
+def schedule_paint(view: QtInteractor) -> None:
+    """Ask Qt to repaint ``view``: its paintGL renders the scene once, merged with other updates.
+
+    (``view.render()`` renders now and then again in the paint it triggers: twice the cost.)
+    """
+    QWidget.update(view)
+
+
+def _interactor(parent, **kwargs) -> QtInteractor:
+    view = QtInteractor(parent, auto_update=False, multi_samples=multi_samples(), **kwargs)
+    view.set_background(BACKGROUND)
+    return view
+
+
+class InputViews(QObject):
+    """Source (left) and target (right) in one interactor with linked cameras."""
+
+    files_dropped = Signal(list, str)  # paths, "source" | "target"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.view = _interactor(parent, shape=(1, 2), border=False)
+        self.view.link_views()
+        self.meshes: dict[str, pv.PolyData] = {}
+        self.actors: dict[str, object] = {}
+        self.kernel_sphere = None
+        self.kernel_center: np.ndarray | None = None
+        self._drop = _FileDropFilter(self.view, self._dropped)
+        self.kernel_radius: float | None = None
+        # K over the source moves the kernel-scale sphere to the surface point under the mouse
+        self.view.iren.interactor.AddObserver("KeyPressEvent", self._key_pressed)
+
+    def _dropped(self, paths, fraction):
+        self.files_dropped.emit(paths, "source" if fraction < 0.5 else "target")
+
+    def set_mesh(self, role: str, vertices: np.ndarray, faces: np.ndarray, title: str) -> None:
+        column = 0 if role == "source" else 1
+        color = SOURCE_COLOR if role == "source" else TARGET_COLOR
+        self.view.subplot(0, column)
+        mesh = polydata(vertices, faces)
+        self.meshes[role] = mesh
+        self.actors[role] = self.view.add_mesh(mesh, color=color, name=role, reset_camera=False)
+        self.view.add_text(title, font_size=9, color=color, name=f"{role}-title", position="upper_left")
+        if role == "source":
+            self.kernel_center = None
+            if self.kernel_sphere is not None:
+                self.view.remove_actor(self.kernel_sphere, render=False)
+                self.kernel_sphere = None
+
+    def reset_camera(self) -> None:
+        self.view.subplot(0, 0)
+        bounds = np.array([m.bounds for m in self.meshes.values()]) if self.meshes else None
+        if bounds is not None:
+            box = [
+                bounds[:, 0].min(),
+                bounds[:, 1].max(),
+                bounds[:, 2].min(),
+                bounds[:, 3].max(),
+                bounds[:, 4].min(),
+                bounds[:, 5].max(),
+            ]
+            self.view.reset_camera(bounds=box)
+        schedule_paint(self.view)
+
+    def set_wireframe(self, wireframe: bool) -> None:
+        for actor in self.actors.values():
+            set_style(actor, wireframe)
+        schedule_paint(self.view)
+
+    def _key_pressed(self, interactor, _event) -> None:
+        if interactor.GetKeySym() not in ("k", "K") or "source" not in self.actors:
+            return
+        x, y = interactor.GetEventPosition()
+        picker = vtkCellPicker()
+        picker.SetTolerance(0.0005)
+        picker.Pick(x, y, 0, self.view.renderers[0])
+        if picker.GetActor() is self.actors["source"]:
+            self.move_kernel_sphere(np.array(picker.GetPickPosition()))
+
+    def move_kernel_sphere(self, point: np.ndarray) -> None:
+        """Centre the kernel-scale sphere on the source vertex nearest ``point``."""
+        points = np.asarray(self.meshes["source"].points)
+        self.kernel_center = points[np.argmin(((points - point) ** 2).sum(1))]
+        if self.kernel_radius is not None:
+            self.show_kernel_scale(self.kernel_radius)
+
+    def show_kernel_scale(self, radius: float | None, center: np.ndarray | None = None) -> None:
+        """A translucent sphere of the kernel's radius on the source (None hides it)."""
+        self.kernel_radius = radius
+        if self.kernel_sphere is not None:
+            self.view.remove_actor(self.kernel_sphere, render=False)
+            self.kernel_sphere = None
+        source = self.meshes.get("source")
+        if radius is None or source is None:
+            schedule_paint(self.view)
+            return
+        points = np.asarray(source.points)
+        if center is not None:
+            self.kernel_center = points[np.argmin(((points - center) ** 2).sum(1))]
+        elif self.kernel_center is None:
+            self.kernel_center = points[np.argmin(((points - points.mean(0)) ** 2).sum(1))]
+        self.view.subplot(0, 0)
+        sphere = pv.Sphere(radius=radius, center=self.kernel_center, theta_resolution=32, phi_resolution=32)
+        self.kernel_sphere = self.view.add_mesh(
+            sphere, color="#7b1fa2", opacity=0.35, name="kernel-scale", reset_camera=False
+        )
+        schedule_paint(self.view)
+
+
+class ResultView(QObject):
+    """The deformed source over the translucent target; frames are set in place."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.view = _interactor(parent)
+        self.scene: DeformationScene | None = None
+        self.view.add_text("Result: press Run", font_size=8, name="result-title", position="upper_left")
+
+    def set_meshes(self, source_vertices, source_faces, target_vertices, target_faces) -> None:
+        self.view.clear_actors()
+        self.view.remove_legend(render=False)
+        self.scene = DeformationScene(self.view, source_vertices, source_faces, target_vertices, target_faces)
+        self.view.add_legend(bcolor=None, size=(0.22, 0.1), loc="lower left", face="rectangle")
+        self.set_title("Result: press Run")
+
+    def set_title(self, text: str) -> None:
+        self.view.add_text(text, font_size=8, name="result-title", position="upper_left")
+
+    @property
+    def displayed_points(self) -> np.ndarray | None:
+        return None if self.scene is None else np.array(self.scene.mesh.points)

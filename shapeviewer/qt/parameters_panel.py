@@ -1,0 +1,216 @@
+"""Every registration setting as a widget; :meth:`ParametersPanel.settings` builds the core settings."""
+
+from __future__ import annotations
+
+import torch
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.backends import resolve_backend
+from ..core.model import ModelSettings, resolve_device
+from ..core.registration import RegistrationSettings, default_fidelity_scale
+from ..core.sinkhorn import SinkhornSettings
+from .kernel_editor import KernelEditor
+
+TOLERANCES = ("1e-4", "1e-5", "1e-6", "1e-7", "1e-8")
+
+
+def _combo(items, current: str, tip: str) -> QComboBox:
+    box = QComboBox()
+    box.addItems(list(items))
+    box.setCurrentText(current)
+    box.setToolTip(tip)
+    return box
+
+
+def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+def _double(low: float, high: float, value: float, decimals: int, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setDecimals(decimals)
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+def _group(title: str, rows) -> tuple[QGroupBox, QFormLayout]:
+    """A titled form; a row label of None gives the widget the full width."""
+    box = QGroupBox(title)
+    form = QFormLayout(box)
+    for label, widget in rows:
+        form.addRow(widget) if label is None else form.addRow(label, widget)
+    return box, form
+
+
+class ParametersPanel(QWidget):
+    """``validity_changed(bool, reason)`` fires whenever the settings become (in)valid."""
+
+    validity_changed = Signal(bool, str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.n_vertices = 0
+        self.kernel = KernelEditor()
+        self.cometric = _combo(
+            ("normalized", "lddmm"),
+            "normalized",
+            "normalized: Sinkhorn-rescaled kernel, translations are geodesics; lddmm: plain kernel",
+        )
+        self.sinkhorn_mode = _combo(
+            ("converged", "fixed iterations"),
+            "converged",
+            "converged: Newton to the tolerance, exact gradients; fixed: the talk's unrolled loop",
+        )
+        self.sinkhorn_tol = _combo(TOLERANCES, "1e-6", "largest residual |lambda K(lambda mu) - 1| accepted")
+        self.sinkhorn_iters = _spin(1, 1000, 2, "Sinkhorn iterations from lambda = 1")
+        self.integrator = _combo(("euler", "rk2", "rk4"), "euler", "time integrator of the Hamiltonian flow")
+        self.steps = _spin(1, 500, 10, "time steps T of the geodesic (T + 1 frames)")
+        self.fidelity = _combo(
+            ("varifold", "currents", "landmarks"),
+            "varifold",
+            "data term; landmarks needs the same vertex count and order",
+        )
+        self.fidelity_scale = _double(1e-6, 1e9, 0.1, 4, "kernel width of the data term, in mesh units")
+        self.regularization = _double(
+            0.0, 1e6, 0.01, 4, "gamma: translating the shape by its size costs gamma x the initial mismatch"
+        )
+        self.iterations = _spin(1, 100_000, 100, "L-BFGS iterations at most")
+        self.control_points = _spin(0, 10_000_000, 0, "momenta on n farthest-point samples; 0 = every vertex")
+        self.control_points.setSpecialValueText("all vertices")
+        self.backend = _combo(("auto", "torch", "keops"), "auto", "auto: dense torch for small meshes, KeOps beyond")
+        self.device = _combo(("auto", "cpu", "cuda"), "auto", "auto: the CUDA GPU when torch sees one")
+        self.dtype = _combo(("float32", "float64"), "float32", "floating-point precision")
+        self.uses = QLabel()
+        self.uses.setObjectName("autoChoice")
+        self.uses.setWordWrap(True)
+        if not torch.cuda.is_available():
+            self.device.model().item(2).setEnabled(False)
+            self.device.setItemData(2, "torch sees no CUDA GPU on this machine", 3)  # ToolTipRole
+
+        model_box, self._model_form = _group(
+            "Deformation",
+            [
+                (None, self.kernel),
+                ("Cometric", self.cometric),
+                ("Sinkhorn", self.sinkhorn_mode),
+                ("Tolerance", self.sinkhorn_tol),
+                ("Iterations", self.sinkhorn_iters),
+                ("Integrator", self.integrator),
+                ("Time steps", self.steps),
+                ("Control points", self.control_points),
+            ],
+        )
+        fit_box, self._fit_form = _group(
+            "Matching",
+            [
+                ("Fidelity", self.fidelity),
+                ("Fidelity scale", self.fidelity_scale),
+                ("Regularization", self.regularization),
+                ("Max iterations", self.iterations),
+            ],
+        )
+        compute_box, _ = _group(
+            "Computation",
+            [
+                ("Backend", self.backend),
+                ("Device", self.device),
+                ("Precision", self.dtype),
+                (None, self.uses),
+            ],
+        )
+        layout = QVBoxLayout(self)
+        for box in (model_box, fit_box, compute_box):
+            layout.addWidget(box)
+        layout.addStretch(1)
+
+        self.kernel.kernel_changed.connect(self._revalidate)
+        for box in (self.cometric, self.sinkhorn_mode, self.fidelity, self.backend, self.device):
+            box.currentTextChanged.connect(self._revalidate)
+        self.control_points.valueChanged.connect(self._revalidate)
+        self._revalidate()
+
+    def set_meshes(self, source_vertices, target_vertices) -> None:
+        """Defaults that follow the source's size (kernel scales, fidelity scale) and vertex count."""
+        import numpy as np
+
+        size = float(np.linalg.norm(np.ptp(np.asarray(source_vertices), axis=0)))
+        self.n_vertices = len(source_vertices)
+        self.n_target = len(target_vertices)
+        self.kernel.set_shape_size(size)
+        self.fidelity_scale.setSingleStep(max(0.01 * size, 1e-6))
+        self.fidelity_scale.setValue(default_fidelity_scale(size))
+        self.control_points.setMaximum(max(self.n_vertices, 1))
+        self._revalidate()
+
+    def problem(self) -> str:
+        """Why Run cannot start with these settings, or '' when it can."""
+        if self.kernel.kernel is None:
+            return "the kernel string does not parse"
+        if self.fidelity.currentText() == "landmarks" and self.n_vertices != getattr(self, "n_target", 0):
+            return "landmark fidelity needs source and target with the same number of vertices"
+        if self.device.currentText() == "cuda" and not torch.cuda.is_available():
+            return "torch sees no CUDA GPU"
+        return ""
+
+    def _revalidate(self, *_):
+        fixed = self.sinkhorn_mode.currentText() == "fixed iterations"
+        normalized = self.cometric.currentText() == "normalized"
+        self._model_form.setRowVisible(self.sinkhorn_mode, normalized)
+        self._model_form.setRowVisible(self.sinkhorn_tol, normalized and not fixed)
+        self._model_form.setRowVisible(self.sinkhorn_iters, normalized and fixed)
+        self._fit_form.setRowVisible(self.fidelity_scale, self.fidelity.currentText() != "landmarks")
+        self.uses.setText(self._auto_choice())
+        reason = self.problem()
+        self.validity_changed.emit(not reason, reason)
+
+    def _auto_choice(self) -> str:
+        n = self.control_points.value() or self.n_vertices
+        try:
+            device = resolve_device(self.device.currentText())
+            backend = resolve_backend(self.backend.currentText(), max(self.n_vertices, 1), max(n, 1))
+        except Exception as exc:  # shown next to the fields, never hidden
+            return f"<span style='color:#b00020'>{exc}</span>"
+        return f"will use: {backend} on {device}"
+
+    def settings(self) -> RegistrationSettings:
+        fixed = self.sinkhorn_mode.currentText() == "fixed iterations"
+        sinkhorn = SinkhornSettings(
+            iterations=self.sinkhorn_iters.value() if fixed else None, tol=float(self.sinkhorn_tol.currentText())
+        )
+        model = ModelSettings(
+            kernel=self.kernel.text.text(),
+            cometric=self.cometric.currentText(),
+            sinkhorn=sinkhorn,
+            steps=self.steps.value(),
+            integrator=self.integrator.currentText(),
+            control_points=self.control_points.value() or None,
+            backend=self.backend.currentText(),
+            device=self.device.currentText(),
+            dtype=self.dtype.currentText(),
+        )
+        landmarks = self.fidelity.currentText() == "landmarks"
+        settings = RegistrationSettings(
+            model=model,
+            fidelity=self.fidelity.currentText(),
+            fidelity_scale=None if landmarks else self.fidelity_scale.value(),
+            regularization=self.regularization.value(),
+            iterations=self.iterations.value(),
+        )
+        settings.validate()
+        return settings

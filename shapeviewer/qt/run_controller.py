@@ -1,0 +1,138 @@
+"""Drives one registration at a time: starts the worker, throttles its frames into the result view."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from .worker import RegistrationJob, RegistrationRunner
+
+APPLY_INTERVAL_MS = 100  # newest report shown at most 10 times a second; older ones are skipped
+
+
+class RunController(QObject):
+    running_changed = Signal(bool)
+    status = Signal(str)  # one line for the status bar
+    progress = Signal(int, int)  # iteration, maximum
+    log = Signal(str)
+    error = Signal(str, str, str)  # title, message, details
+    frames_shown = Signal(int)  # T+1 after a new trajectory was applied
+    result_ready = Signal(object)  # the final Report
+
+    def __init__(self, result_view, loss_plot, parent=None):
+        super().__init__(parent)
+        self.result_view = result_view
+        self.loss_plot = loss_plot
+        self.runner = RegistrationRunner(self)
+        self.info: dict = {}
+        self.pending = None
+        self.last = None  # the newest report applied (running or final)
+        self.final = None
+        self.max_iterations = 0
+        self.reports_received = 0
+        self.frames_applied = 0
+        self._t0 = 0.0
+        self.timer = QTimer(self)
+        self.timer.setInterval(APPLY_INTERVAL_MS)
+        self.timer.timeout.connect(self.apply_pending)
+        r = self.runner
+        r.started.connect(self._started)
+        r.report.connect(self._report)
+        r.finished.connect(self._finished)
+        r.failed.connect(self._failed)
+        r.idle.connect(self._idle)
+
+    @property
+    def running(self) -> bool:
+        return self.runner.running
+
+    def start(self, job: RegistrationJob) -> None:
+        self.info, self.pending, self.final, self.last = {}, None, None, None
+        self.reports_received = 0
+        self.max_iterations = job.settings.iterations
+        self.loss_plot.reset()
+        self._t0 = time.perf_counter()
+        self.runner.start(job)
+        self.timer.start()
+        self.running_changed.emit(True)
+        self.progress.emit(0, self.max_iterations)
+        self.status.emit("Setting up the registration (mesh areas, initial fidelity, energy unit)…")
+        self.log.emit(f"run: {len(job.source[0])} source vertices -> {len(job.target[0])} target vertices")
+
+    def stop(self) -> None:
+        if self.running:
+            self.runner.stop()
+            self.status.emit("Stopping after the current time step…")
+            self.log.emit("stop requested")
+
+    def shutdown(self, msecs: int = 10_000) -> bool:
+        self.timer.stop()
+        return self.runner.wait(msecs)
+
+    def _started(self, info: dict) -> None:
+        self.info = info
+        where = f"{info['backend']} on {info['device']} ({info['dtype']})"
+        self.log.emit(f"{info['cometric']} {info['kernel']}, {info['control_points']} control points, {where}")
+        if info["backend"] == "keops":
+            self.status.emit(
+                f"First iteration with {where}: KeOps compiles each new formula once "
+                "(a few seconds each, cached afterwards)…"
+            )
+        else:
+            self.status.emit(f"First iteration with {where}…")
+
+    def _report(self, rep) -> None:
+        self.reports_received += 1
+        self.pending = rep
+        self.loss_plot.add(rep.iteration, rep.loss, rep.fidelity, rep.energy, self.info)
+
+    def _finished(self, rep) -> None:
+        self.final = rep
+        self.pending = rep
+        self.apply_pending()
+        drop = self._drop(rep)
+        self.log.emit(f"{rep.status}: {rep.message}; fidelity -{drop:.1f}%, {rep.elapsed:.1f} s")
+        self.status.emit(
+            f"{rep.status.capitalize()}: {rep.message} — iteration {rep.iteration}, "
+            f"fidelity -{drop:.1f}%, {rep.elapsed:.1f} s"
+        )
+        if rep.status == "failed":
+            self.error.emit("Registration stopped", rep.message, "")
+        self.result_ready.emit(rep)
+
+    def _failed(self, message: str, details: str) -> None:
+        self.log.emit(f"error: {message}\n{details}")
+        self.status.emit(f"Registration failed: {message}")
+        self.error.emit("Registration failed", message, details)
+
+    def _idle(self) -> None:
+        self.timer.stop()
+        self.apply_pending()
+        self.running_changed.emit(False)
+
+    def _drop(self, rep) -> float:
+        initial = self.info.get("fidelity_initial") or 0.0
+        return 100 * (1 - rep.fidelity / initial) if initial else 0.0
+
+    def apply_pending(self) -> None:
+        rep, self.pending = self.pending, None
+        if rep is None:
+            return
+        scene = self.result_view.scene
+        if scene is not None and rep.trajectory.shape[1:] == scene.rest.shape:
+            scene.set_trajectory(np.asarray(rep.trajectory))
+            self.frames_applied += 1
+            self.frames_shown.emit(len(rep.trajectory))
+        self.last = rep
+        self.loss_plot.refresh()
+        if not rep.done:
+            where = f"{self.info.get('backend', '?')} on {self.info.get('device', '?')}"
+            self.status.emit(
+                f"Iteration {rep.iteration}/{self.max_iterations} · loss {rep.loss:.4g} · fidelity "
+                f"-{self._drop(rep):.1f}% · {rep.elapsed:.1f} s · {where}"
+            )
+            self.progress.emit(rep.iteration, self.max_iterations)
+        else:
+            self.progress.emit(self.max_iterations if rep.status != "cancelled" else rep.iteration, self.max_iterations)

@@ -1,0 +1,145 @@
+"""Runs the core registration generator in a QThread (a QObject worker moved to the thread).
+
+The worker only sends plain numpy arrays and dicts through signals; the GUI thread owns all VTK objects.
+Cancellation is cooperative: :meth:`RegistrationRunner.stop` sets a flag that the core checks between
+and inside iterations (at every time step of the shooting).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+
+@dataclass
+class RegistrationJob:
+    """Everything one run needs, copied so the GUI may change its own state meanwhile."""
+
+    source: tuple[np.ndarray, np.ndarray]
+    target: tuple[np.ndarray, np.ndarray]
+    settings: object  # core.registration.RegistrationSettings
+    mask: np.ndarray | None = None
+
+
+class RegistrationWorker(QObject):
+    started = Signal(dict)  # the set-up actually used: backend, device, kernel, control points...
+    report = Signal(object)  # core.registration.Report, numpy only
+    finished = Signal(object)  # the final Report (status finished|converged|cancelled|failed)
+    failed = Signal(str, str)  # message, traceback
+
+    def __init__(self, job: RegistrationJob):
+        super().__init__()
+        self.job = job
+        self._stop = threading.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @Slot()
+    def run(self) -> None:
+        from ..core.registration import Registration
+
+        lower_thread_priority()
+        try:
+            job = self.job
+            reg = Registration(job.source, job.target, job.settings, job.mask)
+            info = reg.describe()
+            index = reg.model.control_index
+            info["control_index"] = None if index is None else index.cpu().numpy()
+            info["fidelity_initial"] = reg.fidelity_initial
+            self.started.emit(info)
+            for rep in reg.run(should_stop=self._stop.is_set):
+                (self.finished if rep.done else self.report).emit(rep)
+        except Exception as exc:  # delivered to the GUI as a dialog and a log entry, never lost
+            self.failed.emit(_describe(exc), traceback.format_exc())
+
+
+WORKER_NICENESS = 10
+
+
+def lower_thread_priority() -> None:
+    """Let the GUI thread (and the GL rasteriser) win the CPU whenever it needs it.
+
+    Linux: the nice value of this thread only; the OpenMP threads it starts (torch, KeOps) inherit it.
+    The computation still gets every core the GUI leaves idle.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), WORKER_NICENESS))
+    except OSError as exc:  # not permitted in some sandboxes: run at normal priority, say so
+        warnings.warn(f"could not lower the registration thread's priority ({exc})", stacklevel=2)
+
+
+def _describe(exc: Exception) -> str:
+    short = getattr(exc, "short", None)  # KernelSpecError
+    return short or str(exc) or type(exc).__name__
+
+
+class RegistrationRunner(QObject):
+    """Owns at most one worker thread; forwards its signals; ``idle`` fires once the thread has ended."""
+
+    started = Signal(dict)
+    report = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str, str)
+    idle = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: RegistrationWorker | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, job: RegistrationJob) -> None:
+        if self.running:
+            raise RuntimeError("a registration is already running")
+        thread = QThread()
+        thread.setObjectName("shapeviewer-registration")
+        worker = RegistrationWorker(job)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.started.connect(self.started)
+        worker.report.connect(self.report)
+        worker.finished.connect(self.finished)
+        worker.failed.connect(self.failed)
+        # direct: quit() is thread-safe, and a queued call would never arrive while the GUI waits at quit
+        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        worker.failed.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        thread.finished.connect(worker.deleteLater)
+        thread.finished.connect(thread.deleteLater)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker = thread, worker
+        thread.start()
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.request_stop()
+
+    def wait(self, msecs: int = 10_000) -> bool:
+        """Stop and block until the thread has ended (used at quit); True if it did."""
+        if self._thread is None:
+            return True
+        self.stop()
+        done = self._thread.wait(msecs)
+        if done:
+            self._on_thread_finished()
+        return done
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        if self._thread is None:
+            return
+        self._thread = self._worker = None
+        self.idle.emit()

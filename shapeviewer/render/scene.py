@@ -1,0 +1,144 @@
+"""pyvista scenes shared by the desktop views and off-screen rendering: no Qt here.
+
+Colours mean one thing everywhere: orange is the source (and its deformation), blue the target.
+Frames are applied by overwriting the points of one PolyData in place, never by rebuilding actors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyvista as pv
+
+SOURCE_COLOR = "#e8833a"
+TARGET_COLOR = "#3f7fd8"
+DISPLACEMENT = "displacement"
+# The translucent target overlay is drawn from at most this many points (a decimated copy beyond):
+# it is only a reference, and translucency is what costs most in software rendering.
+OVERLAY_MAX_POINTS = 15_000
+
+
+def polydata(vertices: np.ndarray, faces: np.ndarray) -> pv.PolyData:
+    """(N, 3) vertices and (M, 3) triangles -> PolyData (vertices copied)."""
+    faces = np.asarray(faces, dtype=np.int64)
+    cells = np.hstack([np.full((len(faces), 1), 3, dtype=np.int64), faces]).ravel()
+    return pv.PolyData(np.array(vertices, dtype=np.float64), cells)
+
+
+def overlay_mesh(mesh: pv.PolyData, max_points: int = OVERLAY_MAX_POINTS) -> pv.PolyData:
+    """``mesh`` itself when small, else a decimated copy with about ``max_points`` points."""
+    if mesh.n_points <= max_points:
+        return mesh
+    return mesh.decimate(1 - max_points / mesh.n_points).clean()
+
+
+def set_points(mesh: pv.PolyData, points: np.ndarray) -> None:
+    """Overwrite the coordinates of ``mesh`` in place (same number of points)."""
+    mesh.points[:] = points
+    mesh.GetPoints().Modified()
+
+
+def set_style(actor, wireframe: bool) -> None:
+    prop = actor.GetProperty()
+    prop.SetRepresentationToWireframe() if wireframe else prop.SetRepresentationToSurface()
+
+
+class DeformationScene:
+    """The deformed source (frame by frame) over a translucent target, in the plotter's current renderer.
+
+    trajectory: (T+1, N, 3) positions of the source's vertices; frame 0 is the source itself.
+    """
+
+    def __init__(self, plotter, source_vertices, source_faces, target_vertices, target_faces):
+        self.plotter = plotter
+        self.rest = np.array(source_vertices, dtype=np.float64)
+        self.trajectory = self.rest[None].copy()
+        self.frame = 0
+        self.displacement_range = 1e-12
+        self.mesh = polydata(self.rest, source_faces)
+        self.mesh.point_data[DISPLACEMENT] = np.zeros(len(self.rest))
+        self.target = overlay_mesh(polydata(target_vertices, target_faces))
+        # one translucent surface needs no order-independent transparency (two extra full-screen passes)
+        plotter.renderer.SetUseOIT(False)
+        self.target_actor = plotter.add_mesh(
+            self.target, color=TARGET_COLOR, opacity=0.3, name="target", label="target", reset_camera=False
+        )
+        self.actor = plotter.add_mesh(
+            self.mesh,
+            scalars=DISPLACEMENT,
+            cmap="viridis",
+            clim=(0, 1),
+            name="deformed",
+            label="deformed source",
+            show_scalar_bar=False,
+            color=SOURCE_COLOR,
+            smooth_shading=False,
+        )
+        self.actor.mapper.scalar_visibility = False
+        self.arrows_actor = None
+        self.by_displacement = False
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.trajectory)
+
+    def set_trajectory(self, trajectory: np.ndarray) -> None:
+        """A new (T+1, N, 3) geodesic; keeps the current frame index where it still exists."""
+        if trajectory.shape[1:] != self.rest.shape:
+            raise ValueError(f"trajectory has shape {trajectory.shape}, expected (T+1, {len(self.rest)}, 3)")
+        self.trajectory = trajectory
+        moved = np.linalg.norm(trajectory - self.rest[None], axis=2)
+        self.displacement_range = max(float(moved.max()), 1e-12)
+        self.actor.mapper.scalar_range = (0.0, self.displacement_range)
+        self.color_by_displacement(self.by_displacement)
+        self.show_frame(min(self.frame, self.n_frames - 1))
+
+    def show_frame(self, index: int) -> None:
+        self.frame = int(np.clip(index, 0, self.n_frames - 1))
+        points = self.trajectory[self.frame]
+        set_points(self.mesh, points)
+        self.mesh.point_data[DISPLACEMENT][:] = np.linalg.norm(points - self.rest, axis=1)
+        self.mesh.GetPointData().GetArray(DISPLACEMENT).Modified()
+
+    def color_by_displacement(self, enabled: bool) -> None:
+        """Colour by |x(t) - x(0)| (only once there is a deformation to colour)."""
+        self.by_displacement = enabled
+        enabled = enabled and self.n_frames > 1
+        self.actor.mapper.scalar_visibility = enabled
+        if enabled and DISPLACEMENT not in self.plotter.scalar_bars:
+            self.plotter.add_scalar_bar(
+                title=DISPLACEMENT,
+                mapper=self.actor.mapper,
+                n_labels=3,
+                fmt="%.3g",
+                vertical=True,
+                position_x=0.85,
+                position_y=0.15,
+                height=0.6,
+                width=0.06,
+            )
+        elif not enabled and DISPLACEMENT in self.plotter.scalar_bars:
+            self.plotter.remove_scalar_bar(DISPLACEMENT, render=False)
+
+    def show_target(self, visible: bool) -> None:
+        self.target_actor.SetVisibility(visible)
+
+    def set_wireframe(self, wireframe: bool) -> None:
+        set_style(self.actor, wireframe)
+        set_style(self.target_actor, wireframe)
+
+    def show_momenta(self, points: np.ndarray | None, momenta: np.ndarray | None) -> None:
+        """Arrows of the initial momenta p0 at their control points (None hides them)."""
+        if self.arrows_actor is not None:
+            self.plotter.remove_actor(self.arrows_actor, render=False)
+            self.arrows_actor = None
+        if points is None or momenta is None or len(points) == 0:
+            return
+        lengths = np.linalg.norm(momenta, axis=1)
+        mean = float(lengths.mean()) if lengths.size else 0.0
+        if mean <= 0:
+            return
+        size = float(np.linalg.norm(np.ptp(self.rest, axis=0)))
+        cloud = pv.PolyData(np.asarray(points, dtype=np.float64))
+        cloud["p0"] = np.asarray(momenta, dtype=np.float64) * (0.05 * size / mean)
+        glyphs = cloud.glyph(orient="p0", scale="p0", factor=1.0, geom=pv.Arrow())
+        self.arrows_actor = self.plotter.add_mesh(glyphs, color="#c0392b", name="momenta", reset_camera=False)

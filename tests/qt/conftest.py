@@ -1,0 +1,36 @@
+import pytest
+
+from shapeviewer.io.demo import make_demo_pair
+from shapeviewer.io.meshes import write_mesh
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path, monkeypatch):
+    """Each test gets its own QSettings store (recent files, window geometry)."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    yield
+
+
+@pytest.fixture
+def small_pair(tmp_path):
+    """A ~100-vertex demo pair on disk (fast registrations with the dense torch backend)."""
+    source, target = make_demo_pair(resolution=10)
+    paths = tmp_path / "small_source.ply", tmp_path / "small_target.ply"
+    for mesh, path in zip((source, target), paths, strict=True):
+        write_mesh(path, mesh.vertices, mesh.faces)
+    return paths
+
+
+@pytest.fixture
+def window(qtbot, small_pair):
+    from shapeviewer.qt.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.load_pair(*small_pair)
+    yield win
+    win.run.shutdown(15_000)

@@ -1,0 +1,143 @@
+"""Running, stopping and failing registrations from the window, and playing the geodesic back."""
+
+import time
+
+import numpy as np
+import pytest
+from gui_helpers import quick_settings, rendered, run_to_end
+from PySide6.QtCore import Qt, QThread
+
+
+def test_run_shows_live_frames_loss_and_progress(window, qtbot):
+    quick_settings(window, iterations=3, steps=4)
+    source = np.array(window.result.scene.rest)
+    run_to_end(qtbot, window)
+    run = window.run
+    assert run.reports_received >= 2 and run.frames_applied >= 1
+    assert run.final.status in ("finished", "converged")
+    shown = window.current_frame_points()
+    assert np.abs(shown - source).max() > 1e-3  # the displayed mesh moved towards the target
+    np.testing.assert_allclose(shown, run.final.trajectory[-1])
+    assert window.playback.n_frames == 5 and window.playback_bar.slider.maximum() == 4
+    assert len(window.loss_plot.iterations) >= 2
+    losses = window.loss_plot.series["loss"]
+    assert losses[-1] < losses[0]
+    assert window.progress.value() == window.progress.maximum() == 3
+    assert "fidelity -" in window.status_line.text()
+    assert window.run_button.isEnabled() and not window.stop_button.isEnabled()
+    assert "torch on cpu" in window.log_panel.toPlainText()
+
+
+def test_stop_cancels_within_a_second_and_keeps_the_best_result(window, qtbot):
+    quick_settings(window, iterations=10_000, steps=20)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.run.reports_received >= 2, timeout=60_000)
+    assert window.stop_button.isEnabled() and not window.run_button.isEnabled()
+    assert not window.parameters.isEnabled()  # settings of a running job cannot change under it
+    clicked = time.perf_counter()
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.run.running, timeout=10_000)
+    assert time.perf_counter() - clicked < 2.0
+    final = window.run.final
+    assert final.status == "cancelled"
+    np.testing.assert_allclose(window.current_frame_points(), final.trajectory[-1])
+    assert "Cancelled" in window.status_line.text()
+    assert window.run_button.isEnabled() and window.parameters.isEnabled()
+
+
+def test_error_in_the_worker_reaches_a_dialog_and_the_log(window, qtbot, monkeypatch):
+    from shapeviewer.core import registration
+
+    def broken_run(self, should_stop=None):
+        raise RuntimeError("simulated failure in the optimiser")
+        yield
+
+    monkeypatch.setattr(registration.Registration, "run", broken_run)
+    quick_settings(window)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.last_dialog is not None and window.last_dialog.isVisible(), timeout=30_000)
+    assert "simulated failure" in window.last_dialog.text()
+    assert "Traceback" in window.last_dialog.detailedText()
+    qtbot.waitUntil(lambda: not window.run.running, timeout=10_000)
+    assert "simulated failure" in window.log_panel.toPlainText()
+    window.last_dialog.close()
+    monkeypatch.undo()
+    run_to_end(qtbot, window)  # still usable
+    assert window.run.final.status in ("finished", "converged")
+
+
+def test_playback_advances_frames_and_changes_the_picture(window, qtbot):
+    quick_settings(window, iterations=2, steps=6)
+    run_to_end(qtbot, window)
+    pb = window.playback
+    pb.seek(0)
+    np.testing.assert_allclose(window.current_frame_points(), window.result.scene.rest)
+    first = rendered(window.result.view)
+    seen = set()
+    pb.frame_changed.connect(seen.add)
+    window.playback_bar.play.click()
+    qtbot.waitUntil(lambda: len(seen) >= 6, timeout=5_000)
+    window.playback_bar.play.click()
+    assert not pb.playing
+    pb.seek(6)
+    assert window.playback_bar.label.text() == "t = 6/6"
+    assert np.abs(rendered(window.result.view).astype(int) - first).mean() > 0.5
+
+
+@pytest.mark.parametrize("mode, expected", [("loop", [5, 6, 0, 1]), ("ping-pong", [5, 6, 5, 4]), ("once", [5, 6])])
+def test_playback_modes_at_the_last_frame(qtbot, mode, expected):
+    from shapeviewer.qt.playback import Playback
+
+    pb = Playback()
+    pb.set_frame_count(7)
+    pb.mode = mode
+    pb.seek(4)
+    seen = []
+    pb.frame_changed.connect(seen.append)
+    for _ in range(4):
+        pb._tick()
+    assert seen == expected
+    assert pb.playing is False
+
+
+def test_closing_during_a_run_stops_the_thread(window, qtbot):
+    quick_settings(window, iterations=10_000, steps=20)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.run.reports_received >= 1, timeout=60_000)
+    thread = window.run.runner._thread
+    assert isinstance(thread, QThread) and thread.isRunning()
+    started = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - started < 5
+    assert not window.run.running
+    assert not window.isVisible()
+
+
+def test_keyboard_runs_plays_and_steps(window, qtbot):
+    quick_settings(window, iterations=2, steps=4)
+    window.activateWindow()
+    qtbot.waitActive(window)  # shortcuts go to the active window
+    window.result.view.setFocus()
+    qtbot.waitUntil(window.result.view.hasFocus)
+    qtbot.keyClick(window.result.view, Qt.Key.Key_F5)
+    assert window.run.running or window.run.final is not None, window.status_line.text()
+    qtbot.waitUntil(lambda: window.run.final is not None and not window.run.running, timeout=60_000)
+    assert window.playback.index == 4
+    qtbot.keyClick(window.result.view, Qt.Key.Key_Home)
+    assert window.playback.index == 0
+    qtbot.keyClick(window.result.view, Qt.Key.Key_Period)
+    assert window.playback.index == 1
+    qtbot.keyClick(window.result.view, Qt.Key.Key_Space)
+    assert window.playback.playing
+    qtbot.keyClick(window.result.view, Qt.Key.Key_Space)
+    assert not window.playback.playing
+
+
+def test_momentum_arrows_follow_the_result(window, qtbot):
+    quick_settings(window, iterations=2, steps=3)
+    run_to_end(qtbot, window)
+    window.display.momenta.setChecked(True)
+    arrows = window.result.scene.arrows_actor
+    assert arrows is not None and arrows.GetVisibility()
+    window.display.momenta.setChecked(False)
+    assert window.result.scene.arrows_actor is None
