@@ -60,8 +60,11 @@ def _non_negative_float(text: str) -> float:
 def _model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("deformation model")
     g.add_argument("--mask", type=Path, help="(N,) .npy of non-negative vertex weights of SOURCE (mu = area * weight)")
-    g.add_argument("--kernel", help="kernel string, e.g. 'cauchy(0.3)' or '1 + cauchy(0.25) + cauchy(0.05)' "
-                   "(default: cauchy at 0.15 x the source's bounding-box diagonal)")  # fmt: skip
+    g.add_argument(
+        "--kernel",
+        help="kernel string, e.g. 'cauchy(0.3)' or '1 + cauchy(0.25) + cauchy(0.05)' "
+        "(default: cauchy at 0.15 x the source's bounding-box diagonal)",
+    )
     g.add_argument("--cometric", choices=("lddmm", "normalized"), default="normalized")
     s = g.add_mutually_exclusive_group()
     s.add_argument("--sinkhorn-iters", type=_positive_int, help="fixed Sinkhorn iterations from lambda=1 (the talk)")
@@ -76,8 +79,10 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="shapeviewer", description="Diffeomorphic registration of surface meshes (LDDMM and "
-                     "normalized kernel cometrics).")  # fmt: skip
+    parser = _Parser(
+        prog="shapeviewer",
+        description="Diffeomorphic registration of surface meshes (LDDMM and normalized kernel cometrics).",
+    )
     parser.add_argument("--version", action="version", version=f"shapeviewer {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     shoot = sub.add_parser("shoot", help="shoot a geodesic from SOURCE with given momenta")
@@ -93,6 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     gamma_help = "gamma, relative: translating the shape by its size costs gamma x the initial mismatch"
     reg.add_argument("--regularization", type=_non_negative_float, default=0.01, help=gamma_help)
     reg.add_argument("--iterations", type=_positive_int, default=100, help="L-BFGS iterations (default 100)")
+    movie = sub.add_parser("movie", help="render a result folder's geodesic to an MP4 or GIF (no display needed)")
+    movie.add_argument("result", type=Path, help="a folder written by 'shapeviewer register' or 'shoot'")
+    movie.add_argument("--out", type=Path, required=True, help="movie file: .mp4 (H.264) or .gif")
+    movie.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT in pixels (default 1280x720)")
+    movie.add_argument("--fps", type=_positive_int, default=30, help="frames per second (default 30)")
+    movie.add_argument(
+        "--frames-per-step",
+        type=_positive_int,
+        default=4,
+        help="movie frames per time step of the geodesic, interpolated (default 4)",
+    )
+    movie.add_argument("--pingpong", action="store_true", help="play forward then back")
+    movie.add_argument("--no-target", action="store_true", help="leave out the translucent target")
+    movie.add_argument("--no-displacement", action="store_true", help="plain colour instead of displacement")
     gui = sub.add_parser("gui", help="open the desktop app on SOURCE and TARGET (no files: the demo pair)")
     gui.add_argument("source", type=Path, nargs="?")
     gui.add_argument("target", type=Path, nargs="?")
@@ -172,8 +191,9 @@ class _Interrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\ninterrupt: stopping after the current step and writing results (Ctrl-C again to abort)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "\ninterrupt: stopping after the current step and writing results (Ctrl-C again to abort)", file=sys.stderr
+        )
 
 
 def run_registration(source_path, target_path, args) -> int:
@@ -193,12 +213,15 @@ def run_registration(source_path, target_path, args) -> int:
     mask = _load_mask(args, source.n_vertices)
     reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), settings, mask)
     d = reg.describe()
-    print(f"registering {source.name} ({source.n_vertices} vertices) -> {target.name}: {d['cometric']} "
-          f"{d['kernel']}, {d['control_points']} control points, {d['backend']} on {d['device']} ({d['dtype']})",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"registering {source.name} ({source.n_vertices} vertices) -> {target.name}: {d['cometric']} "
+        f"{d['kernel']}, {d['control_points']} control points, {d['backend']} on {d['device']} ({d['dtype']})",
+        file=sys.stderr,
+    )
     if d["backend"] == "keops":
-        print("note: KeOps compiles each formula on first use (seconds each); later runs reuse its cache",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "note: KeOps compiles each formula on first use (seconds each); later runs reuse its cache", file=sys.stderr
+        )
     interrupt = _Interrupt()
     previous = signal.signal(signal.SIGINT, interrupt)
     history = []
@@ -207,8 +230,11 @@ def run_registration(source_path, target_path, args) -> int:
             if not rep.done:
                 history.append(rep.loss)
                 drop = 100 * (1 - rep.fidelity / reg.fidelity_initial) if reg.fidelity_initial else 0.0
-                print(f"iter {rep.iteration:4d}  loss {rep.loss:.6g}  fidelity {rep.fidelity:.6g} (-{drop:.1f}%)  "
-                      f"energy {rep.energy:.6g}  {rep.elapsed:6.1f} s", file=sys.stderr)  # fmt: skip
+                print(
+                    f"iter {rep.iteration:4d}  loss {rep.loss:.6g}  fidelity {rep.fidelity:.6g} (-{drop:.1f}%)  "
+                    f"energy {rep.energy:.6g}  {rep.elapsed:6.1f} s",
+                    file=sys.stderr,
+                )
             final = rep
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -220,6 +246,8 @@ def run_registration(source_path, target_path, args) -> int:
         fidelity_final=final.fidelity,
         fidelity_drop=1 - final.fidelity / reg.fidelity_initial if reg.fidelity_initial else 0.0,
         iterations=final.iteration,
+        source_file=str(source_path),
+        target_file=str(target_path),
         loss_history=history,
         loss_final=final.loss,
         status=final.status,
@@ -229,8 +257,12 @@ def run_registration(source_path, target_path, args) -> int:
     mu, lam = _mu_and_lambda(reg.model)
     out = write_result_dir(args.out, final.trajectory, source.faces, final.momenta, mu, lam, result)
     write_mesh(out / "deformed.vtp", final.trajectory[-1], source.faces)
-    print(f"{final.status}: {final.message}; fidelity -{100 * result['fidelity_drop']:.1f}%, distance "
-          f"{result['distance']:.6g}, {result['seconds']:.1f} s; wrote {out}", file=sys.stderr)  # fmt: skip
+    write_mesh(out / "target.vtp", target.vertices, target.faces)  # for 'shapeviewer movie'
+    print(
+        f"{final.status}: {final.message}; fidelity -{100 * result['fidelity_drop']:.1f}%, distance "
+        f"{result['distance']:.6g}, {result['seconds']:.1f} s; wrote {out}",
+        file=sys.stderr,
+    )
     if final.status == "failed":
         return 1
     return EXIT_INTERRUPTED if final.status == "cancelled" else 0
@@ -245,10 +277,45 @@ def cmd_demo(args) -> int:
     return run_registration(src, tgt, defaults)
 
 
+def cmd_movie(args) -> int:
+    from .io.results import read_result_dir
+    from .render.movie import MovieSettings, parse_size, write_movie
+
+    result = read_result_dir(args.result)
+    info = result.info
+    caption = f"{info.get('cometric', '')} {info.get('kernel', '')}".strip()
+    if "distance" in info:
+        caption += f"   geodesic distance {info['distance']:.4g}"
+    settings = MovieSettings(
+        size=parse_size(args.size),
+        fps=args.fps,
+        frames_per_step=args.frames_per_step,
+        pingpong=args.pingpong,
+        show_target=not args.no_target,
+        color_by_displacement=not args.no_displacement,
+        caption=caption,
+    )
+    if result.target is None and not args.no_target:
+        print(
+            "shapeviewer: note: the result folder holds no target.vtp; the movie shows the source only", file=sys.stderr
+        )
+
+    def progress(done: int, total: int) -> bool:
+        if done == total or done % 10 == 0:
+            print(f"\rframe {done}/{total}", end="", file=sys.stderr, flush=True)
+        return True
+
+    out = write_movie(args.out, result.trajectory, result.faces, result.target, settings, progress=progress)
+    print(f"\nwrote {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_gui(source: Path | None, target: Path | None) -> int:
     if (source is None) != (target is None):
-        print("shapeviewer: error: 'shapeviewer gui' takes both SOURCE and TARGET, or neither (demo pair)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "shapeviewer: error: 'shapeviewer gui' takes both SOURCE and TARGET, or neither (demo pair)",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     from .qt.app import run_gui
 
@@ -265,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     from .core.model import InputError
     from .io.arrays import ArrayReadError
     from .io.meshes import MeshReadError
+    from .io.results import ResultReadError
+    from .render.movie import MovieError
 
     warnings.formatwarning = _short_warning
     args = build_parser().parse_args(argv)
@@ -275,10 +344,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_shoot(args)
         if args.command == "register":
             return run_registration(args.source, args.target, args)
+        if args.command == "movie":
+            return cmd_movie(args)
         return cmd_demo(args)
     except KernelSpecError as exc:
         print(f"shapeviewer: error: {exc.short}", file=sys.stderr)
-    except (InputError, MeshReadError, ArrayReadError, BackendError) as exc:
+    except (InputError, MeshReadError, ArrayReadError, BackendError, MovieError, ResultReadError) as exc:
         print(f"shapeviewer: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         print("shapeviewer: interrupted", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +60,41 @@ def write_result_dir(
         np.save(out / "lambda.npy", np.asarray(lam, dtype=np.float64))
     write_json(out / "result.json", result)
     return out
+
+
+class ResultReadError(ValueError):
+    """A result folder that cannot be read back; the message names the folder and the problem."""
+
+
+@dataclass
+class ResultDir:
+    trajectory: np.ndarray  # (T+1, N, 3)
+    faces: np.ndarray  # (M, 3)
+    target: tuple[np.ndarray, np.ndarray] | None  # (vertices, faces) when the folder holds target.vtp
+    info: dict  # result.json
+
+
+def read_result_dir(folder: str | os.PathLike) -> ResultDir:
+    """Read back what ``write_result_dir`` wrote (frames, result.json, target.vtp if any)."""
+    from .meshes import MeshReadError, read_mesh
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ResultReadError(f"result folder {folder} does not exist")
+    frames = sorted((folder / "frames").glob("frame_*.vtp"))
+    if not frames:
+        raise ResultReadError(f"{folder} holds no frames/frame_*.vtp: is it a 'shapeviewer register|shoot' result?")
+    try:
+        meshes = [read_mesh(f) for f in frames]
+        target = read_mesh(folder / "target.vtp") if (folder / "target.vtp").exists() else None
+    except MeshReadError as exc:
+        raise ResultReadError(f"{folder}: {exc}") from None
+    counts = {m.n_vertices for m in meshes}
+    if len(counts) != 1:
+        raise ResultReadError(f"{folder}: the frames disagree on the number of vertices ({sorted(counts)})")
+    try:
+        info = json.loads((folder / "result.json").read_text()) if (folder / "result.json").exists() else {}
+    except (OSError, ValueError) as exc:
+        raise ResultReadError(f"{folder}/result.json is unreadable: {exc}") from None
+    trajectory = np.stack([m.vertices for m in meshes])
+    return ResultDir(trajectory, meshes[0].faces, None if target is None else (target.vertices, target.faces), info)

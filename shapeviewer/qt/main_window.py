@@ -44,6 +44,7 @@ class MainWindow(QMainWindow):
         self.meshes: dict[str, Mesh] = {}
         self.paths: dict[str, Path] = {}
         self.last_dialog: QMessageBox | None = None
+        self.movie_progress = None  # the progress dialog of a movie export in progress
 
         self.inputs = InputViews(self)
         self.result = ResultView(self)

@@ -89,6 +89,19 @@ def build_menus(window) -> WindowActions:
     ]
     recent = file.addMenu("&Recent pairs")
     file.addSeparator()
+    export = file.addMenu("&Export")
+    from . import export_actions as ex
+
+    for text, slot, key, tip in (
+        ("&Movie (MP4, GIF)…", ex.export_movie, "Ctrl+M", "Render the geodesic to a movie from the current camera"),
+        ("Deformed mesh (current frame)…", ex.export_current_mesh, "Ctrl+E", "The mesh shown, as VTP, PLY or OBJ"),
+        ("Every frame…", ex.export_sequence, None, "The whole geodesic, one mesh per time step"),
+        ("Momenta (.npy)…", ex.export_momenta, None, "Initial momenta p0 on the control points"),
+        ("Screenshot (PNG)…", ex.save_screenshot, None, "The result view as an image"),
+        ("Summary (JSON)…", ex.export_summary, None, "Parameters, distance, energy, fidelity history"),
+    ):
+        _action(window, export, text, partial(slot, window), key, tip)
+    file.addSeparator()
     _action(window, file, "&Quit", window.close, "Ctrl+Q", "Stop any registration and quit")
 
     view = bar.addMenu("&View")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 
+from ..io.meshes import to_polydata
+
 SOURCE_COLOR = "#e8833a"
 TARGET_COLOR = "#3f7fd8"
 DISPLACEMENT = "displacement"
@@ -19,9 +21,7 @@ OVERLAY_MAX_POINTS = 15_000
 
 def polydata(vertices: np.ndarray, faces: np.ndarray) -> pv.PolyData:
     """(N, 3) vertices and (M, 3) triangles -> PolyData (vertices copied)."""
-    faces = np.asarray(faces, dtype=np.int64)
-    cells = np.hstack([np.full((len(faces), 1), 3, dtype=np.int64), faces]).ravel()
-    return pv.PolyData(np.array(vertices, dtype=np.float64), cells)
+    return to_polydata(np.array(vertices, dtype=np.float64), faces)
 
 
 def overlay_mesh(mesh: pv.PolyData, max_points: int = OVERLAY_MAX_POINTS) -> pv.PolyData:
@@ -94,7 +94,10 @@ class DeformationScene:
 
     def show_frame(self, index: int) -> None:
         self.frame = int(np.clip(index, 0, self.n_frames - 1))
-        points = self.trajectory[self.frame]
+        self.show_points(self.trajectory[self.frame])
+
+    def show_points(self, points: np.ndarray) -> None:
+        """Any (N, 3) positions of the source (e.g. between two frames), displacement included."""
         set_points(self.mesh, points)
         self.mesh.point_data[DISPLACEMENT][:] = np.linalg.norm(points - self.rest, axis=1)
         self.mesh.GetPointData().GetArray(DISPLACEMENT).Modified()

@@ -1,0 +1,202 @@
+"""File > Export: movie, deformed mesh (current frame or every frame), momenta, screenshot, JSON summary."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QProgressDialog
+
+from ..io.meshes import write_mesh
+from ..io.results import write_json
+from ..render.movie import MovieCancelled, MovieError, MovieSettings, write_movie
+from . import settings_store
+from .movie_dialog import MovieDialog
+
+MESH_FORMATS = "VTK PolyData (*.vtp);;PLY (*.ply);;Wavefront OBJ (*.obj)"
+
+
+def _result(window):
+    """The newest geodesic shown (final or running), or None with a message."""
+    rep = window.run.final or window.run.last
+    if rep is None or window.result.scene is None:
+        window.show_error("Nothing to export", "Run a registration first: there is no deformation yet.")
+        return None
+    return rep
+
+
+def _ask_path(window, title: str, default_name: str, filters: str) -> Path | None:
+    start = str(Path(settings_store.last_folder()) / default_name)
+    path, _ = QFileDialog.getSaveFileName(window, title, start, filters)
+    if not path:
+        return None
+    settings_store.remember_folder(Path(path))
+    return Path(path)
+
+
+def _done(window, what: str, path: Path) -> None:
+    window.status_line.setText(f"Exported {what} to {path}")
+    window.log_panel.add(f"exported {what}: {path}")
+
+
+def _failed(window, what: str, exc: Exception) -> None:
+    window.log_panel.add(f"error: exporting {what} failed: {exc}")
+    window.show_error(f"Cannot export {what}", str(exc))
+
+
+def movie_caption(window) -> str:
+    info, rep = window.run.info, window.run.final or window.run.last
+    caption = f"{info.get('cometric', '')} {info.get('kernel', '')}".strip()
+    if rep is not None:
+        caption += f"   geodesic distance {math.sqrt(max(2 * rep.energy, 0.0)):.4g}"
+    return caption
+
+
+def export_movie(window) -> None:
+    rep = _result(window)
+    if rep is None:
+        return
+    dialog = MovieDialog(window, movie_caption(window))
+    if not dialog.exec():
+        return
+    path = _ask_path(window, "Export movie", "geodesic.mp4", "MP4 video (*.mp4);;Animated GIF (*.gif)")
+    if path is not None:
+        write_movie_with_progress(window, path, dialog.settings())
+
+
+def write_movie_with_progress(window, path: Path, settings: MovieSettings) -> bool:
+    """Render with a cancellable progress dialog; True when the movie was written."""
+    rep = _result(window)
+    if rep is None:
+        return False
+    progress = QProgressDialog(f"Rendering {path.name}…", "Cancel", 0, 1, window)
+    progress.setObjectName("movieProgress")
+    progress.setWindowModality(Qt.WindowModality.WindowModal)
+    progress.setMinimumDuration(0)
+    window.movie_progress = progress
+
+    def step(done: int, total: int) -> bool:
+        progress.setMaximum(total)
+        progress.setValue(done)  # a modal progress dialog processes events here: Cancel is seen
+        return not progress.wasCanceled()
+
+    target = (window.meshes["target"].vertices, window.meshes["target"].faces)
+    camera = window.result.view.camera_position
+    try:
+        write_movie(path, rep.trajectory, window.meshes["source"].faces, target, settings, camera, step)
+    except MovieCancelled:
+        window.status_line.setText(f"Movie export cancelled; {path.name} was not written")
+        window.log_panel.add(f"movie export cancelled ({path})")
+        return False
+    except (MovieError, OSError, RuntimeError) as exc:
+        _failed(window, "the movie", exc)
+        return False
+    finally:
+        progress.close()
+        window.movie_progress = None
+    _done(window, "the movie", path)
+    return True
+
+
+def export_current_mesh(window) -> None:
+    if _result(window) is None:
+        return
+    scene = window.result.scene
+    path = _ask_path(window, "Export deformed mesh (current frame)", f"deformed_t{scene.frame}.vtp", MESH_FORMATS)
+    if path is None:
+        return
+    try:
+        write_mesh(
+            path,
+            np.asarray(scene.mesh.points),
+            window.meshes["source"].faces,
+            {"displacement": np.asarray(scene.mesh.point_data["displacement"])},
+        )
+    except (OSError, ValueError) as exc:
+        _failed(window, "the mesh", exc)
+        return
+    _done(window, f"frame {scene.frame}", path)
+
+
+def export_sequence(window) -> None:
+    """Every frame as NAME_000.EXT ... NAME_T.EXT next to the chosen file name."""
+    rep = _result(window)
+    if rep is None:
+        return
+    path = _ask_path(window, "Export every frame", "geodesic.vtp", MESH_FORMATS)
+    if path is None:
+        return
+    faces, last = window.meshes["source"].faces, len(rep.trajectory) - 1
+    width = max(3, len(str(last)))
+    try:
+        for i, points in enumerate(rep.trajectory):
+            disp = np.linalg.norm(points - rep.trajectory[0], axis=1)
+            write_mesh(path.with_name(f"{path.stem}_{i:0{width}d}{path.suffix}"), points, faces, {"displacement": disp})
+    except (OSError, ValueError) as exc:
+        _failed(window, "the frames", exc)
+        return
+    _done(window, f"{last + 1} frames", path.parent)
+
+
+def export_momenta(window) -> None:
+    rep = _result(window)
+    if rep is None:
+        return
+    path = _ask_path(window, "Export momenta", "momenta.npy", "NumPy array (*.npy)")
+    if path is None:
+        return
+    try:
+        np.save(path, np.asarray(rep.momenta, dtype=np.float64))
+    except OSError as exc:
+        _failed(window, "the momenta", exc)
+        return
+    _done(window, "the momenta", path)
+
+
+def save_screenshot(window) -> None:
+    path = _ask_path(window, "Save screenshot of the result view", "result.png", "PNG image (*.png)")
+    if path is None:
+        return
+    try:
+        window.result.view.render()
+        window.result.view.screenshot(str(path))
+    except (OSError, ValueError, RuntimeError) as exc:
+        _failed(window, "the screenshot", exc)
+        return
+    _done(window, "a screenshot", path)
+
+
+def summary(window) -> dict:
+    rep = window.run.final or window.run.last
+    info = {k: v for k, v in window.run.info.items() if k != "control_index"}
+    return {
+        "source": str(window.paths.get("source", "")),
+        "target": str(window.paths.get("target", "")),
+        "settings": asdict(window.parameters.settings()),
+        "used": info,
+        "status": rep.status,
+        "iterations": rep.iteration,
+        "hamiltonian": rep.energy,
+        "distance": math.sqrt(max(2 * rep.energy, 0.0)),
+        "fidelity_final": rep.fidelity,
+        "fidelity_initial": info.get("fidelity_initial"),
+        "loss_final": rep.loss,
+        "history": {"iteration": window.loss_plot.iterations, **window.loss_plot.series},
+    }
+
+
+def export_summary(window) -> None:
+    if _result(window) is None:
+        return
+    path = _ask_path(window, "Export summary", "registration.json", "JSON (*.json)")
+    if path is None:
+        return
+    try:
+        write_json(path, summary(window))
+    except (OSError, TypeError, ValueError) as exc:
+        _failed(window, "the summary", exc)
+        return
+    _done(window, "the summary", path)

@@ -1,0 +1,151 @@
+"""Movies of a geodesic deformation, rendered off screen and streamed frame by frame to ffmpeg.
+
+MP4 (H.264) or GIF, chosen by the suffix. Frames go straight to the encoder, never into memory as a
+whole; the file appears under its name only once complete (written to a temporary name, then renamed),
+so a cancelled or failed export leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = (".mp4", ".gif")
+
+
+class MovieError(ValueError):
+    """Settings or a path that cannot give a movie; the message names the problem."""
+
+
+class MovieCancelled(Exception):
+    pass
+
+
+@dataclass
+class MovieSettings:
+    size: tuple[int, int] = (1280, 720)
+    fps: int = 30
+    frames_per_step: int = 4  # rendered frames per time step of the geodesic (interpolated in between)
+    pingpong: bool = False
+    show_target: bool = True
+    color_by_displacement: bool = True
+    caption: str = ""
+
+    def validate(self, path: Path) -> None:
+        if path.suffix.lower() not in FORMATS:
+            raise MovieError(f"unsupported movie format '{path.suffix}' for {path.name} (use .mp4 or .gif)")
+        w, h = self.size
+        if not (16 <= w <= 7680 and 16 <= h <= 4320):
+            raise MovieError(f"movie size {w}x{h} is out of range (16x16 to 7680x4320)")
+        if path.suffix.lower() == ".mp4" and (w % 2 or h % 2):
+            raise MovieError(f"MP4 (H.264) needs an even width and height, got {w}x{h}")
+        if not 1 <= self.fps <= 120:
+            raise MovieError(f"frames per second must be within 1-120, got {self.fps}")
+        if not 1 <= self.frames_per_step <= 100:
+            raise MovieError(f"frames per step must be within 1-100, got {self.frames_per_step}")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720)."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise MovieError(f"size must look like 1280x720, got '{text}'")
+    return int(parts[0]), int(parts[1])
+
+
+def movie_times(n_frames: int, settings: MovieSettings) -> np.ndarray:
+    """Times in frame units (0 .. n_frames-1) of every movie frame, forward then back for ping-pong."""
+    last = n_frames - 1
+    forward = np.linspace(0.0, last, last * settings.frames_per_step + 1) if last > 0 else np.zeros(1)
+    return np.concatenate([forward, forward[-2::-1]]) if settings.pingpong and last > 0 else forward
+
+
+def interpolate(trajectory: np.ndarray, time: float) -> np.ndarray:
+    """Linear interpolation of the (T+1, N, 3) trajectory at a fractional frame index."""
+    i = min(int(np.floor(time)), len(trajectory) - 2) if len(trajectory) > 1 else 0
+    if len(trajectory) == 1:
+        return trajectory[0]
+    a = time - i
+    return (1 - a) * trajectory[i] + a * trajectory[i + 1]
+
+
+def _writer(path: Path, settings: MovieSettings):
+    import imageio_ffmpeg
+
+    if path.suffix.lower() == ".gif":
+        codec = {"codec": "gif", "pix_fmt_out": "rgb8"}
+    else:
+        codec = {"codec": "libx264", "pix_fmt_out": "yuv420p", "quality": None, "output_params": ["-crf", "18"]}
+    writer = imageio_ffmpeg.write_frames(
+        str(path), settings.size, fps=settings.fps, macro_block_size=1, ffmpeg_log_level="error", **codec
+    )
+    writer.send(None)
+    return writer
+
+
+def write_movie(
+    path: str | os.PathLike,
+    trajectory: np.ndarray,
+    faces: np.ndarray,
+    target: tuple[np.ndarray, np.ndarray] | None,
+    settings: MovieSettings,
+    camera=None,
+    progress: Callable[[int, int], bool] | None = None,
+) -> Path:
+    """Render the geodesic into ``path``; ``progress(done, total)`` returning False cancels.
+
+    camera: a pyvista camera position (position, focal point, view up) or None to fit everything.
+    """
+    import pyvista as pv
+
+    from .scene import DeformationScene
+
+    path = Path(path)
+    settings.validate(path)
+    if not path.parent.is_dir():
+        raise MovieError(f"folder {path.parent} does not exist")
+    trajectory = np.asarray(trajectory, dtype=np.float64)
+    times = movie_times(len(trajectory), settings)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    plotter = pv.Plotter(off_screen=True, window_size=list(settings.size))
+    writer = None
+    try:
+        plotter.set_background("white")
+        tv, tf = target if target is not None else (trajectory[-1], faces)
+        scene = DeformationScene(plotter, trajectory[0], faces, tv, tf)
+        scene.set_trajectory(trajectory)
+        scene.show_target(settings.show_target and target is not None)
+        scene.color_by_displacement(settings.color_by_displacement)
+        if settings.caption:
+            plotter.add_text(settings.caption, font_size=10, position="upper_left", color="black")
+        if camera is not None:
+            plotter.camera_position = camera
+        else:
+            plotter.view_isometric()
+            plotter.reset_camera(bounds=_bounds(trajectory, tv))
+        writer = _writer(partial, settings)
+        for done, t in enumerate(times):
+            scene.show_points(interpolate(trajectory, t))
+            plotter.render()
+            writer.send(np.ascontiguousarray(plotter.screenshot(return_img=True)[..., :3]))
+            if progress is not None and progress(done + 1, len(times)) is False:
+                raise MovieCancelled(f"export of {path.name} cancelled")
+        writer.close()
+        writer = None
+        os.replace(partial, path)
+    finally:
+        if writer is not None:
+            writer.close()
+        plotter.close()
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _bounds(trajectory: np.ndarray, target_vertices: np.ndarray) -> list[float]:
+    lo = np.minimum(trajectory.min(axis=(0, 1)), target_vertices.min(0))
+    hi = np.maximum(trajectory.max(axis=(0, 1)), target_vertices.max(0))
+    return [lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]]

@@ -1,0 +1,84 @@
+"""File > Export from the window: movie with progress and cancel, meshes, momenta, screenshot, summary."""
+
+import json
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from gui_helpers import quick_settings, run_to_end
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QFileDialog
+
+from shapeviewer.io.meshes import read_mesh
+from shapeviewer.qt import export_actions
+from shapeviewer.render.movie import MovieSettings
+
+
+@pytest.fixture
+def registered(window, qtbot):
+    quick_settings(window, iterations=2, steps=4)
+    run_to_end(qtbot, window)
+    return window
+
+
+def _save_as(monkeypatch, path):
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+
+
+def test_movie_from_the_window_has_every_frame(registered, tmp_path, monkeypatch):
+    out = tmp_path / "geodesic.mp4"
+    settings = MovieSettings(size=(320, 240), fps=10, frames_per_step=2, pingpong=False)
+    assert export_actions.write_movie_with_progress(registered, out, settings)
+    assert imageio_ffmpeg.count_frames_and_secs(str(out))[0] == 4 * 2 + 1
+    assert "Exported the movie" in registered.status_line.text()
+
+
+def test_cancelling_the_movie_leaves_no_file(registered, tmp_path, qtbot):
+    out = tmp_path / "cancelled.mp4"
+    settings = MovieSettings(size=(320, 240), fps=10, frames_per_step=20)
+
+    def cancel():
+        if registered.movie_progress is not None:
+            registered.movie_progress.cancel()
+        else:
+            QTimer.singleShot(5, cancel)
+
+    QTimer.singleShot(5, cancel)
+    assert not export_actions.write_movie_with_progress(registered, out, settings)
+    assert not list(tmp_path.glob("*cancelled*"))
+    assert "cancelled" in registered.status_line.text()
+
+
+def test_mesh_momenta_and_summary_exports(registered, tmp_path, monkeypatch):
+    window = registered
+    window.playback.seek(2)
+    _save_as(monkeypatch, tmp_path / "frame.ply")
+    export_actions.export_current_mesh(window)
+    mesh = read_mesh(tmp_path / "frame.ply")
+    np.testing.assert_allclose(mesh.vertices, window.run.final.trajectory[2], atol=1e-5)
+
+    _save_as(monkeypatch, tmp_path / "seq.obj")
+    export_actions.export_sequence(window)
+    assert len(list(tmp_path.glob("seq_*.obj"))) == 5
+
+    _save_as(monkeypatch, tmp_path / "p0.npy")
+    export_actions.export_momenta(window)
+    np.testing.assert_array_equal(np.load(tmp_path / "p0.npy"), window.run.final.momenta)
+
+    _save_as(monkeypatch, tmp_path / "summary.json")
+    export_actions.export_summary(window)
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert data["settings"]["iterations"] == 2 and data["settings"]["model"]["steps"] == 4
+    assert data["distance"] > 0 and len(data["history"]["loss"]) == len(data["history"]["iteration"]) >= 2
+    assert data["used"]["backend"] == "torch"
+
+    _save_as(monkeypatch, tmp_path / "shot.png")
+    export_actions.save_screenshot(window)
+    assert (tmp_path / "shot.png").stat().st_size > 2000
+
+
+def test_exporting_before_any_run_says_why(window, tmp_path, monkeypatch):
+    _save_as(monkeypatch, tmp_path / "x.npy")
+    export_actions.export_momenta(window)
+    assert "Run a registration first" in window.last_dialog.text()
+    assert not (tmp_path / "x.npy").exists()

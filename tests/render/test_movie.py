@@ -1,0 +1,131 @@
+"""Movies: frame count and duration read back, streaming to a temporary name, clean cancellation."""
+
+import os
+import subprocess
+import sys
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from shapeviewer.io.demo import make_demo_pair
+from shapeviewer.render.movie import MovieCancelled, MovieError, MovieSettings, movie_times, write_movie
+
+
+@pytest.fixture
+def geodesic():
+    source, target = make_demo_pair(resolution=10)
+    steps = np.linspace(0, 1, 6)[:, None, None]
+    trajectory = source.vertices[None] + steps * (target.vertices - source.vertices)[None]
+    return trajectory, source.faces, (target.vertices, target.faces)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_frame_count_and_duration_read_back(tmp_path, geodesic, suffix):
+    trajectory, faces, target = geodesic
+    settings = MovieSettings(size=(320, 240), fps=20, frames_per_step=3, pingpong=True, caption="demo")
+    out = write_movie(tmp_path / f"m{suffix}", trajectory, faces, target, settings)
+    expected = 2 * (5 * 3) + 1  # forward 16 frames, back 15
+    frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(out))
+    assert frames == expected == len(movie_times(6, settings))
+    assert abs(seconds - expected / 20) < 0.06
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary file left
+
+
+def test_frames_show_the_deformation(tmp_path, geodesic):
+    trajectory, faces, target = geodesic
+    out = write_movie(tmp_path / "m.mp4", trajectory, faces, target, MovieSettings(size=(320, 240), fps=10))
+    reader = imageio_ffmpeg.read_frames(str(out))
+    meta = next(reader)
+    assert tuple(meta["size"]) == (320, 240)
+    frames = [np.frombuffer(f, np.uint8).reshape(240, 320, 3) for f in reader]
+    assert frames[0].std() > 10  # not blank
+    assert np.abs(frames[0].astype(int) - frames[-1]).mean() > 1  # the shape moved
+
+
+def test_cancelled_export_leaves_no_file(tmp_path, geodesic):
+    trajectory, faces, target = geodesic
+    (tmp_path / "keep.mp4").write_bytes(b"an older movie")
+    with pytest.raises(MovieCancelled):
+        write_movie(
+            tmp_path / "keep.mp4",
+            trajectory,
+            faces,
+            target,
+            MovieSettings(size=(160, 120)),
+            progress=lambda done, total: done < 5,
+        )
+    assert sorted(os.listdir(tmp_path)) == ["keep.mp4"]
+    assert (tmp_path / "keep.mp4").read_bytes() == b"an older movie"  # the old file is untouched
+
+
+@pytest.mark.parametrize(
+    "name, settings, message",
+    [
+        ("m.avi", MovieSettings(), "unsupported movie format '.avi'"),
+        ("m.mp4", MovieSettings(size=(321, 240)), "even width and height"),
+        ("m.gif", MovieSettings(fps=0), "frames per second"),
+    ],
+)
+def test_bad_settings_are_refused_before_rendering(tmp_path, geodesic, name, settings, message):
+    trajectory, faces, target = geodesic
+    with pytest.raises(MovieError, match=message):
+        write_movie(tmp_path / name, trajectory, faces, target, settings)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_cli_movie_without_x_server(tmp_path):
+    source, target = make_demo_pair(resolution=10)
+    from shapeviewer.io.meshes import write_mesh
+
+    write_mesh(tmp_path / "s.ply", source.vertices, source.faces)
+    write_mesh(tmp_path / "t.ply", target.vertices, target.faces)
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    run = [sys.executable, "-m", "shapeviewer"]
+    subprocess.run(
+        [
+            *run,
+            "register",
+            str(tmp_path / "s.ply"),
+            str(tmp_path / "t.ply"),
+            "--out",
+            str(tmp_path / "r"),
+            "--iterations",
+            "2",
+            "--steps",
+            "3",
+            "--backend",
+            "torch",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    done = subprocess.run(
+        [
+            *run,
+            "movie",
+            str(tmp_path / "r"),
+            "--out",
+            str(tmp_path / "m.gif"),
+            "--size",
+            "200x150",
+            "--fps",
+            "12",
+            "--frames-per-step",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "m.gif"))[0] == 3 * 2 + 1
+    bad = subprocess.run(
+        [*run, "movie", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.mp4")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "result folder" in bad.stderr and "does not exist" in bad.stderr
