@@ -30,11 +30,12 @@ def write_frames(out: Path, trajectory: np.ndarray, faces: np.ndarray) -> None:
 
 def write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+    tmp.write_text(json.dumps(data, indent=2, default=jsonable) + "\n")
     os.replace(tmp, path)
 
 
-def _jsonable(value):
+def jsonable(value):
+    """``json.dumps(default=...)`` for numpy scalars and arrays."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -14,6 +14,7 @@ def create_window(source: Path | None = None, target: Path | None = None):
         window.load_pair(source, target)
     else:
         window.load_demo()
+    window.setWindowModified(False)  # what was opened at start is not an unsaved change
     return window
 
 
@@ -25,4 +26,7 @@ def run_gui(source: Path | None = None, target: Path | None = None) -> int:
     app.setApplicationName("shapeviewer")
     window = create_window(source, target)
     window.show()
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, window.session.offer_recovery)  # after a crash, offer the autosaved session
     return app.exec()

@@ -32,6 +32,7 @@ from .playback import Playback, PlaybackBar
 from .plots import LossPlot
 from .progress_strip import ProgressStrip
 from .run_controller import RunController
+from .session_manager import SessionManager
 from .worker import RegistrationJob
 
 MESH_FILTER = "Meshes (*.ply *.obj *.stl *.vtk *.vtp *.off);;All files (*)"
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
 
         self.run = RunController(self.result, self.loss_plot, self)
+        self.session = SessionManager(self)
         self.actions = build_menus(self)
         self._connect()
         self._restore_layout()
@@ -129,6 +131,8 @@ class MainWindow(QMainWindow):
         run.error.connect(self.show_error)
         run.frames_shown.connect(self._frames_arrived)
         run.result_ready.connect(lambda rep: self.display.apply_momenta(self, rep))
+        run.result_ready.connect(lambda _rep: self.setWindowModified(True))
+        self.parameters.changed.connect(lambda: self.setWindowModified(True))
         self.playback.frame_changed.connect(self._show_frame)
         self.parameters.validity_changed.connect(self._validity_changed)
         self.parameters.kernel.kernel_changed.connect(lambda _k: self.display.update_kernel_sphere(self))
@@ -163,15 +167,21 @@ class MainWindow(QMainWindow):
                 self.log_panel.add(f"error: {exc}")
                 self.show_error("Cannot open mesh", str(exc))
                 return False
-        for role, mesh in read.items():
-            path = paths[role]
-            self.meshes[role], self.paths[role] = mesh, path
+        for path in paths.values():
             settings_store.remember_folder(path)
+        self.install_meshes(read, paths, remember=True)
+        return True
+
+    def install_meshes(self, meshes: dict[str, Mesh], paths: dict[str, Path], remember: bool) -> None:
+        """Show meshes already read (from files or a session); any previous result is dropped."""
+        for role, mesh in meshes.items():
+            self.meshes[role], self.paths[role] = mesh, paths[role]
             title = f"{role}: {mesh.name} ({mesh.n_vertices} vertices)"
             self.inputs.set_mesh(role, mesh.vertices, mesh.faces, title)
-            self.log_panel.add(f"opened {role} {path} ({mesh.n_vertices} vertices, {len(mesh.faces)} triangles)")
-        self._meshes_changed()
-        return True
+            self.log_panel.add(f"{role}: {paths[role]} ({mesh.n_vertices} vertices, {len(mesh.faces)} triangles)")
+        self.run.forget()
+        self._meshes_changed(remember)
+        self.setWindowModified(True)
 
     def load_demo(self) -> None:
         from ..io.demo import demo_paths
@@ -184,15 +194,16 @@ class MainWindow(QMainWindow):
         else:
             self.load_mesh(role, paths[0])
 
-    def _meshes_changed(self) -> None:
+    def _meshes_changed(self, remember: bool = True) -> None:
         src, tgt = self.meshes.get("source"), self.meshes.get("target")
         if src is not None and tgt is not None:
             self.parameters.set_meshes(src.vertices, tgt.vertices)
             self.result.set_meshes(src.vertices, src.faces, tgt.vertices, tgt.faces)
             self.display.apply_to_scene(self)
             self.playback_bar.set_frame_count(1)
-            settings_store.remember_pair(self.paths["source"], self.paths["target"])
-            self.actions.refresh_recent()
+            if remember:
+                settings_store.remember_pair(self.paths["source"], self.paths["target"])
+                self.actions.refresh_recent()
             self.result.view.reset_camera()
             schedule_paint(self.result.view)
             self.status_line.setText(f"Ready: {src.name} -> {tgt.name}. Set the parameters and press Run.")
@@ -289,7 +300,24 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
+    def ask_unsaved(self) -> str:
+        """'save', 'discard' or 'cancel' for a window with unsaved changes."""
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            "Save the session before closing?",
+            buttons.Save | buttons.Discard | buttons.Cancel,
+            buttons.Save,
+        )
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
     def closeEvent(self, event):  # noqa: N802 (Qt name)
+        if self.isWindowModified() and "source" in self.meshes and "target" in self.meshes:
+            choice = self.ask_unsaved()
+            if choice == "cancel" or (choice == "save" and not self.session.save()):
+                event.ignore()
+                return
         if self.run.running:
             self.status_line.setText("Stopping the registration before quitting…")
         if not self.run.shutdown(15_000):
@@ -302,6 +330,7 @@ class MainWindow(QMainWindow):
         s.setValue("windowState", self.saveState())
         for view in (self.inputs.view, self.result.view):
             view.close()
+        self.session.discard_recovery()  # a clean exit: nothing to recover next time
         super().closeEvent(event)
 
     def current_frame_points(self) -> np.ndarray | None:

@@ -89,6 +89,15 @@ def build_menus(window) -> WindowActions:
     ]
     recent = file.addMenu("&Recent pairs")
     file.addSeparator()
+    session = window.session
+    opened += [
+        _action(window, file, "Open session…", session.open_dialog, None, "Reopen a saved .svsession file"),
+        _action(window, file, "&Save session", session.save, "Ctrl+S", "Save meshes, parameters and result"),
+        _action(
+            window, file, "Save session &as…", session.save_as, "Ctrl+Shift+S", "Save the session under a new name"
+        ),
+    ]
+    file.addSeparator()
     export = file.addMenu("&Export")
     from . import export_actions as ex
 
@@ -144,7 +153,7 @@ def build_menus(window) -> WindowActions:
 
     tools = window.addToolBar("Main")
     tools.setObjectName("mainToolbar")
-    for act in (*opened[:2], run, stop):
+    for act in (*opened[:2], run, stop):  # open source, open target
         tools.addAction(act)
     actions = WindowActions(
         run=run, stop=stop, recent_menu=recent, window=window, file_actions=[*opened, recent.menuAction()]

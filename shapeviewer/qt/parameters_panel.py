@@ -62,6 +62,7 @@ class ParametersPanel(QWidget):
     """``validity_changed(bool, reason)`` fires whenever the settings become (in)valid."""
 
     validity_changed = Signal(bool, str)
+    changed = Signal()  # any setting was edited
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -143,6 +144,11 @@ class ParametersPanel(QWidget):
         for box in (self.cometric, self.sinkhorn_mode, self.fidelity, self.backend, self.device):
             box.currentTextChanged.connect(self._revalidate)
         self.control_points.valueChanged.connect(self._revalidate)
+        for box in self.findChildren(QComboBox):
+            box.currentTextChanged.connect(self.changed)
+        for box in self.findChildren(QSpinBox) + self.findChildren(QDoubleSpinBox):
+            box.valueChanged.connect(self.changed)
+        self.kernel.text.textChanged.connect(self.changed)
         self._revalidate()
 
     def set_meshes(self, source_vertices, target_vertices) -> None:
@@ -156,6 +162,33 @@ class ParametersPanel(QWidget):
         self.fidelity_scale.setSingleStep(max(0.01 * size, 1e-6))
         self.fidelity_scale.setValue(default_fidelity_scale(size))
         self.control_points.setMaximum(max(self.n_vertices, 1))
+        self._revalidate()
+
+    def apply_settings(self, settings: RegistrationSettings) -> None:
+        """Show ``settings`` in the widgets (a reopened session); the inverse of :meth:`settings`."""
+        m = settings.model
+        if m.kernel:
+            self.kernel.set_spec(m.kernel)
+        self.cometric.setCurrentText(m.cometric)
+        fixed = m.sinkhorn.iterations is not None
+        self.sinkhorn_mode.setCurrentText("fixed iterations" if fixed else "converged")
+        if fixed:
+            self.sinkhorn_iters.setValue(m.sinkhorn.iterations)
+        matches = [t for t in TOLERANCES if float(t) == m.sinkhorn.tol]
+        if not matches:
+            self.sinkhorn_tol.addItem(f"{m.sinkhorn.tol:g}")
+        self.sinkhorn_tol.setCurrentText(matches[0] if matches else f"{m.sinkhorn.tol:g}")
+        self.integrator.setCurrentText(m.integrator)
+        self.steps.setValue(m.steps)
+        self.control_points.setValue(m.control_points or 0)
+        self.backend.setCurrentText(m.backend)
+        self.device.setCurrentText(m.device)
+        self.dtype.setCurrentText(m.dtype)
+        self.fidelity.setCurrentText(settings.fidelity)
+        if settings.fidelity_scale is not None:
+            self.fidelity_scale.setValue(settings.fidelity_scale)
+        self.regularization.setValue(settings.regularization)
+        self.iterations.setValue(settings.iterations)
         self._revalidate()
 
     def problem(self) -> str:

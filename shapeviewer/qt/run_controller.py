@@ -61,6 +61,22 @@ class RunController(QObject):
         self.status.emit("Setting up the registration (mesh areas, initial fidelity, energy unit)…")
         self.log.emit(f"run: {len(job.source[0])} source vertices -> {len(job.target[0])} target vertices")
 
+    def forget(self) -> None:
+        """Drop the last result (new meshes make it meaningless)."""
+        self.info, self.pending, self.final, self.last = {}, None, None, None
+        self.loss_plot.reset()
+
+    def restore(self, report, info: dict, history: dict) -> None:
+        """Show a result that was computed earlier (a reopened session) as if a run had just ended."""
+        self.info, self.final, self.pending = dict(info), report, report
+        self.loss_plot.reset()
+        iterations = history.get("iteration", [])
+        self.loss_plot.iterations = list(iterations)
+        for name in self.loss_plot.series:
+            self.loss_plot.series[name] = list(history.get(name, []))[: len(iterations)]
+        self.max_iterations = max(self.max_iterations, report.iteration)
+        self.apply_pending()
+
     def stop(self) -> None:
         if self.running:
             self.runner.stop()

@@ -7,9 +7,10 @@ from shapeviewer.io.meshes import write_mesh
 @pytest.fixture(autouse=True)
 def private_settings(tmp_path, monkeypatch):
     """Each test gets its own QSettings store (recent files, window geometry)."""
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, QStandardPaths
 
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    QStandardPaths.setTestModeEnabled(True)  # recovery files go to a test folder, not the user's
     yield
 
 
@@ -28,6 +29,8 @@ def window(qtbot, small_pair):
     from shapeviewer.qt.main_window import MainWindow
 
     win = MainWindow()
+    win.session.recovery_path = small_pair[0].parent / "recovery.svsession"
+    win.ask_unsaved = lambda: "discard"  # tests that care replace this answer
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)

@@ -1,0 +1,169 @@
+"""Save and reopen sessions (QSaveFile: all or nothing), the modified flag, autosave and crash recovery."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSaveFile, QStandardPaths, QTimer
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from ..core.registration import Report
+from ..io.session import SUFFIX, Session, SessionReadError, SessionResult, read_session, session_bytes
+from ..io.session import settings_from_dict as _settings
+from . import settings_store
+
+AUTOSAVE_MS = 60_000
+FILTER = f"shapeviewer sessions (*{SUFFIX})"
+
+
+def default_recovery_path() -> Path:
+    folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+    return folder / f"recovery{SUFFIX}"
+
+
+class SessionManager(QObject):
+    def __init__(self, window, recovery_path: Path | None = None):
+        super().__init__(window)
+        self.window = window
+        self.path: Path | None = None
+        self.recovery_path = recovery_path or default_recovery_path()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self.update_title()
+
+    # ---- state -> file ------------------------------------------------------------------------
+    def capture(self) -> Session:
+        w = self.window
+        rep = w.run.final or w.run.last
+        result = None
+        if rep is not None:
+            info = {k: v for k, v in w.run.info.items() if k != "control_index"}
+            history = {"iteration": list(w.loss_plot.iterations), **w.loss_plot.series}
+            result = SessionResult(
+                rep.trajectory,
+                rep.momenta,
+                rep.status,
+                rep.iteration,
+                rep.loss,
+                rep.fidelity,
+                rep.energy,
+                info,
+                history,
+            )
+        settings = asdict(w.parameters.settings())
+        return Session(w.meshes["source"], w.meshes["target"], settings, None, result, w.playback.index)
+
+    def _write(self, path: Path) -> None:
+        data = session_bytes(self.capture())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out = QSaveFile(str(path))
+        if not out.open(QSaveFile.OpenModeFlag.WriteOnly):
+            raise OSError(f"cannot write {path}: {out.errorString()}")
+        out.write(data)
+        if not out.commit():  # the old file stays intact when anything failed
+            raise OSError(f"cannot write {path}: {out.errorString()}")
+
+    def save(self, path: Path | None = None) -> bool:
+        path = path or self.path
+        if path is None:
+            return self.save_as()
+        if self.window.run.running:
+            self.window.show_error("Registration running", "Stop the registration before saving the session.")
+            return False
+        try:
+            self._write(Path(path))
+        except (OSError, ValueError, KeyError) as exc:
+            self.window.show_error("Cannot save the session", str(exc))
+            return False
+        self.path = Path(path)
+        self.window.setWindowModified(False)
+        self.update_title()
+        self.window.status_line.setText(f"Saved the session to {path}")
+        self.window.log_panel.add(f"saved session {path}")
+        return True
+
+    def save_as(self) -> bool:
+        start = str(self.path or Path(settings_store.last_folder()) / f"registration{SUFFIX}")
+        name, _ = QFileDialog.getSaveFileName(self.window, "Save session", start, FILTER)
+        if not name:
+            return False
+        path = Path(name) if name.endswith(SUFFIX) else Path(name + SUFFIX)
+        settings_store.remember_folder(path)
+        return self.save(path)
+
+    def autosave(self) -> None:
+        """Write the recovery file when there are unsaved changes (and no run in progress)."""
+        w = self.window
+        if not w.isWindowModified() or w.run.running or "source" not in w.meshes or "target" not in w.meshes:
+            return
+        try:
+            self._write(self.recovery_path)
+        except (OSError, ValueError, KeyError) as exc:
+            w.log_panel.add(f"autosave failed: {exc}")
+
+    def discard_recovery(self) -> None:
+        self.recovery_path.unlink(missing_ok=True)
+
+    # ---- file -> state ------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self.window, "Open session", settings_store.last_folder(), FILTER)
+        if name:
+            self.open(Path(name))
+
+    def open(self, path: Path, recovered: bool = False) -> bool:
+        w = self.window
+        if w.run.running:
+            w.show_error("Registration running", "Stop the registration before opening a session.")
+            return False
+        try:
+            session = read_session(path)
+            settings = _settings(session.settings)
+            settings.validate()
+        except (SessionReadError, TypeError, ValueError) as exc:
+            w.show_error("Cannot open the session", str(exc))
+            w.log_panel.add(f"error: {exc}")
+            return False
+        meshes = {"source": session.source, "target": session.target}
+        w.install_meshes(meshes, {r: Path(m.name) for r, m in meshes.items()}, remember=False)
+        w.parameters.apply_settings(settings)
+        if session.result is not None:
+            self._restore_result(session.result, session.frame)
+        self.path = None if recovered else Path(path)
+        w.setWindowModified(recovered)
+        self.update_title()
+        w.status_line.setText(f"{'Recovered' if recovered else 'Opened'} the session {path}")
+        w.log_panel.add(f"opened session {path}")
+        return True
+
+    def _restore_result(self, r: SessionResult, frame: int) -> None:
+        w = self.window
+        report = Report(
+            r.iteration, r.loss, r.fidelity, r.energy, 0.0, r.trajectory, r.momenta, r.status, "restored from a session"
+        )
+        w.run.restore(report, r.info, r.history)
+        w.playback.seek(frame)
+
+    def update_title(self) -> None:
+        name = self.path.name if self.path else "untitled"
+        self.window.setWindowTitle(f"{name}[*] — shapeviewer")
+
+    def offer_recovery(self, ask=None) -> bool:
+        """After a crash: offer the autosaved session. ``ask()`` -> bool replaces the dialog in tests."""
+        if not self.recovery_path.exists():
+            return False
+        if ask is None:
+            answer = QMessageBox.question(
+                self.window,
+                "Restore the last session?",
+                "shapeviewer did not close normally. Restore the autosaved session?",
+            )
+            keep = answer == QMessageBox.StandardButton.Yes
+        else:
+            keep = ask()
+        restored = keep and self.open(self.recovery_path, recovered=True)
+        if not keep:
+            self.discard_recovery()
+        return restored

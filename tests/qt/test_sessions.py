@@ -1,0 +1,76 @@
+"""Sessions from the window: save/open round trip, unsaved-changes prompt, autosave recovery, bad files."""
+
+import numpy as np
+from gui_helpers import quick_settings, run_to_end
+from PySide6.QtWidgets import QFileDialog
+
+from shapeviewer.qt.main_window import MainWindow
+
+
+def _new_window(qtbot, recovery):
+    win = MainWindow()
+    win.session.recovery_path = recovery
+    win.ask_unsaved = lambda: "discard"
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def test_save_and_reopen_restores_meshes_parameters_result_and_frame(window, qtbot, tmp_path, monkeypatch):
+    quick_settings(window, iterations=2, steps=5)
+    window.parameters.kernel.set_spec("0.5*gaussian(0.4) + cauchy(1)")
+    window.parameters.regularization.setValue(0.25)
+    run_to_end(qtbot, window)
+    window.playback.seek(3)
+    assert window.isWindowModified() and window.windowTitle().startswith("untitled[*]")
+    path = tmp_path / "work.svsession"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "work"), ""))
+    assert window.session.save_as()
+    assert path.exists() and not window.isWindowModified() and window.windowTitle().startswith("work.svsession")
+
+    other = _new_window(qtbot, tmp_path / "other-recovery.svsession")
+    assert other.session.open(path)
+    assert other.meshes["source"].n_vertices == window.meshes["source"].n_vertices
+    np.testing.assert_array_equal(other.meshes["target"].vertices, window.meshes["target"].vertices)
+    assert other.parameters.kernel.text.text() == "0.5*gaussian(0.4) + cauchy(1)"
+    assert other.parameters.regularization.value() == 0.25 and other.parameters.steps.value() == 5
+    np.testing.assert_allclose(other.run.final.trajectory, window.run.final.trajectory)
+    assert other.playback.index == 3 and other.playback.n_frames == 6
+    np.testing.assert_allclose(other.current_frame_points(), window.run.final.trajectory[3])
+    assert other.loss_plot.series["loss"] == window.loss_plot.series["loss"]
+    assert not other.isWindowModified()
+
+
+def test_closing_with_unsaved_changes_asks(window, qtbot):
+    window.parameters.iterations.setValue(42)
+    assert window.isWindowModified()
+    window.ask_unsaved = lambda: "cancel"
+    window.close()
+    assert window.isVisible()  # cancelled: still open, nothing lost
+    window.ask_unsaved = lambda: "discard"
+    window.close()
+    assert not window.isVisible()
+
+
+def test_autosave_is_offered_back_after_a_crash(window, qtbot, tmp_path):
+    recovery = window.session.recovery_path
+    window.parameters.kernel.set_spec("laplacian(0.7)")
+    window.session.autosave()
+    assert recovery.exists()
+    # a crash: the window never closes cleanly, so the recovery file stays for the next start
+    fresh = _new_window(qtbot, recovery)
+    assert fresh.session.offer_recovery(ask=lambda: True)
+    assert fresh.parameters.kernel.text.text() == "laplacian(0.7)"
+    assert fresh.isWindowModified()  # recovered work is not saved anywhere yet
+    fresh.close()
+    assert not recovery.exists()  # a clean exit removes it
+
+
+def test_corrupt_session_gives_a_dialog_and_changes_nothing(window, tmp_path):
+    bad = tmp_path / "broken.svsession"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    before = window.meshes["source"]
+    assert not window.session.open(bad)
+    assert "broken.svsession" in window.last_dialog.text()
+    assert window.meshes["source"] is before
