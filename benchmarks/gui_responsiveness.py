@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from meshes import DATA, mesh_of_size, smooth_deformation  # noqa: E402
+from meshes import DATA, mesh_of_size, smooth_deformation, window_on_mesh  # noqa: E402
 
 
 def heartbeat_during_run(app, seconds: float, source: Path, target: Path) -> dict:
@@ -59,18 +58,8 @@ def heartbeat_during_run(app, seconds: float, source: Path, target: Path) -> dic
 
 
 def playback_rate(app, n_vertices: int, seconds: float = 3.0) -> dict:
-    from shapeviewer.io.meshes import write_mesh
-    from shapeviewer.qt.main_window import MainWindow
-
     vertices, faces = mesh_of_size(n_vertices)
-    folder = Path(tempfile.mkdtemp())
-    write_mesh(folder / "big_source.vtp", vertices, faces)
-    write_mesh(folder / "big_target.vtp", smooth_deformation(vertices), faces)
-    win = MainWindow()
-    win.resize(1500, 950)
-    win.show()
-    win.load_pair(folder / "big_source.vtp", folder / "big_target.vtp")
-    app.processEvents()
+    win = window_on_mesh(app, vertices, faces)
     target = smooth_deformation(vertices)
     trajectory = np.stack([vertices + t * (target - vertices) for t in np.linspace(0, 1, 11)])
     win.result.scene.set_trajectory(trajectory)

@@ -47,3 +47,21 @@ def export_meshes(folder: Path, sizes: list[int]) -> None:
     for name in ("finger0", "finger1"):
         m = read_mesh(DATA / f"{name}.ply")
         np.savez(folder / f"{name}.npz", vertices=m.vertices, faces=m.faces)
+
+
+def window_on_mesh(app, vertices: np.ndarray, faces: np.ndarray):
+    """The real main window (1500x950) with ``vertices`` as source and a smooth deformation as target."""
+    import tempfile
+
+    from shapeviewer.io.meshes import write_mesh
+    from shapeviewer.qt.main_window import MainWindow
+
+    folder = Path(tempfile.mkdtemp())
+    write_mesh(folder / "source.vtp", vertices, faces)
+    write_mesh(folder / "target.vtp", smooth_deformation(vertices), faces)
+    win = MainWindow()
+    win.resize(1500, 950)
+    win.show()
+    win.load_pair(folder / "source.vtp", folder / "target.vtp")
+    app.processEvents()
+    return win

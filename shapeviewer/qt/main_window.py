@@ -25,8 +25,11 @@ from ..io.meshes import Mesh, MeshReadError, read_mesh
 from . import settings_store
 from .display_options import DisplayOptions
 from .log_panel import LogPanel
+from .mask_actions import connect_mask_tools, mask_problem
 from .menus import build_menus
 from .mesh_views import InputViews, ResultView, schedule_paint
+from .paint_controller import PaintController
+from .paint_panel import PaintPanel
 from .parameters_panel import ParametersPanel
 from .playback import Playback, PlaybackBar
 from .plots import LossPlot
@@ -36,6 +39,17 @@ from .session_manager import SessionManager
 from .worker import RegistrationJob
 
 MESH_FILTER = "Meshes (*.ply *.obj *.stl *.vtk *.vtp *.off);;All files (*)"
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    page = QWidget()
+    col = QVBoxLayout(page)
+    col.addWidget(widget)
+    col.addStretch(1)
+    scroll = QScrollArea()
+    scroll.setWidget(page)
+    scroll.setWidgetResizable(True)
+    return scroll
 
 
 class MainWindow(QMainWindow):
@@ -64,19 +78,18 @@ class MainWindow(QMainWindow):
 
         self.parameters = ParametersPanel()
         self.display = DisplayOptions()
+        self.paint = PaintController(self.inputs, self)
+        self.paint_panel = PaintPanel(self.paint)
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stopButton")
         self.stop_button.setEnabled(False)
-        side = QWidget()
-        side_col = QVBoxLayout(side)
-        side_col.addWidget(self.parameters)
-        side_col.addWidget(self.display)
-        scroll = QScrollArea()
-        scroll.setWidget(side)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(370)
+        self.side_tabs = QTabWidget()
+        for widget, name in ((self.parameters, "Registration"), (self.paint_panel, "Mask"), (self.display, "Display")):
+            self.side_tabs.addTab(_scrolled(widget), name)
+        self.side_tabs.setMinimumWidth(380)
+        scroll = self.side_tabs
         self.run_problem = QLabel()
         self.run_problem.setWordWrap(True)
         dock_body = QWidget()
@@ -138,6 +151,7 @@ class MainWindow(QMainWindow):
         self.parameters.kernel.kernel_changed.connect(lambda _k: self.display.update_kernel_sphere(self))
         self.inputs.files_dropped.connect(self._files_dropped)
         self.display.connect_window(self)
+        connect_mask_tools(self)
         self._validity_changed(*self._run_readiness())
 
     # ---- files -------------------------------------------------------------------------------
@@ -180,6 +194,9 @@ class MainWindow(QMainWindow):
             self.inputs.set_mesh(role, mesh.vertices, mesh.faces, title)
             self.log_panel.add(f"{role}: {paths[role]} ({mesh.n_vertices} vertices, {len(mesh.faces)} triangles)")
         self.run.forget()
+        if "source" in meshes:
+            self.paint.set_mesh(meshes["source"].vertices, meshes["source"].faces)
+            self.paint_panel.sync_from_brush()
         self._meshes_changed(remember)
         self.setWindowModified(True)
 
@@ -217,8 +234,11 @@ class MainWindow(QMainWindow):
     def _run_readiness(self) -> tuple[bool, str]:
         if "source" not in self.meshes or "target" not in self.meshes:
             return False, "open a source and a target mesh"
-        reason = self.parameters.problem()
+        reason = self.parameters.problem() or mask_problem(self)
         return not reason, reason
+
+    def revalidate(self) -> None:
+        self._validity_changed(*self._run_readiness())
 
     def _validity_changed(self, ok: bool, reason: str) -> None:
         ok, reason = self._run_readiness()
@@ -241,7 +261,10 @@ class MainWindow(QMainWindow):
             return
         src, tgt = self.meshes["source"], self.meshes["target"]
         job = RegistrationJob(
-            (src.vertices.copy(), src.faces.copy()), (tgt.vertices.copy(), tgt.faces.copy()), settings
+            (src.vertices.copy(), src.faces.copy()),
+            (tgt.vertices.copy(), tgt.faces.copy()),
+            settings,
+            self.paint.mask(),
         )
         self.result.set_title(f"Result: {src.name} -> {tgt.name} (running)")
         self.run.start(job)
@@ -250,6 +273,7 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(running)
         self.actions.stop.setEnabled(running)
         self.parameters.setEnabled(not running)
+        self.paint_panel.setEnabled(not running)
         for action in self.actions.file_actions:
             action.setEnabled(not running)
         if not running:

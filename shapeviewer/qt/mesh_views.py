@@ -14,10 +14,11 @@ from PySide6.QtWidgets import QWidget
 from pyvistaqt import QtInteractor
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
-from ..render.scene import SOURCE_COLOR, TARGET_COLOR, DeformationScene, polydata, set_style
+from ..render.scene import SOURCE_COLOR, TARGET_COLOR, DeformationScene, add_colour_legend, polydata, set_style
 from .opengl_info import multi_samples
 
 BACKGROUND = "#f4f4f6"
+SOURCE_VALUES = "shown values"
 
 
 class _FileDropFilter(QObject):
@@ -88,13 +89,52 @@ class InputViews(QObject):
         self.view.subplot(0, column)
         mesh = polydata(vertices, faces)
         self.meshes[role] = mesh
-        self.actors[role] = self.view.add_mesh(mesh, color=color, name=role, reset_camera=False)
+        if role == "source":  # painted weights (or the Sinkhorn scaling) are shown through this array
+            mesh.point_data[SOURCE_VALUES] = np.ones(mesh.n_points)
+            self.actors[role] = self.view.add_mesh(
+                mesh,
+                scalars=SOURCE_VALUES,
+                cmap="plasma",
+                clim=(0, 1),
+                color=color,
+                name=role,
+                show_scalar_bar=False,
+                reset_camera=False,
+            )
+            self.actors[role].mapper.scalar_visibility = False
+            self.values_title = None
+        else:
+            self.actors[role] = self.view.add_mesh(mesh, color=color, name=role, reset_camera=False)
         self.view.add_text(title, font_size=9, color=color, name=f"{role}-title", position="upper_left")
         if role == "source":
             self.kernel_center = None
             if self.kernel_sphere is not None:
                 self.view.remove_actor(self.kernel_sphere, render=False)
                 self.kernel_sphere = None
+
+    def show_source_values(self, values: np.ndarray | None, title: str = "weight", top: float = 1.0) -> None:
+        """Colour the source by per-vertex ``values`` (in place) with a legend, or plain orange (None)."""
+        mesh, actor = self.meshes.get("source"), self.actors.get("source")
+        if mesh is None:
+            return
+        bars = self.view.scalar_bars
+        if values is None:
+            actor.mapper.scalar_visibility = False
+            if self.values_title in bars:
+                self.view.remove_scalar_bar(self.values_title, render=False)
+            self.values_title = None
+        else:
+            mesh.point_data[SOURCE_VALUES][:] = values
+            mesh.GetPointData().GetArray(SOURCE_VALUES).Modified()
+            actor.mapper.scalar_range = (0.0, max(float(top), 1e-12))
+            actor.mapper.scalar_visibility = True
+            if self.values_title != title:
+                if self.values_title in bars:
+                    self.view.remove_scalar_bar(self.values_title, render=False)
+                self.view.subplot(0, 0)
+                add_colour_legend(self.view, title, actor.mapper, "%.2g", x=0.86)
+                self.values_title = title
+        schedule_paint(self.view)
 
     def reset_camera(self) -> None:
         self.view.subplot(0, 0)

@@ -54,7 +54,7 @@ class SessionManager(QObject):
                 history,
             )
         settings = asdict(w.parameters.settings())
-        return Session(w.meshes["source"], w.meshes["target"], settings, None, result, w.playback.index)
+        return Session(w.meshes["source"], w.meshes["target"], settings, w.paint.mask(), result, w.playback.index)
 
     def _write(self, path: Path) -> None:
         data = session_bytes(self.capture())
@@ -129,6 +129,8 @@ class SessionManager(QObject):
         meshes = {"source": session.source, "target": session.target}
         w.install_meshes(meshes, {r: Path(m.name) for r, m in meshes.items()}, remember=False)
         w.parameters.apply_settings(settings)
+        if session.mask is not None:
+            w.paint.set_weights(session.mask, record=False)
         if session.result is not None:
             self._restore_result(session.result, session.frame)
         self.path = None if recovered else Path(path)

@@ -24,6 +24,21 @@ def polydata(vertices: np.ndarray, faces: np.ndarray) -> pv.PolyData:
     return to_polydata(np.array(vertices, dtype=np.float64), faces)
 
 
+def add_colour_legend(plotter, title: str, mapper, fmt: str, x: float = 0.85) -> None:
+    """A vertical scalar bar at the right of the plotter's current renderer."""
+    plotter.add_scalar_bar(
+        title=title,
+        mapper=mapper,
+        n_labels=3,
+        fmt=fmt,
+        vertical=True,
+        position_x=x,
+        position_y=0.15,
+        height=0.6,
+        width=0.06,
+    )
+
+
 def overlay_mesh(mesh: pv.PolyData, max_points: int = OVERLAY_MAX_POINTS) -> pv.PolyData:
     """``mesh`` itself when small, else a decimated copy with about ``max_points`` points."""
     if mesh.n_points <= max_points:
@@ -108,17 +123,7 @@ class DeformationScene:
         enabled = enabled and self.n_frames > 1
         self.actor.mapper.scalar_visibility = enabled
         if enabled and DISPLACEMENT not in self.plotter.scalar_bars:
-            self.plotter.add_scalar_bar(
-                title=DISPLACEMENT,
-                mapper=self.actor.mapper,
-                n_labels=3,
-                fmt="%.3g",
-                vertical=True,
-                position_x=0.85,
-                position_y=0.15,
-                height=0.6,
-                width=0.06,
-            )
+            add_colour_legend(self.plotter, DISPLACEMENT, self.actor.mapper, "%.3g")
         elif not enabled and DISPLACEMENT in self.plotter.scalar_bars:
             self.plotter.remove_scalar_bar(DISPLACEMENT, render=False)
 

@@ -1,0 +1,186 @@
+"""Weight painting on the source view: press-drag-release strokes with a brush cursor, undo per stroke.
+
+Mouse events are observed on the VTK interactor ahead of the camera style; in paint mode a press on
+the source starts a stroke and the camera does not move, elsewhere the camera behaves as usual.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyvista as pv
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+from vtkmodules.vtkRenderingCore import vtkCellPicker
+
+from ..core.weight_brush import WEIGHT_MAX, Brush, WeightPainter
+from .mesh_views import schedule_paint
+
+
+class _MaskChange(QUndoCommand):
+    """One stroke or one fill: the weights before and after."""
+
+    def __init__(self, controller, before: np.ndarray, after: np.ndarray, text: str):
+        super().__init__(text)
+        self.controller, self.before, self.after = controller, before, after
+        self.first = True
+
+    def redo(self):
+        if self.first:  # already applied while painting
+            self.first = False
+            return
+        self.controller.set_weights(self.after, record=False)
+
+    def undo(self):
+        self.controller.set_weights(self.before, record=False)
+
+
+class PaintController(QObject):
+    mask_changed = Signal()
+
+    def __init__(self, inputs, parent=None):
+        super().__init__(parent)
+        self.inputs = inputs
+        self.painter: WeightPainter | None = None
+        self.brush = Brush(radius=0.1)
+        self.enabled = False
+        self.undo_stack = QUndoStack(self)
+        self.cursor_actor = None
+        self.last_vertex: int | None = None
+        self._before: np.ndarray | None = None
+        iren = inputs.view.iren.interactor
+        self._tags = {}
+        for event, handler in (
+            ("LeftButtonPressEvent", self._press),
+            ("MouseMoveEvent", self._move),
+            ("LeftButtonReleaseEvent", self._release),
+        ):
+            self._tags[event] = iren.AddObserver(event, handler, 10.0)  # before the camera style
+
+    # ---- state --------------------------------------------------------------------------------
+    def set_mesh(self, vertices: np.ndarray, faces: np.ndarray, weights: np.ndarray | None = None) -> None:
+        self.painter = WeightPainter(vertices, faces, weights)
+        size = float(np.linalg.norm(np.ptp(vertices, axis=0)))
+        self.brush.radius = 0.08 * size
+        self.undo_stack.clear()
+        self.refresh()
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        return None if self.painter is None else self.painter.weights
+
+    def mask(self) -> np.ndarray | None:
+        """The weights when they differ from all ones (the default mu = area), else None."""
+        w = self.weights
+        return None if w is None or np.all(w == 1.0) else w.copy()
+
+    def set_weights(self, weights: np.ndarray, record: bool = True, text: str = "set mask") -> None:
+        before = self.painter.weights.copy()
+        self.painter.weights[:] = weights
+        if record:
+            self.undo_stack.push(_MaskChange(self, before, self.painter.weights.copy(), text))
+        self.refresh()
+
+    def edit(self, text: str, operation) -> None:
+        """A whole-mesh operation (fill, invert, clear) as one undo step."""
+        if self.painter is None:
+            return
+        before = self.painter.weights.copy()
+        operation(self.painter)
+        self.undo_stack.push(_MaskChange(self, before, self.painter.weights.copy(), text))
+        self.refresh()
+
+    def refresh(self) -> None:
+        w = self.weights
+        painted = w is not None and (self.enabled or not np.all(w == 1.0))
+        top = max(WEIGHT_MAX, float(w.max())) if w is not None and w.size else WEIGHT_MAX
+        self.inputs.show_source_values(w if painted else None, "weight", top)
+        self.mask_changed.emit()
+
+    def set_enabled(self, on: bool) -> None:
+        self.enabled = on
+        if not on:
+            self._hide_cursor()
+        self.refresh()
+
+    # ---- strokes ------------------------------------------------------------------------------
+    def pick(self, x: int, y: int) -> np.ndarray | None:
+        """The point of the source under display position (x, y), or None."""
+        actor = self.inputs.actors.get("source")
+        if actor is None:
+            return None
+        picker = vtkCellPicker()
+        picker.SetTolerance(0.0005)
+        picker.Pick(x, y, 0, self.inputs.view.renderers[0])
+        return np.array(picker.GetPickPosition()) if picker.GetActor() is actor else None
+
+    def begin_stroke(self) -> None:
+        self._before = self.painter.weights.copy()
+
+    def step(self, point: np.ndarray) -> None:
+        self.painter.stroke_step(point, self.brush)
+        self.last_vertex = int(np.argmin(((self.painter.vertices - point) ** 2).sum(1)))
+        self.refresh()
+
+    def end_stroke(self) -> None:
+        if self._before is None:
+            return
+        after = self.painter.weights.copy()
+        if not np.array_equal(after, self._before):
+            self.undo_stack.push(_MaskChange(self, self._before, after, f"{self.brush.mode} stroke"))
+        self._before = None
+
+    def _abort(self, interactor, event: str) -> None:
+        interactor.GetCommand(self._tags[event]).SetAbortFlag(1)
+
+    def _press(self, interactor, event) -> None:
+        if not self.enabled or self.painter is None:
+            return
+        point = self.pick(*interactor.GetEventPosition())
+        if point is None:
+            return  # off the source: the camera rotates as usual
+        self.begin_stroke()
+        self.step(point)
+        self._abort(interactor, event)
+
+    def _move(self, interactor, event) -> None:
+        if not self.enabled or self.painter is None:
+            return
+        point = self.pick(*interactor.GetEventPosition())
+        self._show_cursor(point)
+        if self._before is not None:
+            if point is not None:
+                self.step(point)
+            self._abort(interactor, event)
+
+    def _release(self, interactor, event) -> None:
+        if self._before is not None:
+            self.end_stroke()
+            self._abort(interactor, event)
+
+    # ---- brush cursor -------------------------------------------------------------------------
+    def _show_cursor(self, point: np.ndarray | None) -> None:
+        view = self.inputs.view
+        if point is None:
+            self._hide_cursor()
+            return
+        if self.cursor_actor is None:
+            view.subplot(0, 0)
+            sphere = pv.Sphere(radius=1.0, theta_resolution=24, phi_resolution=16)
+            self.cursor_actor = view.add_mesh(
+                sphere,
+                color="white",
+                style="wireframe",
+                opacity=0.6,
+                name="brush-cursor",
+                reset_camera=False,
+                pickable=False,
+            )
+        self.cursor_actor.SetPosition(*point)
+        self.cursor_actor.SetScale(self.brush.radius)
+        self.cursor_actor.SetVisibility(True)
+        schedule_paint(view)
+
+    def _hide_cursor(self) -> None:
+        if self.cursor_actor is not None and self.cursor_actor.GetVisibility():
+            self.cursor_actor.SetVisibility(False)
+            schedule_paint(self.inputs.view)

@@ -1,0 +1,118 @@
+"""The weight-mask panel: paint mode, brush, fills, undo/redo, load/save, and the influence view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QPushButton,
+    QToolButton,
+)
+
+from ..core.weight_brush import MODES, WEIGHT_MAX
+from . import settings_store
+
+MASK_FILTER = "Weight mask (*.npy *.vtp)"
+
+
+def _double(low, high, value, step, tip) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setDecimals(4)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+class PaintPanel(QGroupBox):
+    def __init__(self, controller, parent=None):
+        super().__init__("Weight mask mu (normalized cometric)", parent)
+        self.controller = controller
+        self.paint = QCheckBox("Paint on the source (B)")
+        self.paint.setToolTip("Press-drag on the source paints; elsewhere the camera moves as usual")
+        self.mode = QComboBox()
+        self.mode.addItems(MODES)
+        self.radius = _double(1e-6, 1e9, 0.1, 0.01, "Brush radius in mesh units ([ and ] change it)")
+        self.strength = _double(0.01, 1.0, 0.5, 0.05, "Change applied at the brush centre per step")
+        self.value = _double(0.0, WEIGHT_MAX, 1.0, 0.1, "Weight that 'set' paints towards")
+        buttons = QGridLayout()
+        self.fill_all = self._button("Fill all", "Every vertex gets the 'value' weight", buttons, 0, 0)
+        self.fill_region = self._button("Fill region", "The connected part under the brush gets 'value'", buttons, 0, 1)
+        self.invert = self._button("Invert", f"w -> {WEIGHT_MAX:g} - w", buttons, 0, 2)
+        self.clear = self._button("Clear", "All weights to 0 (a run needs some weight)", buttons, 1, 0)
+        self.load = self._button("Load…", "Load a .npy (N floats) or .vtp ('mask' point array)", buttons, 1, 1)
+        self.save = self._button("Save…", "Save as .npy (register --mask) or .vtp", buttons, 1, 2)
+        undo = controller.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = controller.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        self.undo_action, self.redo_action = undo, redo
+        for col, action in ((0, undo), (1, redo)):
+            tool = QToolButton()
+            tool.setDefaultAction(action)
+            buttons.addWidget(tool, 2, col)
+        self.influence = QCheckBox("Show influence (lambda)")
+        self.influence.setToolTip("Colour the source by the Sinkhorn scaling lambda for this kernel and mask")
+        form = QFormLayout(self)
+        form.addRow(self.paint)
+        form.addRow("Brush", self.mode)
+        form.addRow("Radius", self.radius)
+        form.addRow("Strength", self.strength)
+        form.addRow("Value", self.value)
+        form.addRow(buttons)
+        form.addRow(self.influence)
+        self._wire()
+
+    def _button(self, text, tip, grid, row, col) -> QPushButton:
+        b = QPushButton(text)
+        b.setToolTip(tip)
+        grid.addWidget(b, row, col)
+        return b
+
+    def _wire(self) -> None:
+        c = self.controller
+        self.paint.toggled.connect(c.set_enabled)
+        self.mode.currentTextChanged.connect(lambda m: setattr(c.brush, "mode", m))
+        self.radius.valueChanged.connect(lambda r: setattr(c.brush, "radius", r))
+        self.strength.valueChanged.connect(lambda s: setattr(c.brush, "strength", s))
+        self.value.valueChanged.connect(lambda v: setattr(c.brush, "value", v))
+        self.fill_all.clicked.connect(lambda: c.edit("fill all", lambda p: p.fill(self.value.value())))
+        self.fill_region.clicked.connect(self._fill_region)
+        self.invert.clicked.connect(lambda: c.edit("invert", lambda p: p.invert()))
+        self.clear.clicked.connect(lambda: c.edit("clear", lambda p: p.clear()))
+
+    def sync_from_brush(self) -> None:
+        b = self.controller.brush
+        self.radius.setSingleStep(max(b.radius / 8, 1e-6))
+        self.radius.setValue(b.radius)
+
+    def scale_radius(self, factor: float) -> None:
+        self.radius.setValue(self.radius.value() * factor)
+
+    def _fill_region(self) -> None:
+        c = self.controller
+        if c.last_vertex is None:
+            self.window().show_error("Fill region", "Move the brush over the part of the source to fill first.")
+            return
+        seed = c.last_vertex
+        c.edit("fill region", lambda p: p.fill(self.value.value(), seed))
+
+    def ask_path(self, save: bool) -> Path | None:
+        folder = settings_store.last_folder()
+        if save:
+            name, _ = QFileDialog.getSaveFileName(self, "Save mask", str(Path(folder) / "mask.npy"), MASK_FILTER)
+        else:
+            name, _ = QFileDialog.getOpenFileName(self, "Load mask", folder, MASK_FILTER)
+        if not name:
+            return None
+        settings_store.remember_folder(Path(name))
+        return Path(name)

@@ -1,0 +1,28 @@
+"""Mask files: .npy and .vtp round trips; wrong length, negative and non-finite masks refused."""
+
+import numpy as np
+import pytest
+
+from shapeviewer.core.model import InputError
+from shapeviewer.io.demo import make_demo_pair
+from shapeviewer.io.masks import load_mask, save_mask
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".vtp"])
+def test_round_trip(tmp_path, suffix):
+    source, _ = make_demo_pair(resolution=8)
+    w = np.linspace(0, 1, source.n_vertices)
+    path = save_mask(tmp_path / f"m{suffix}", w, source.vertices, source.faces)
+    np.testing.assert_allclose(load_mask(path, source.n_vertices), w)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [(np.ones(5), "expected \\(58,\\)"), (-np.ones(58), "negative"), (np.full(58, np.nan), "non-finite"),
+     (np.zeros(58), "zero everywhere")],
+)  # fmt: skip
+def test_bad_masks_are_refused(tmp_path, values, message):
+    np.save(tmp_path / "bad.npy", values)
+    with pytest.raises(InputError, match=message) as err:
+        load_mask(tmp_path / "bad.npy", 58)
+    assert "bad.npy" in str(err.value)
