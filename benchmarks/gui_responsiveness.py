@@ -53,6 +53,7 @@ def heartbeat_during_run(app, seconds: float, source: Path, target: Path) -> dic
         "median_gap_ms": float(np.median(gaps)),
         "backend": win.run.info.get("backend"),
     }
+    win.setWindowModified(False)  # no "save the session?" question
     win.close()
     return result
 
@@ -81,6 +82,7 @@ def playback_rate(app, n_vertices: int, seconds: float = 3.0) -> dict:
         app.processEvents()
     win.playback.pause()
     fps = (len(renders) - 1) / (renders[-1] - renders[0]) if len(renders) > 1 else 0.0
+    win.setWindowModified(False)  # no "save the session?" question
     win.close()
     return {
         "vertices": len(vertices),

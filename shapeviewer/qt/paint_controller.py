@@ -115,6 +115,11 @@ class PaintController(QObject):
 
     def begin_stroke(self) -> None:
         self._before = self.painter.weights.copy()
+        # nothing moves in the target view during a stroke (the camera is held): keep its pixels
+        self._target_renderer().SetDraw(False)
+
+    def _target_renderer(self):
+        return self.inputs.view.renderers[1]
 
     def step(self, point: np.ndarray) -> None:
         self.painter.stroke_step(point, self.brush)
@@ -124,6 +129,8 @@ class PaintController(QObject):
     def end_stroke(self) -> None:
         if self._before is None:
             return
+        self._target_renderer().SetDraw(True)
+        schedule_paint(self.inputs.view)
         after = self.painter.weights.copy()
         if not np.array_equal(after, self._before):
             self.undo_stack.push(_MaskChange(self, self._before, after, f"{self.brush.mode} stroke"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QPushButton,
+    QSlider,
     QToolButton,
 )
 
@@ -21,6 +24,7 @@ from ..core.weight_brush import MODES, WEIGHT_MAX
 from . import settings_store
 
 MASK_FILTER = "Weight mask (*.npy *.vtp)"
+SLIDER_STEPS, SLIDER_LOW, SLIDER_HIGH = 1000, 0.005, 0.5  # radius slider: fractions of the shape size, log scale
 
 
 def _double(low, high, value, step, tip) -> QDoubleSpinBox:
@@ -42,6 +46,10 @@ class PaintPanel(QGroupBox):
         self.mode = QComboBox()
         self.mode.addItems(MODES)
         self.radius = _double(1e-6, 1e9, 0.1, 0.01, "Brush radius in mesh units ([ and ] change it)")
+        self.radius_slider = QSlider(Qt.Orientation.Horizontal)
+        self.radius_slider.setRange(0, SLIDER_STEPS)
+        self.radius_slider.setToolTip("Brush radius, from 0.5% to 50% of the source's size")
+        self.shape_size = 1.0
         self.strength = _double(0.01, 1.0, 0.5, 0.05, "Change applied at the brush centre per step")
         self.value = _double(0.0, WEIGHT_MAX, 1.0, 0.1, "Weight that 'set' paints towards")
         buttons = QGridLayout()
@@ -66,6 +74,7 @@ class PaintPanel(QGroupBox):
         form.addRow(self.paint)
         form.addRow("Brush", self.mode)
         form.addRow("Radius", self.radius)
+        form.addRow("", self.radius_slider)
         form.addRow("Strength", self.strength)
         form.addRow("Value", self.value)
         form.addRow(buttons)
@@ -82,7 +91,8 @@ class PaintPanel(QGroupBox):
         c = self.controller
         self.paint.toggled.connect(c.set_enabled)
         self.mode.currentTextChanged.connect(lambda m: setattr(c.brush, "mode", m))
-        self.radius.valueChanged.connect(lambda r: setattr(c.brush, "radius", r))
+        self.radius.valueChanged.connect(self._radius_changed)
+        self.radius_slider.valueChanged.connect(lambda v: self.radius.setValue(self._slider_radius(v)))
         self.strength.valueChanged.connect(lambda s: setattr(c.brush, "strength", s))
         self.value.valueChanged.connect(lambda v: setattr(c.brush, "value", v))
         self.fill_all.clicked.connect(lambda: c.edit("fill all", lambda p: p.fill(self.value.value())))
@@ -91,9 +101,22 @@ class PaintPanel(QGroupBox):
         self.clear.clicked.connect(lambda: c.edit("clear", lambda p: p.clear()))
 
     def sync_from_brush(self) -> None:
-        b = self.controller.brush
-        self.radius.setSingleStep(max(b.radius / 8, 1e-6))
-        self.radius.setValue(b.radius)
+        c = self.controller
+        self.shape_size = float(np.linalg.norm(np.ptp(c.painter.vertices, axis=0))) if c.painter else 1.0
+        self.radius.setSingleStep(max(c.brush.radius / 8, 1e-6))
+        self.radius.setValue(c.brush.radius)
+        self._radius_changed(c.brush.radius)
+
+    def _slider_radius(self, position: int) -> float:
+        return self.shape_size * SLIDER_LOW * (SLIDER_HIGH / SLIDER_LOW) ** (position / SLIDER_STEPS)
+
+    def _radius_changed(self, radius: float) -> None:
+        self.controller.brush.radius = radius
+        ratio = max(radius / (self.shape_size * SLIDER_LOW), 1e-12)
+        position = round(SLIDER_STEPS * np.log(ratio) / np.log(SLIDER_HIGH / SLIDER_LOW))
+        self.radius_slider.blockSignals(True)
+        self.radius_slider.setValue(int(np.clip(position, 0, SLIDER_STEPS)))
+        self.radius_slider.blockSignals(False)
 
     def scale_radius(self, factor: float) -> None:
         self.radius.setValue(self.radius.value() * factor)

@@ -142,7 +142,7 @@ class RunController(QObject):
             self.frames_applied += 1
             self.frames_shown.emit(len(rep.trajectory))
         self.last = rep
-        self.loss_plot.refresh()
+        QTimer.singleShot(0, self.loss_plot.refresh)  # its own event-loop turn: no single long stall
         if not rep.done:
             where = f"{self.info.get('backend', '?')} on {self.info.get('device', '?')}"
             self.status.emit(

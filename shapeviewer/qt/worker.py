@@ -61,7 +61,7 @@ class RegistrationWorker(QObject):
             self.failed.emit(_describe(exc), traceback.format_exc())
 
 
-WORKER_NICENESS = 10
+WORKER_NICENESS = 19
 
 
 def lower_thread_priority() -> None:

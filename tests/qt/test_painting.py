@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from gui_helpers import quick_settings, rendered, run_to_end
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog
@@ -47,6 +48,7 @@ def test_a_drag_in_paint_mode_paints_one_undo_step_and_keeps_the_camera(window, 
     _drag(qtbot, window, start, start + QPoint(12, 3))
     assert paint.weights.max() > 0.3 and (paint.weights == 0).sum() > 0.5 * len(paint.weights)
     assert window.inputs.view.camera_position == camera  # painting did not rotate the view
+    assert window.inputs.view.renderers[1].GetDraw()  # the target view is drawn again after the stroke
     assert paint.cursor_actor is not None and paint.cursor_actor.GetVisibility()
     assert paint.undo_stack.count() == 2  # clear + one stroke
     assert window.run_button.isEnabled()
@@ -159,3 +161,29 @@ def test_painted_region_is_visible(window, qtbot):
     yellow = (left[..., 0] > 200) & (left[..., 1] > 180) & (left[..., 2] < 120)  # high end
     assert dark_purple.mean() > 0.002 and yellow.mean() > 0.002
     assert window.inputs.values_title == "weight"
+
+
+def test_zero_weight_regions_keep_the_run_and_the_influence_finite(window, qtbot):
+    source = window.meshes["source"]
+    window.paint.set_weights(np.where(source.vertices[:, 0] > 0, 1.0, 0.0))
+    window.paint_panel.influence.setChecked(True)
+    shown = np.asarray(window.inputs.meshes["source"].point_data["shown values"])
+    assert np.isfinite(shown).all()
+    quick_settings(window, iterations=2, steps=3)
+    run_to_end(qtbot, window)
+    assert window.run.final.status in ("finished", "converged")
+    assert np.isfinite(window.run.final.trajectory).all()
+
+
+def test_radius_slider_spin_box_and_bracket_keys_agree(window, qtbot):
+    panel, brush = window.paint_panel, window.paint.brush
+    panel.radius_slider.setValue(panel.radius_slider.maximum())
+    assert brush.radius == pytest.approx(0.5 * panel.shape_size, rel=1e-3)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    window.inputs.view.setFocus()
+    qtbot.waitUntil(window.inputs.view.hasFocus)
+    qtbot.keyClick(window.inputs.view, "[")
+    assert brush.radius == pytest.approx(0.4 * panel.shape_size, rel=1e-3)
+    assert panel.radius.value() == pytest.approx(brush.radius, rel=1e-3)
+    assert panel.radius_slider.value() < panel.radius_slider.maximum()
