@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 import time
@@ -314,6 +315,13 @@ def cmd_gui(source: Path | None, target: Path | None) -> int:
     if (source is None) != (target is None):
         print(
             "shapeviewer: error: 'shapeviewer gui' takes both SOURCE and TARGET, or neither (demo pair)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        print(
+            "shapeviewer: error: no display (DISPLAY is not set): the desktop app needs one; "
+            "'shapeviewer register' and 'shapeviewer movie' work without",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT

@@ -120,3 +120,12 @@ def test_k_over_the_source_moves_the_kernel_sphere_there(window, qtbot):
     qtbot.mouseMove(view, QPoint(2, 2))  # empty background: nothing picked, nothing moves
     qtbot.keyClick(view, "k")
     np.testing.assert_array_equal(inputs.kernel_center, before)
+
+
+def test_gui_without_a_display_says_so(monkeypatch, capsys):
+    from shapeviewer.cli import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main([]) == 2
+    assert "no display" in capsys.readouterr().err
