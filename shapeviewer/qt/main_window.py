@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
         run.result_ready.connect(lambda _rep: self.setWindowModified(True))
         self.parameters.changed.connect(lambda: self.setWindowModified(True))
         self.playback.frame_changed.connect(self._show_frame)
+        self.playback.playing_changed.connect(self._playing_changed)
         self.parameters.validity_changed.connect(self._validity_changed)
         self.parameters.kernel.kernel_changed.connect(lambda _k: self.display.update_kernel_sphere(self))
         self.inputs.files_dropped.connect(self._files_dropped)
@@ -295,6 +296,12 @@ class MainWindow(QMainWindow):
         self.playback.blockSignals(False)
         self.playback_bar.show_index(self.playback.index)
         self._show_frame(self.playback.index)
+
+    def _playing_changed(self, playing: bool) -> None:
+        """Large meshes play as a decimated stand-in; the exact mesh is back as soon as playback stops."""
+        if self.result.scene is not None:
+            self.result.scene.set_fast(playing)
+            schedule_paint(self.result.view)
 
     def _show_frame(self, index: int) -> None:
         scene = self.result.scene

@@ -10,6 +10,7 @@ import numpy as np
 import pyvista as pv
 
 from ..io.meshes import to_polydata
+from .playback_proxy import PLAYBACK_MAX_POINTS, PlaybackProxy
 
 SOURCE_COLOR = "#e8833a"
 TARGET_COLOR = "#3f7fd8"
@@ -91,6 +92,36 @@ class DeformationScene:
         self.actor.mapper.scalar_visibility = False
         self.arrows_actor = None
         self.by_displacement = False
+        self.proxy, self.proxy_actor, self.fast = None, None, False
+        self.lod_threshold = PLAYBACK_MAX_POINTS  # above this many vertices, playback draws a stand-in
+
+    def set_fast(self, fast: bool) -> None:
+        """While playing, draw a decimated stand-in of a large source (exact when paused)."""
+        if fast and self.mesh.n_points > self.lod_threshold and self.proxy is None:
+            self.proxy = PlaybackProxy(self.mesh, self.rest, self.lod_threshold)
+            self.proxy_actor = self.plotter.add_mesh(
+                self.proxy.mesh,
+                scalars=DISPLACEMENT,
+                cmap="viridis",
+                color=SOURCE_COLOR,
+                name="deformed-lod",
+                show_scalar_bar=False,
+                smooth_shading=False,
+                reset_camera=False,
+            )
+            self._sync_proxy_style()
+        self.fast = fast and self.proxy is not None
+        if self.proxy_actor is not None:
+            self.proxy_actor.SetVisibility(self.fast)
+        self.actor.SetVisibility(not self.fast)
+        self.show_frame(self.frame)
+
+    def _sync_proxy_style(self) -> None:
+        if self.proxy_actor is None:
+            return
+        self.proxy_actor.mapper.scalar_visibility = self.actor.mapper.scalar_visibility
+        self.proxy_actor.mapper.scalar_range = self.actor.mapper.scalar_range
+        self.proxy_actor.GetProperty().SetRepresentation(self.actor.GetProperty().GetRepresentation())
 
     @property
     def n_frames(self) -> int:
@@ -105,6 +136,7 @@ class DeformationScene:
         self.displacement_range = max(float(moved.max()), 1e-12)
         self.actor.mapper.scalar_range = (0.0, self.displacement_range)
         self.color_by_displacement(self.by_displacement)
+        self._sync_proxy_style()
         self.show_frame(min(self.frame, self.n_frames - 1))
 
     def show_frame(self, index: int) -> None:
@@ -113,6 +145,9 @@ class DeformationScene:
 
     def show_points(self, points: np.ndarray) -> None:
         """Any (N, 3) positions of the source (e.g. between two frames), displacement included."""
+        if self.fast:
+            self.proxy.show_points(points, DISPLACEMENT)
+            return
         set_points(self.mesh, points)
         self.mesh.point_data[DISPLACEMENT][:] = np.linalg.norm(points - self.rest, axis=1)
         self.mesh.GetPointData().GetArray(DISPLACEMENT).Modified()
@@ -126,6 +161,7 @@ class DeformationScene:
             add_colour_legend(self.plotter, DISPLACEMENT, self.actor.mapper, "%.3g")
         elif not enabled and DISPLACEMENT in self.plotter.scalar_bars:
             self.plotter.remove_scalar_bar(DISPLACEMENT, render=False)
+        self._sync_proxy_style()
 
     def show_target(self, visible: bool) -> None:
         self.target_actor.SetVisibility(visible)
@@ -133,6 +169,7 @@ class DeformationScene:
     def set_wireframe(self, wireframe: bool) -> None:
         set_style(self.actor, wireframe)
         set_style(self.target_actor, wireframe)
+        self._sync_proxy_style()
 
     def show_momenta(self, points: np.ndarray | None, momenta: np.ndarray | None) -> None:
         """Arrows of the initial momenta p0 at their control points (None hides them)."""

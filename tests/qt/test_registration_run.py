@@ -75,10 +75,13 @@ def test_playback_advances_frames_and_changes_the_picture(window, qtbot):
     first = rendered(window.result.view)
     seen = set()
     pb.frame_changed.connect(seen.add)
+    window.result.scene.lod_threshold = 40  # as if the mesh were large: play a stand-in
     window.playback_bar.play.click()
     qtbot.waitUntil(lambda: len(seen) >= 6, timeout=5_000)
+    assert window.result.scene.fast and window.result.scene.proxy_actor.GetVisibility()
     window.playback_bar.play.click()
     assert not pb.playing
+    assert not window.result.scene.fast and window.result.scene.actor.GetVisibility()  # exact when paused
     pb.seek(6)
     assert window.playback_bar.label.text() == "t = 6/6"
     assert np.abs(rendered(window.result.view).astype(int) - first).mean() > 0.5

@@ -43,3 +43,23 @@ def test_large_overlays_are_decimated_small_ones_kept():
     big = pv.Sphere(theta_resolution=200, phi_resolution=200)
     reduced = overlay_mesh(big, max_points=5000)
     assert 3000 < reduced.n_points <= 5500
+
+
+def test_large_meshes_play_as_an_exact_subset_stand_in():
+    sphere = pv.Sphere(theta_resolution=120, phi_resolution=120)
+    vertices = np.asarray(sphere.points, dtype=np.float64)
+    faces = sphere.faces.reshape(-1, 4)[:, 1:]
+    plotter = pv.Plotter(off_screen=True, window_size=(200, 150))
+    scene = DeformationScene(plotter, vertices, faces, vertices + 1, faces)
+    scene.lod_threshold = 5000
+    trajectory = np.stack([vertices * (1 + 0.1 * t) for t in range(4)])
+    scene.set_trajectory(trajectory)
+    scene.set_fast(True)
+    assert scene.fast and scene.proxy_actor.GetVisibility() and not scene.actor.GetVisibility()
+    assert scene.proxy.mesh.n_points <= 5500
+    scene.show_frame(3)
+    np.testing.assert_allclose(scene.proxy.mesh.points, trajectory[3][scene.proxy.index])
+    scene.set_fast(False)  # paused: the exact mesh at the same frame
+    assert scene.actor.GetVisibility() and not scene.proxy_actor.GetVisibility()
+    np.testing.assert_allclose(scene.mesh.points, trajectory[3])
+    plotter.close()
