@@ -88,4 +88,8 @@ class LossPlot(pg.PlotWidget):
             y = np.asarray(self.series[name], dtype=float)
             keep = y > 0
             curve.setData(x[keep], y[keep])
-        self.getPlotItem().setTitle("" if self.iterations else "press Run to register", color="#888", size="9pt")
+        item = self.getPlotItem()
+        item.setTitle("" if self.iterations else "press Run to register", color="#888", size="9pt")
+        if not self.iterations:
+            item.setXRange(0, 10)
+            item.setYRange(-4, 0)  # log10 units: 1e-4 .. 1 before any data
