@@ -13,7 +13,8 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from ..core.weight_brush import WEIGHT_MAX, Brush, WeightPainter
-from .mesh_views import schedule_paint
+from ..render.playback_proxy import PlaybackProxy
+from .mesh_views import SOURCE_VALUES, schedule_paint
 
 
 class _MaskChange(QUndoCommand):
@@ -34,6 +35,54 @@ class _MaskChange(QUndoCommand):
         self.controller.set_weights(self.before, record=False)
 
 
+STROKE_STAND_IN_ABOVE = 30_000  # sources with more vertices are drawn as a stand-in during a stroke
+STROKE_STAND_IN_POINTS = 15_000
+
+
+class StrokeStandIn:
+    """A decimated copy of the source (its vertices are source vertices) drawn while a stroke lasts."""
+
+    def __init__(self, inputs):
+        self.inputs = inputs
+        full = inputs.meshes["source"]
+        self.proxy = PlaybackProxy(full, np.asarray(full.points), STROKE_STAND_IN_POINTS)
+        view = inputs.view
+        view.subplot(0, 0)
+        source_actor = inputs.actors["source"]
+        self.actor = view.add_mesh(
+            self.proxy.mesh,
+            scalars=SOURCE_VALUES,
+            cmap="plasma",
+            clim=source_actor.mapper.scalar_range,
+            show_scalar_bar=False,
+            name="stroke-stand-in",
+            reset_camera=False,
+        )
+        self.actor.SetVisibility(False)
+        self.shown = False
+
+    def show(self, weights: np.ndarray) -> None:
+        self.actor.mapper.scalar_range = self.inputs.actors["source"].mapper.scalar_range
+        self.update(weights)
+        self.actor.SetVisibility(True)
+        self.inputs.actors["source"].SetVisibility(False)
+        self.shown = True
+
+    def update(self, weights: np.ndarray) -> None:
+        values = self.proxy.mesh.point_data[SOURCE_VALUES]
+        values[:] = weights[self.proxy.index]
+        self.proxy.mesh.GetPointData().GetArray(SOURCE_VALUES).Modified()
+        schedule_paint(self.inputs.view)
+
+    def hide(self) -> None:
+        self.actor.SetVisibility(False)
+        self.inputs.actors["source"].SetVisibility(True)
+        self.shown = False
+
+    def remove(self) -> None:
+        self.inputs.view.remove_actor(self.actor, render=False)
+
+
 class PaintController(QObject):
     mask_changed = Signal()
 
@@ -47,6 +96,7 @@ class PaintController(QObject):
         self.cursor_actor = None
         self.last_vertex: int | None = None
         self._before: np.ndarray | None = None
+        self._stand_in: StrokeStandIn | None = None
         iren = inputs.view.iren.interactor
         self._tags = {}
         for event, handler in (
@@ -59,6 +109,9 @@ class PaintController(QObject):
     # ---- state --------------------------------------------------------------------------------
     def set_mesh(self, vertices: np.ndarray, faces: np.ndarray, weights: np.ndarray | None = None) -> None:
         self.painter = WeightPainter(vertices, faces, weights)
+        if self._stand_in is not None:
+            self._stand_in.remove()
+            self._stand_in = None
         size = float(np.linalg.norm(np.ptp(vertices, axis=0)))
         self.brush.radius = 0.08 * size
         self.undo_stack.clear()
@@ -105,7 +158,7 @@ class PaintController(QObject):
     # ---- strokes ------------------------------------------------------------------------------
     def pick(self, x: int, y: int) -> np.ndarray | None:
         """The point of the source under display position (x, y), or None."""
-        actor = self.inputs.actors.get("source")
+        actor = self._stand_in.actor if self._stand_in_shown() else self.inputs.actors.get("source")
         if actor is None:
             return None
         picker = vtkCellPicker()
@@ -117,6 +170,13 @@ class PaintController(QObject):
         self._before = self.painter.weights.copy()
         # nothing moves in the target view during a stroke (the camera is held): keep its pixels
         self._target_renderer().SetDraw(False)
+        if len(self.painter.weights) > STROKE_STAND_IN_ABOVE:
+            if self._stand_in is None:
+                self._stand_in = StrokeStandIn(self.inputs)
+            self._stand_in.show(self.painter.weights)
+
+    def _stand_in_shown(self) -> bool:
+        return self._stand_in is not None and self._stand_in.shown
 
     def _target_renderer(self):
         return self.inputs.view.renderers[1]
@@ -124,12 +184,18 @@ class PaintController(QObject):
     def step(self, point: np.ndarray) -> None:
         self.painter.stroke_step(point, self.brush)
         self.last_vertex = int(np.argmin(((self.painter.vertices - point) ** 2).sum(1)))
-        self.refresh()
+        if self._stand_in_shown():  # large mesh mid-stroke: only the stand-in's colours change
+            self._stand_in.update(self.painter.weights)
+        else:
+            self.refresh()
 
     def end_stroke(self) -> None:
         if self._before is None:
             return
         self._target_renderer().SetDraw(True)
+        if self._stand_in_shown():
+            self._stand_in.hide()
+            self.refresh()
         schedule_paint(self.inputs.view)
         after = self.painter.weights.copy()
         if not np.array_equal(after, self._before):

@@ -187,3 +187,28 @@ def test_radius_slider_spin_box_and_bracket_keys_agree(window, qtbot):
     assert brush.radius == pytest.approx(0.4 * panel.shape_size, rel=1e-3)
     assert panel.radius.value() == pytest.approx(brush.radius, rel=1e-3)
     assert panel.radius_slider.value() < panel.radius_slider.maximum()
+
+
+def test_large_sources_paint_through_a_stand_in_and_end_exact(window, qtbot, monkeypatch):
+    from shapeviewer.qt import paint_controller
+
+    n = len(window.paint.weights)
+    monkeypatch.setattr(paint_controller, "STROKE_STAND_IN_ABOVE", n // 2)  # as if this mesh were large
+    monkeypatch.setattr(paint_controller, "STROKE_STAND_IN_POINTS", (2 * n) // 3)
+    paint, view = window.paint, window.inputs.view
+    window.paint_panel.clear.click()
+    window.paint_panel.paint.setChecked(True)
+    start = _pixel_of(window, _visible_vertex(window))
+    qtbot.mouseMove(view, start)
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view, start + QPoint(6, 2))
+    stand_in = paint._stand_in
+    assert stand_in is not None and stand_in.actor.GetVisibility()  # mid-stroke: the lighter copy
+    assert not window.inputs.actors["source"].GetVisibility()
+    shown = np.asarray(stand_in.proxy.mesh.point_data["shown values"])
+    np.testing.assert_array_equal(shown, paint.weights[stand_in.proxy.index])
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=start + QPoint(6, 2))
+    assert window.inputs.actors["source"].GetVisibility() and not stand_in.actor.GetVisibility()
+    full = np.asarray(window.inputs.meshes["source"].point_data["shown values"])
+    np.testing.assert_array_equal(full, paint.weights)  # exact again, every vertex
+    assert paint.weights.max() > 0.3 and paint.undo_stack.count() == 2
