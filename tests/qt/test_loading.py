@@ -129,3 +129,17 @@ def test_gui_without_a_display_says_so(monkeypatch, capsys):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert main([]) == 2
     assert "no display" in capsys.readouterr().err
+
+
+def test_window_size_is_remembered(qtbot):
+    from shapeviewer.qt.main_window import MainWindow
+
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(1111, 777)
+    qtbot.waitUntil(lambda: first.width() == 1111)
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (1111, 777)
