@@ -151,9 +151,11 @@ def _load_mask(args, n_vertices: int):
 def _summary(model, p0_tensor, seconds: float) -> dict:
     import torch
 
+    from .core.model import geodesic_distance
+
     with torch.enable_grad():
         h = float(model.hamiltonian(p0_tensor).detach())
-    info = {"hamiltonian": h, "distance": math.sqrt(max(2 * h, 0.0))}
+    info = {"hamiltonian": h, "distance": geodesic_distance(h)}
     info.update(model.describe())
     info["seconds"] = seconds
     return info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,11 @@ class InputError(ValueError):
 def default_kernel_spec(size: float) -> str:
     """The default kernel, scaled to the shape (bounding-box diagonal ``size``)."""
     return f"cauchy({0.15 * size:.4g})"
+
+
+def geodesic_distance(hamiltonian: float) -> float:
+    """sqrt(2 H(q0, p0)): the length of the geodesic, H being constant along it."""
+    return math.sqrt(max(2.0 * hamiltonian, 0.0))
 
 
 def resolve_device(name: str) -> torch.device:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.model import InputError, check_mask
-from .arrays import ArrayReadError, load_array
+from .arrays import load_array
 from .meshes import MeshReadError, write_mesh
 
 MASK_ARRAY = "mask"
@@ -46,6 +46,3 @@ def save_mask(path: str | os.PathLike, weights: np.ndarray, vertices: np.ndarray
     else:
         raise InputError(f"masks are saved as .npy or .vtp, not '{path.suffix}'")
     return path
-
-
-__all__ = ["ArrayReadError", "load_mask", "save_mask"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QProgressDialog
 
+from ..core.model import geodesic_distance
 from ..io.meshes import write_mesh
 from ..io.results import write_json
 from ..render.movie import MovieCancelled, MovieError, MovieSettings, write_movie
@@ -51,7 +51,7 @@ def movie_caption(window) -> str:
     info, rep = window.run.info, window.run.final or window.run.last
     caption = f"{info.get('cometric', '')} {info.get('kernel', '')}".strip()
     if rep is not None:
-        caption += f"   geodesic distance {math.sqrt(max(2 * rep.energy, 0.0)):.4g}"
+        caption += f"   geodesic distance {geodesic_distance(rep.energy):.4g}"
     return caption
 
 
@@ -180,7 +180,7 @@ def summary(window) -> dict:
         "status": rep.status,
         "iterations": rep.iteration,
         "hamiltonian": rep.energy,
-        "distance": math.sqrt(max(2 * rep.energy, 0.0)),
+        "distance": geodesic_distance(rep.energy),
         "fidelity_final": rep.fidelity,
         "fidelity_initial": info.get("fidelity_initial"),
         "loss_final": rep.loss,

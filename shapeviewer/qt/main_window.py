@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(run.stop)
         run.running_changed.connect(self._running_changed)
         run.status.connect(self.status_line.setText)
-        run.progress.connect(self._set_progress)
+        run.progress.connect(self.progress.set_progress)
         run.log.connect(self.log_panel.add)
         run.error.connect(self.show_error)
         run.frames_shown.connect(self._frames_arrived)
@@ -148,12 +148,12 @@ class MainWindow(QMainWindow):
         self.parameters.changed.connect(lambda: self.setWindowModified(True))
         self.playback.frame_changed.connect(self._show_frame)
         self.playback.playing_changed.connect(self._playing_changed)
-        self.parameters.validity_changed.connect(self._validity_changed)
+        self.parameters.validity_changed.connect(self.revalidate)
         self.parameters.kernel.kernel_changed.connect(lambda _k: self.display.update_kernel_sphere(self))
         self.inputs.files_dropped.connect(self._files_dropped)
         self.display.connect_window(self)
         connect_mask_tools(self)
-        self._validity_changed(*self._run_readiness())
+        self.revalidate()
 
     # ---- files -------------------------------------------------------------------------------
     def open_mesh_dialog(self, role: str) -> None:
@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
             self.parameters.set_meshes(src.vertices, src.vertices)
         self.display.update_kernel_sphere(self)
         self.inputs.reset_camera()
-        self._validity_changed(*self._run_readiness())
+        self.revalidate()
 
     # ---- running ------------------------------------------------------------------------------
     def _run_readiness(self) -> tuple[bool, str]:
@@ -238,10 +238,8 @@ class MainWindow(QMainWindow):
         reason = self.parameters.problem() or mask_problem(self)
         return not reason, reason
 
-    def revalidate(self) -> None:
-        self._validity_changed(*self._run_readiness())
-
-    def _validity_changed(self, ok: bool, reason: str) -> None:
+    def revalidate(self, *_) -> None:
+        """Enable Run exactly when meshes, parameters and mask allow it, and say why not otherwise."""
         ok, reason = self._run_readiness()
         running = self.run.running
         self.run_button.setEnabled(ok and not running)
@@ -282,10 +280,7 @@ class MainWindow(QMainWindow):
             label = "" if rep is None else f" ({rep.status}, {rep.iteration} iterations)"
             self.result.set_title(f"Result{label}")
             schedule_paint(self.result.view)
-        self._validity_changed(True, "")
-
-    def _set_progress(self, value: int, maximum: int) -> None:
-        self.progress.set_progress(value, maximum)
+        self.revalidate()
 
     def _frames_arrived(self, n_frames: int) -> None:
         """A new geodesic: show its last frame (or keep playing), with one render."""

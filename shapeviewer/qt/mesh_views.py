@@ -15,6 +15,7 @@ from pyvistaqt import QtInteractor
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from ..render.scene import SOURCE_COLOR, TARGET_COLOR, DeformationScene, add_colour_legend, polydata, set_style
+from ..render.stand_in import set_point_values
 from .opengl_info import multi_samples
 
 BACKGROUND = "#f4f4f6"
@@ -124,8 +125,7 @@ class InputViews(QObject):
                 self.view.remove_scalar_bar(self.values_title, render=False)
             self.values_title = None
         else:
-            mesh.point_data[SOURCE_VALUES][:] = values
-            mesh.GetPointData().GetArray(SOURCE_VALUES).Modified()
+            set_point_values(mesh, SOURCE_VALUES, values)
             actor.mapper.scalar_range = (0.0, max(float(top), 1e-12))
             actor.mapper.scalar_visibility = True
             if self.values_title != title:
@@ -156,24 +156,34 @@ class InputViews(QObject):
             set_style(actor, wireframe)
         schedule_paint(self.view)
 
-    def _key_pressed(self, interactor, _event) -> None:
-        if interactor.GetKeySym() not in ("k", "K") or "source" not in self.actors:
-            return
-        x, y = interactor.GetEventPosition()
+    def pick_source(self, x: int, y: int, actor=None) -> np.ndarray | None:
+        """The surface point of the source (or of ``actor`` drawn in its place) at display (x, y), or None."""
+        actor = actor or self.actors.get("source")
+        if actor is None:
+            return None
         picker = vtkCellPicker()
         picker.SetTolerance(0.0005)
         picker.Pick(x, y, 0, self.view.renderers[0])
-        if picker.GetActor() is self.actors["source"]:
-            self.move_kernel_sphere(np.array(picker.GetPickPosition()))
+        return np.array(picker.GetPickPosition()) if picker.GetActor() is actor else None
+
+    def nearest_source_vertex(self, point: np.ndarray) -> int:
+        points = np.asarray(self.meshes["source"].points)
+        return int(np.argmin(((points - point) ** 2).sum(1)))
+
+    def _key_pressed(self, interactor, _event) -> None:
+        if interactor.GetKeySym() not in ("k", "K"):
+            return
+        point = self.pick_source(*interactor.GetEventPosition())
+        if point is not None:
+            self.move_kernel_sphere(point)
 
     def move_kernel_sphere(self, point: np.ndarray) -> None:
         """Centre the kernel-scale sphere on the source vertex nearest ``point``."""
-        points = np.asarray(self.meshes["source"].points)
-        self.kernel_center = points[np.argmin(((points - point) ** 2).sum(1))]
+        self.kernel_center = np.asarray(self.meshes["source"].points)[self.nearest_source_vertex(point)]
         if self.kernel_radius is not None:
             self.show_kernel_scale(self.kernel_radius)
 
-    def show_kernel_scale(self, radius: float | None, center: np.ndarray | None = None) -> None:
+    def show_kernel_scale(self, radius: float | None) -> None:
         """A translucent sphere of the kernel's radius on the source (None hides it)."""
         self.kernel_radius = radius
         if self.kernel_sphere is not None:
@@ -183,11 +193,9 @@ class InputViews(QObject):
         if radius is None or source is None:
             schedule_paint(self.view)
             return
-        points = np.asarray(source.points)
-        if center is not None:
-            self.kernel_center = points[np.argmin(((points - center) ** 2).sum(1))]
-        elif self.kernel_center is None:
-            self.kernel_center = points[np.argmin(((points - points.mean(0)) ** 2).sum(1))]
+        if self.kernel_center is None:  # first shown: at the vertex nearest the centroid
+            points = np.asarray(source.points)
+            self.kernel_center = points[self.nearest_source_vertex(points.mean(0))]
         self.view.subplot(0, 0)
         sphere = pv.Sphere(radius=radius, center=self.kernel_center, theta_resolution=32, phi_resolution=32)
         self.kernel_sphere = self.view.add_mesh(

@@ -10,10 +10,9 @@ import numpy as np
 import pyvista as pv
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
-from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from ..core.weight_brush import WEIGHT_MAX, Brush, WeightPainter
-from ..render.playback_proxy import PlaybackProxy
+from ..render.stand_in import VertexSubsetStandIn
 from .mesh_views import SOURCE_VALUES, schedule_paint
 
 
@@ -45,7 +44,7 @@ class StrokeStandIn:
     def __init__(self, inputs):
         self.inputs = inputs
         full = inputs.meshes["source"]
-        self.proxy = PlaybackProxy(full, np.asarray(full.points), STROKE_STAND_IN_POINTS)
+        self.proxy = VertexSubsetStandIn(full, np.asarray(full.points), STROKE_STAND_IN_POINTS)
         view = inputs.view
         view.subplot(0, 0)
         source_actor = inputs.actors["source"]
@@ -69,9 +68,7 @@ class StrokeStandIn:
         self.shown = True
 
     def update(self, weights: np.ndarray) -> None:
-        values = self.proxy.mesh.point_data[SOURCE_VALUES]
-        values[:] = weights[self.proxy.index]
-        self.proxy.mesh.GetPointData().GetArray(SOURCE_VALUES).Modified()
+        self.proxy.show_values(SOURCE_VALUES, weights)
         schedule_paint(self.inputs.view)
 
     def hide(self) -> None:
@@ -94,7 +91,7 @@ class PaintController(QObject):
         self.enabled = False
         self.undo_stack = QUndoStack(self)
         self.cursor_actor = None
-        self.last_vertex: int | None = None
+        self.last_point: np.ndarray | None = None  # where the brush last was on the source
         self._before: np.ndarray | None = None
         self._stand_in: StrokeStandIn | None = None
         iren = inputs.view.iren.interactor
@@ -109,6 +106,7 @@ class PaintController(QObject):
     # ---- state --------------------------------------------------------------------------------
     def set_mesh(self, vertices: np.ndarray, faces: np.ndarray, weights: np.ndarray | None = None) -> None:
         self.painter = WeightPainter(vertices, faces, weights)
+        self.last_point = None
         if self._stand_in is not None:
             self._stand_in.remove()
             self._stand_in = None
@@ -158,13 +156,12 @@ class PaintController(QObject):
     # ---- strokes ------------------------------------------------------------------------------
     def pick(self, x: int, y: int) -> np.ndarray | None:
         """The point of the source under display position (x, y), or None."""
-        actor = self._stand_in.actor if self._stand_in_shown() else self.inputs.actors.get("source")
-        if actor is None:
-            return None
-        picker = vtkCellPicker()
-        picker.SetTolerance(0.0005)
-        picker.Pick(x, y, 0, self.inputs.view.renderers[0])
-        return np.array(picker.GetPickPosition()) if picker.GetActor() is actor else None
+        return self.inputs.pick_source(x, y, self._stand_in.actor if self._stand_in_shown() else None)
+
+    @property
+    def last_vertex(self) -> int | None:
+        """The source vertex under the brush's last position (the seed of a region fill)."""
+        return None if self.last_point is None else self.inputs.nearest_source_vertex(self.last_point)
 
     def begin_stroke(self) -> None:
         self._before = self.painter.weights.copy()
@@ -183,7 +180,7 @@ class PaintController(QObject):
 
     def step(self, point: np.ndarray) -> None:
         self.painter.stroke_step(point, self.brush)
-        self.last_vertex = int(np.argmin(((self.painter.vertices - point) ** 2).sum(1)))
+        self.last_point = point
         if self._stand_in_shown():  # large mesh mid-stroke: only the stand-in's colours change
             self._stand_in.update(self.painter.weights)
         else:
@@ -220,6 +217,8 @@ class PaintController(QObject):
             return
         point = self.pick(*interactor.GetEventPosition())
         self._show_cursor(point)
+        if point is not None:
+            self.last_point = point
         if self._before is not None:
             if point is not None:
                 self.step(point)

@@ -123,10 +123,10 @@ class PaintPanel(QGroupBox):
 
     def _fill_region(self) -> None:
         c = self.controller
-        if c.last_vertex is None:
+        seed = c.last_vertex
+        if seed is None:
             self.window().show_error("Fill region", "Move the brush over the part of the source to fill first.")
             return
-        seed = c.last_vertex
         c.edit("fill region", lambda p: p.fill(self.value.value(), seed))
 
     def ask_path(self, save: bool) -> Path | None:

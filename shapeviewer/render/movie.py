@@ -66,9 +66,9 @@ def movie_times(n_frames: int, settings: MovieSettings) -> np.ndarray:
 
 def interpolate(trajectory: np.ndarray, time: float) -> np.ndarray:
     """Linear interpolation of the (T+1, N, 3) trajectory at a fractional frame index."""
-    i = min(int(np.floor(time)), len(trajectory) - 2) if len(trajectory) > 1 else 0
     if len(trajectory) == 1:
         return trajectory[0]
+    i = min(int(np.floor(time)), len(trajectory) - 2)
     a = time - i
     return (1 - a) * trajectory[i] + a * trajectory[i + 1]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pyvista as pv
 
 from ..io.meshes import to_polydata
-from .playback_proxy import PLAYBACK_MAX_POINTS, PlaybackProxy
+from .stand_in import VertexSubsetStandIn, set_point_values, set_points
 
 SOURCE_COLOR = "#e8833a"
 TARGET_COLOR = "#3f7fd8"
@@ -18,6 +18,7 @@ DISPLACEMENT = "displacement"
 # The translucent target overlay is drawn from at most this many points (a decimated copy beyond):
 # it is only a reference, and translucency is what costs most in software rendering.
 OVERLAY_MAX_POINTS = 15_000
+PLAYBACK_MAX_POINTS = 20_000  # larger sources play as a stand-in of this many vertices
 
 
 def polydata(vertices: np.ndarray, faces: np.ndarray) -> pv.PolyData:
@@ -45,12 +46,6 @@ def overlay_mesh(mesh: pv.PolyData, max_points: int = OVERLAY_MAX_POINTS) -> pv.
     if mesh.n_points <= max_points:
         return mesh
     return mesh.decimate(1 - max_points / mesh.n_points).clean()
-
-
-def set_points(mesh: pv.PolyData, points: np.ndarray) -> None:
-    """Overwrite the coordinates of ``mesh`` in place (same number of points)."""
-    mesh.points[:] = points
-    mesh.GetPoints().Modified()
 
 
 def set_style(actor, wireframe: bool) -> None:
@@ -98,7 +93,7 @@ class DeformationScene:
     def set_fast(self, fast: bool) -> None:
         """While playing, draw a decimated stand-in of a large source (exact when paused)."""
         if fast and self.mesh.n_points > self.lod_threshold and self.proxy is None:
-            self.proxy = PlaybackProxy(self.mesh, self.rest, self.lod_threshold)
+            self.proxy = VertexSubsetStandIn(self.mesh, self.rest, self.lod_threshold)
             self.proxy_actor = self.plotter.add_mesh(
                 self.proxy.mesh,
                 scalars=DISPLACEMENT,
@@ -149,8 +144,7 @@ class DeformationScene:
             self.proxy.show_points(points, DISPLACEMENT)
             return
         set_points(self.mesh, points)
-        self.mesh.point_data[DISPLACEMENT][:] = np.linalg.norm(points - self.rest, axis=1)
-        self.mesh.GetPointData().GetArray(DISPLACEMENT).Modified()
+        set_point_values(self.mesh, DISPLACEMENT, np.linalg.norm(points - self.rest, axis=1))
 
     def color_by_displacement(self, enabled: bool) -> None:
         """Colour by |x(t) - x(0)| (only once there is a deformation to colour)."""

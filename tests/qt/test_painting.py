@@ -212,3 +212,15 @@ def test_large_sources_paint_through_a_stand_in_and_end_exact(window, qtbot, mon
     full = np.asarray(window.inputs.meshes["source"].point_data["shown values"])
     np.testing.assert_array_equal(full, paint.weights)  # exact again, every vertex
     assert paint.weights.max() > 0.3 and paint.undo_stack.count() == 2
+
+
+def test_hovering_the_brush_sets_the_region_to_fill(window, qtbot):
+    panel = window.paint_panel
+    panel.paint.setChecked(True)
+    spot = _pixel_of(window, _visible_vertex(window))
+    qtbot.mouseMove(window.inputs.view, spot + QPoint(3, 3))  # a real move, wherever the cursor was
+    qtbot.mouseMove(window.inputs.view, spot)
+    panel.value.setValue(0.4)
+    panel.fill_region.click()
+    assert np.allclose(window.paint.weights, 0.4)  # the demo source is one connected piece
+    assert window.paint.undo_stack.count() == 1
