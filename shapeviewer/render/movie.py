@@ -7,6 +7,7 @@ so a cancelled or failed export leaves nothing half-written behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -137,11 +138,15 @@ def write_movie(
         writer.close()
         writer = None
         os.replace(partial, path)
+    except OSError as exc:  # ffmpeg failed, the disk is full, the folder is read-only...
+        raise MovieError(f"cannot write {path}: {exc}") from exc
     finally:
         if writer is not None:
-            writer.close()
+            with contextlib.suppress(OSError):  # the encoder may already be gone; the error above says why
+                writer.close()
         plotter.close()
-        partial.unlink(missing_ok=True)
+        if partial.is_file():
+            partial.unlink()
     return path
 
 

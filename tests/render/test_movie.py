@@ -129,3 +129,11 @@ def test_cli_movie_without_x_server(tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "result folder" in bad.stderr and "does not exist" in bad.stderr
+
+
+def test_a_failing_encoder_is_a_clear_error(tmp_path, geodesic):
+    trajectory, faces, target = geodesic
+    (tmp_path / ".m.partial.mp4").mkdir()  # ffmpeg cannot open its output: it is a folder
+    with pytest.raises(MovieError, match="cannot write"):
+        write_movie(tmp_path / "m.mp4", trajectory, faces, target, MovieSettings(size=(160, 120)))
+    assert not (tmp_path / "m.mp4").exists()
