@@ -4,9 +4,10 @@
 
 Part 1 registers finger0 -> finger1 (2046 vertices, default settings) in the real window and records a
 10 ms QTimer heartbeat on the GUI thread: the longest gap between beats is the worst stall a user feels.
-Part 2 loads a ~50k-vertex mesh, gives the result view an 11-frame geodesic and plays it at 60 fps
-requested, drawn in full and then as the app does (a 20k-vertex stand-in while playing, exact when
-paused); it counts the frames VTK actually rendered per second and the cost of one full frame.
+Part 2 loads a ~50k-vertex mesh, gives the result view an 11-frame geodesic and plays it in the app's
+event loop at 60 and at 30 fps requested, drawn in full and then as the app does (lighter stand-ins of
+source and target while playing, exact when paused); it counts the frames VTK actually rendered per
+second from 0.5 s after the press on, and how long the press took to show its first frame.
 Targets (issue 3): no stall over 100 ms, playback at 30 fps or more.
 """
 
@@ -46,6 +47,8 @@ def heartbeat_during_run(app, seconds: float, source: Path, target: Path) -> dic
     win.run.stop()
     win.run.shutdown()
     gaps = np.diff(beats) * 1000
+    worst = np.argsort(gaps)[-5:][::-1]
+    print("longest gaps (ms, at s after Run):", [(round(gaps[i]), round(beats[i] - beats[0], 2)) for i in worst])
     result = {
         "reports": win.run.reports_received,
         "frames_applied": win.run.frames_applied,
@@ -59,40 +62,47 @@ def heartbeat_during_run(app, seconds: float, source: Path, target: Path) -> dic
     return result
 
 
-def playback_rate(app, n_vertices: int, seconds: float = 3.0, stand_in: bool = True) -> dict:
+def _play_for(app, win, fps: int, seconds: float) -> tuple[list[float], float]:
+    """Play at ``fps`` requested inside a real event loop (as the app runs); render times and the press time."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    renders: list[float] = []
+    tag = win.result.view.ren_win.AddObserver("EndEvent", lambda *_: renders.append(time.perf_counter()))
+    win.playback_bar.fps.setValue(fps)
+    pressed = time.perf_counter()
+    win.playback.play()
+    loop = QEventLoop()
+    QTimer.singleShot(round(1000 * seconds), loop.quit)
+    loop.exec()
+    win.playback.pause()
+    win.result.view.ren_win.RemoveObserver(tag)
+    return renders, pressed
+
+
+def _rate(renders: list[float], after: float) -> float:
+    """Frames rendered per second from ``after`` on."""
+    steady = [t for t in renders if t >= after]
+    return (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) > 1 else 0.0
+
+
+def playback_rate(app, n_vertices: int, seconds: float = 4.0, stand_in: bool = True) -> dict:
     vertices, faces = mesh_of_size(n_vertices)
     win = window_on_mesh(app, vertices, faces)
     target = smooth_deformation(vertices)
     trajectory = np.stack([vertices + t * (target - vertices) for t in np.linspace(0, 1, 11)])
     win.result.scene.set_trajectory(trajectory)
-    if not stand_in:
-        win.result.scene.lod_threshold = float("inf")  # draw the full mesh while playing too
+    if not stand_in:  # draw the full meshes while playing too
+        win.result.scene.lod_threshold = win.result.scene.overlay_lod_threshold = float("inf")
     win.playback_bar.set_frame_count(len(trajectory))
-    view = win.result.view
-    renders: list[float] = []
-    view.ren_win.AddObserver("EndEvent", lambda *_: renders.append(time.perf_counter()))
-    costs = []
-    for i in range(30):  # one frame, drawn now: overwrite points + displacement, render
-        t0 = time.perf_counter()
-        win.result.scene.show_frame(i % 11)
-        view.render()
-        costs.append(time.perf_counter() - t0)
-    win.playback_bar.fps.setValue(60)
-    renders.clear()
-    win.playback.play()
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents()
-    win.playback.pause()
-    fps = (len(renders) - 1) / (renders[-1] - renders[0]) if len(renders) > 1 else 0.0
+    result = {"vertices": len(vertices)}
+    for fps in (60, 30):
+        renders, pressed = _play_for(app, win, fps, seconds)
+        result[f"fps_at_{fps}"] = _rate(renders, pressed + 0.5)  # steady state, past the first press
+        if fps == 60:  # the first press builds the stand-ins
+            result["first_frame_ms"] = 1000 * (renders[0] - pressed) if renders else float("nan")
     win.setWindowModified(False)  # no "save the session?" question
     win.close()
-    return {
-        "vertices": len(vertices),
-        "fps_at_60_requested": fps,
-        "frame_ms_median": 1000 * float(np.median(costs)),
-        "frame_ms_max": 1000 * float(np.max(costs)),
-    }
+    return result
 
 
 def main() -> None:
@@ -101,6 +111,8 @@ def main() -> None:
     parser.add_argument("--playback-vertices", type=int, default=50_000)
     args = parser.parse_args()
     from PySide6.QtWidgets import QApplication
+
+    from shapeviewer.render.scene import PLAYBACK_MAX_POINTS, PLAYBACK_OVERLAY_MAX_POINTS
 
     app = QApplication.instance() or QApplication([])
     run = heartbeat_during_run(app, args.seconds, DATA / "finger0.ply", DATA / "finger1.ply")
@@ -111,17 +123,16 @@ def main() -> None:
     )
     exact = playback_rate(app, args.playback_vertices, stand_in=False)
     print(
-        f"playback of {exact['vertices']} vertices drawn in full: {exact['fps_at_60_requested']:.1f} frames "
-        "rendered per second at 60 requested"
+        f"playback of {exact['vertices']} vertices drawn in full: {exact['fps_at_60']:.1f} frames rendered "
+        f"per second at 60 requested, {exact['fps_at_30']:.1f} at 30"
     )
     play = playback_rate(app, args.playback_vertices)
     print(
-        f"playback of {play['vertices']} vertices (20k-vertex stand-in while playing): "
-        f"{play['fps_at_60_requested']:.1f} "
-        "frames rendered per second "
-        "at 60 requested; "
-        f"one frame {play['frame_ms_median']:.1f} ms median, {play['frame_ms_max']:.1f} ms max "
-        f"(target >= 30 fps: ratio {play['fps_at_60_requested'] / 30:.2f})"
+        f"playback of {play['vertices']} vertices as the app plays it ({PLAYBACK_MAX_POINTS // 1000}k-vertex "
+        f"stand-in, {PLAYBACK_OVERLAY_MAX_POINTS // 1000}k-vertex target): {play['fps_at_60']:.1f} frames rendered "
+        f"per second at 60 requested (target >= 30 fps: ratio {play['fps_at_60'] / 30:.2f}), "
+        f"{play['fps_at_30']:.1f} at 30 requested (ratio {play['fps_at_30'] / 30:.2f}); "
+        f"the first press shows its first frame after {play['first_frame_ms']:.0f} ms"
     )
 
 

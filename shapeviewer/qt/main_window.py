@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ..io.meshes import Mesh, MeshReadError, read_mesh
 from . import settings_store
+from .busy import busy_cursor
 from .display_options import DisplayOptions
 from .log_panel import LogPanel
 from .mask_actions import connect_mask_tools, mask_problem
@@ -175,16 +176,22 @@ class MainWindow(QMainWindow):
             self.show_error("Registration running", f"Stop the registration before opening {names}.")
             return False
         read = {}
-        for role, path in paths.items():
-            try:
-                read[role] = read_mesh(path)
-            except MeshReadError as exc:
-                self.log_panel.add(f"error: {exc}")
-                self.show_error("Cannot open mesh", str(exc))
-                return False
-        for path in paths.values():
-            settings_store.remember_folder(path)
-        self.install_meshes(read, paths, remember=True)
+        with busy_cursor():
+            for role, path in paths.items():
+                try:
+                    read[role] = read_mesh(path)
+                except MeshReadError as exc:
+                    error = exc
+                    break
+            else:
+                error = None
+                for path in paths.values():
+                    settings_store.remember_folder(path)
+                self.install_meshes(read, paths, remember=True)
+        if error is not None:  # the dialog after the wait cursor is gone
+            self.log_panel.add(f"error: {error}")
+            self.show_error("Cannot open mesh", str(error))
+            return False
         return True
 
     def install_meshes(self, meshes: dict[str, Mesh], paths: dict[str, Path], remember: bool) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication
 
 from ..core.model import InputError
 from ..io.arrays import ArrayReadError
 from ..io.masks import load_mask, save_mask
 from ..io.meshes import MeshReadError
+from .busy import busy_cursor
 
 
 def connect_mask_tools(window) -> None:
@@ -85,15 +85,12 @@ def show_influence(window, on: bool) -> None:
     source = window.meshes.get("source")
     try:
         settings = window.parameters.settings().model
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
+        with busy_cursor():
             model = DeformationModel(source.vertices, source.faces, window.paint.mask(), settings)
             values = model.lam()
             title = "lambda"
             if values is None:
                 values, title = model.vertex_mu.cpu().numpy(), "mu"
-        finally:
-            QApplication.restoreOverrideCursor()
     except (InputError, ValueError, RuntimeError) as exc:
         window.paint_panel.influence.setChecked(False)
         window.show_error("Cannot compute the influence", str(exc))

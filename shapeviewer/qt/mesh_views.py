@@ -217,6 +217,7 @@ class ResultView(QObject):
         self.view.clear_actors()
         self.view.remove_legend(render=False)
         self.scene = DeformationScene(self.view, source_vertices, source_faces, target_vertices, target_faces)
+        self.scene.prepare_playback()  # while loading, so that Play starts at once on large meshes
         self.view.add_legend(bcolor=None, size=(0.22, 0.1), loc="lower left", face="rectangle")
         self.set_title("Result: press Run")
 

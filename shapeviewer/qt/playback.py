@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QToolButton, QWidget
 
 MODES = ("loop", "ping-pong", "once")
+# While playing, the slider and label follow at most this often: each change of theirs makes Qt
+# compose the whole window again, which would cost the 3D view a few ms of every frame.
+FOLLOW_INTERVAL_S = 0.1
+_clock = time.monotonic
 
 
 class Playback(QObject):
@@ -106,8 +112,9 @@ class PlaybackBar(QWidget):
         row.setContentsMargins(4, 0, 4, 0)
         for w in (self.back, self.play, self.forward, self.slider, self.label, self.mode, self.fps):
             row.addWidget(w, 1 if w is self.slider else 0)
-        playback.frame_changed.connect(self.show_index)
-        playback.playing_changed.connect(lambda on: self.play.setText("❚❚" if on else "▶"))
+        self._shown_at = -float("inf")
+        playback.frame_changed.connect(self._follow)
+        playback.playing_changed.connect(self._playing_changed)
         self.set_frame_count(1)
 
     def _button(self, text, tip, slot) -> QToolButton:
@@ -121,6 +128,15 @@ class PlaybackBar(QWidget):
         self.playback.mode = mode
         self.playback.direction = 1
 
+    def _playing_changed(self, playing: bool) -> None:
+        self.play.setText("❚❚" if playing else "▶")
+        if not playing:
+            self.show_index(self.playback.index)
+
+    def _follow(self, index: int) -> None:
+        if not self.playback.playing or _clock() - self._shown_at >= FOLLOW_INTERVAL_S:
+            self.show_index(index)
+
     def set_frame_count(self, n: int) -> None:
         self.playback.set_frame_count(n)
         self.slider.setRange(0, self.playback.n_frames - 1)
@@ -132,3 +148,4 @@ class PlaybackBar(QWidget):
         self.slider.setValue(index)
         self.slider.blockSignals(False)
         self.label.setText(f"t = {index}/{self.playback.n_frames - 1}")
+        self._shown_at = _clock()

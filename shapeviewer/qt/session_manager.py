@@ -12,6 +12,7 @@ from ..core.registration import Report
 from ..io.session import SUFFIX, Session, SessionReadError, SessionResult, read_session, session_bytes
 from ..io.session import settings_from_dict as _settings
 from . import settings_store
+from .busy import busy_cursor
 
 AUTOSAVE_MS = 60_000
 FILTER = f"shapeviewer sessions (*{SUFFIX})"
@@ -127,12 +128,13 @@ class SessionManager(QObject):
             w.log_panel.add(f"error: {exc}")
             return False
         meshes = {"source": session.source, "target": session.target}
-        w.install_meshes(meshes, {r: Path(m.name) for r, m in meshes.items()}, remember=False)
-        w.parameters.apply_settings(settings)
-        if session.mask is not None:
-            w.paint.set_weights(session.mask, record=False)
-        if session.result is not None:
-            self._restore_result(session.result, session.frame)
+        with busy_cursor():
+            w.install_meshes(meshes, {r: Path(m.name) for r, m in meshes.items()}, remember=False)
+            w.parameters.apply_settings(settings)
+            if session.mask is not None:
+                w.paint.set_weights(session.mask, record=False)
+            if session.result is not None:
+                self._restore_result(session.result, session.frame)
         self.path = None if recovered else Path(path)
         w.setWindowModified(recovered)
         self.update_title()

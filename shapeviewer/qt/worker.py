@@ -118,7 +118,7 @@ class RegistrationRunner(QObject):
         worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         worker.failed.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(worker.deleteLater)
-        thread.finished.connect(thread.deleteLater)
+        # No thread.deleteLater: Python owns the QThread and frees it in _on_thread_finished, after wait()
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
         thread.start()
@@ -141,5 +141,8 @@ class RegistrationRunner(QObject):
     def _on_thread_finished(self) -> None:
         if self._thread is None:
             return
+        # ``finished`` is emitted from the thread before it has wound down (thread-local clean-up,
+        # OpenMP teams); freeing the QThread before that crashed one run in a few. wait() is then brief.
+        self._thread.wait()
         self._thread = self._worker = None
         self.idle.emit()

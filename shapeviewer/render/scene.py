@@ -18,7 +18,10 @@ DISPLACEMENT = "displacement"
 # The translucent target overlay is drawn from at most this many points (a decimated copy beyond):
 # it is only a reference, and translucency is what costs most in software rendering.
 OVERLAY_MAX_POINTS = 15_000
-PLAYBACK_MAX_POINTS = 20_000  # larger sources play as a stand-in of this many vertices
+# While playing, larger meshes are drawn from fewer vertices (exact again when paused): in software
+# OpenGL the cost of a frame is mostly per triangle, and 30 fps leaves about 33 ms for everything.
+PLAYBACK_MAX_POINTS = 10_000  # the source's stand-in: a subset of its vertices
+PLAYBACK_OVERLAY_MAX_POINTS = 6_000  # the translucent target's
 
 
 def polydata(vertices: np.ndarray, faces: np.ndarray) -> pv.PolyData:
@@ -38,6 +41,7 @@ def add_colour_legend(plotter, title: str, mapper, fmt: str, x: float = 0.85) ->
         position_y=0.15,
         height=0.6,
         width=0.06,
+        render=False,  # the caller schedules one paint; a render here would stall the GUI thread
     )
 
 
@@ -89,10 +93,12 @@ class DeformationScene:
         self.by_displacement = False
         self.proxy, self.proxy_actor, self.fast = None, None, False
         self.lod_threshold = PLAYBACK_MAX_POINTS  # above this many vertices, playback draws a stand-in
+        self.overlay_lod_threshold = PLAYBACK_OVERLAY_MAX_POINTS
+        self.target_fast: pv.PolyData | None = None
 
-    def set_fast(self, fast: bool) -> None:
-        """While playing, draw a decimated stand-in of a large source (exact when paused)."""
-        if fast and self.mesh.n_points > self.lod_threshold and self.proxy is None:
+    def prepare_playback(self) -> None:
+        """Build the lighter stand-ins that playback draws (once; call it where a wait is expected)."""
+        if self.proxy is None and self.mesh.n_points > self.lod_threshold:
             self.proxy = VertexSubsetStandIn(self.mesh, self.rest, self.lod_threshold)
             self.proxy_actor = self.plotter.add_mesh(
                 self.proxy.mesh,
@@ -104,11 +110,21 @@ class DeformationScene:
                 smooth_shading=False,
                 reset_camera=False,
             )
+            self.proxy_actor.SetVisibility(self.fast)
             self._sync_proxy_style()
-        self.fast = fast and self.proxy is not None
+        if self.target_fast is None and self.target.n_points > self.overlay_lod_threshold:
+            self.target_fast = overlay_mesh(self.target, self.overlay_lod_threshold)
+
+    def set_fast(self, fast: bool) -> None:
+        """While playing, draw stand-ins of a large source and target (exact when paused)."""
+        if fast:
+            self.prepare_playback()
+        self.fast = fast and self.proxy is not None and self.mesh.n_points > self.lod_threshold
         if self.proxy_actor is not None:
             self.proxy_actor.SetVisibility(self.fast)
         self.actor.SetVisibility(not self.fast)
+        coarse_target = fast and self.target_fast is not None and self.target.n_points > self.overlay_lod_threshold
+        self.target_actor.mapper.SetInputData(self.target_fast if coarse_target else self.target)
         self.show_frame(self.frame)
 
     def _sync_proxy_style(self) -> None:

@@ -15,6 +15,7 @@ def test_pair_is_shown_in_both_views_and_run_is_possible(window, small_pair):
     assert window.inputs.meshes["target"].n_points == read_mesh(small_pair[1]).n_vertices
     assert window.result.scene is not None and window.result.scene.mesh.n_points == n
     assert window.run_button.isEnabled()
+    assert QApplication.overrideCursor() is None
     assert "Ready" in window.status_line.text()
 
 
@@ -23,6 +24,7 @@ def test_corrupt_file_gives_a_dialog_naming_it_and_keeps_the_old_mesh(window, tm
     bad.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 3\nend_header\n1 2\n")
     before = np.array(window.inputs.meshes["source"].points)
     assert not window.load_mesh("source", bad)
+    assert QApplication.overrideCursor() is None  # the wait cursor is gone before the dialog shows
     dialog = window.last_dialog
     qtbot.waitUntil(dialog.isVisible)
     assert "broken.ply" in dialog.text()

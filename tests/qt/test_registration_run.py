@@ -103,6 +103,33 @@ def test_playback_modes_at_the_last_frame(qtbot, mode, expected):
     assert pb.playing is False
 
 
+def test_while_playing_the_timeline_follows_at_10_hz_and_is_exact_when_paused(qtbot, monkeypatch):
+    from shapeviewer.qt import playback as module
+
+    now = [100.0]
+    monkeypatch.setattr(module, "_clock", lambda: now[0])
+    pb = module.Playback()
+    bar = module.PlaybackBar(pb)
+    qtbot.addWidget(bar)
+    bar.set_frame_count(11)
+    pb.set_fps(1)  # playing, but the ticks below are driven by hand
+    pb.play()
+    shown = []
+    for dt in (0.2, 0.03, 0.03, 0.05):  # each tick after dt seconds
+        now[0] += dt
+        pb._tick()
+        shown.append((bar.label.text(), bar.slider.value()))
+    assert pb.index == 4
+    assert shown == [("t = 1/10", 1), ("t = 1/10", 1), ("t = 1/10", 1), ("t = 4/10", 4)]
+    now[0] += 0.01
+    pb._tick()
+    assert bar.label.text() == "t = 4/10"
+    pb.pause()
+    assert (bar.label.text(), bar.slider.value()) == ("t = 5/10", 5)  # exact as soon as playback stops
+    pb.step(1)
+    assert bar.label.text() == "t = 6/10"  # stepping by hand shows every frame
+
+
 def test_closing_during_a_run_stops_the_thread(window, qtbot):
     quick_settings(window, iterations=10_000, steps=20)
     qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)

@@ -51,15 +51,20 @@ def test_large_meshes_play_as_an_exact_subset_stand_in():
     faces = sphere.faces.reshape(-1, 4)[:, 1:]
     plotter = pv.Plotter(off_screen=True, window_size=(200, 150))
     scene = DeformationScene(plotter, vertices, faces, vertices + 1, faces)
-    scene.lod_threshold = 5000
+    scene.lod_threshold, scene.overlay_lod_threshold = 5000, 3000
     trajectory = np.stack([vertices * (1 + 0.1 * t) for t in range(4)])
     scene.set_trajectory(trajectory)
+    scene.prepare_playback()  # built ahead (on loading): pressing Play rebuilds nothing
+    proxy, target_fast = scene.proxy, scene.target_fast
     scene.set_fast(True)
+    assert scene.proxy is proxy and scene.target_fast is target_fast
     assert scene.fast and scene.proxy_actor.GetVisibility() and not scene.actor.GetVisibility()
     assert scene.proxy.mesh.n_points <= 5500
+    assert scene.target_actor.mapper.GetInput().GetNumberOfPoints() <= 3300  # the target is lighter too
     scene.show_frame(3)
     np.testing.assert_allclose(scene.proxy.mesh.points, trajectory[3][scene.proxy.index])
     scene.set_fast(False)  # paused: the exact mesh at the same frame
     assert scene.actor.GetVisibility() and not scene.proxy_actor.GetVisibility()
+    assert scene.target_actor.mapper.GetInput().GetNumberOfPoints() == scene.target.n_points
     np.testing.assert_allclose(scene.mesh.points, trajectory[3])
     plotter.close()
