@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from .worker import RegistrationJob, RegistrationRunner
 
 APPLY_INTERVAL_MS = 100  # newest report shown at most 10 times a second; older ones are skipped
+PLOT_DELAY_MS = 30  # the loss plot redraws this long after a new geodesic, in its own event-loop turn
 
 
 class RunController(QObject):
@@ -37,6 +38,10 @@ class RunController(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(APPLY_INTERVAL_MS)
         self.timer.timeout.connect(self.apply_pending)
+        self.plot_timer = QTimer(self)  # owned here: it cannot fire once the window is gone
+        self.plot_timer.setSingleShot(True)
+        self.plot_timer.setInterval(PLOT_DELAY_MS)
+        self.plot_timer.timeout.connect(self.loss_plot.refresh)
         r = self.runner
         r.started.connect(self._started)
         r.report.connect(self._report)
@@ -85,6 +90,7 @@ class RunController(QObject):
 
     def shutdown(self, msecs: int = 10_000) -> bool:
         self.timer.stop()
+        self.plot_timer.stop()
         return self.runner.wait(msecs)
 
     def _started(self, info: dict) -> None:
@@ -142,7 +148,7 @@ class RunController(QObject):
             self.frames_applied += 1
             self.frames_shown.emit(len(rep.trajectory))
         self.last = rep
-        QTimer.singleShot(0, self.loss_plot.refresh)  # its own event-loop turn: no single long stall
+        self.plot_timer.start()  # the plot redraws after the 3D paint: two short stalls, not one long
         if not rep.done:
             where = f"{self.info.get('backend', '?')} on {self.info.get('device', '?')}"
             self.status.emit(
