@@ -20,8 +20,8 @@ DISPLACEMENT = "displacement"
 OVERLAY_MAX_POINTS = 15_000
 # While playing, larger meshes are drawn from fewer vertices (exact again when paused): in software
 # OpenGL the cost of a frame is mostly per triangle, and 30 fps leaves about 33 ms for everything.
-PLAYBACK_MAX_POINTS = 10_000  # the source's stand-in: a subset of its vertices
-PLAYBACK_OVERLAY_MAX_POINTS = 6_000  # the translucent target's
+PLAYBACK_MAX_POINTS = 6_000  # the source's stand-in: a subset of its vertices
+PLAYBACK_OVERLAY_MAX_POINTS = 3_000  # the translucent target's
 
 
 def polydata(vertices: np.ndarray, faces: np.ndarray) -> pv.PolyData:
