@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -148,6 +148,12 @@ class MainWindow(QMainWindow):
         run.result_ready.connect(lambda _rep: self.setWindowModified(True))
         self.parameters.changed.connect(lambda: self.setWindowModified(True))
         self.playback.frame_changed.connect(self._show_frame)
+        # A new geodesic from the run is painted one event-loop turn after it is applied: input and
+        # timers get in between, instead of waiting for the update and the render in one go.
+        self._result_paint = QTimer(self)
+        self._result_paint.setSingleShot(True)
+        self._result_paint.setInterval(0)
+        self._result_paint.timeout.connect(lambda: schedule_paint(self.result.view))
         self.playback.playing_changed.connect(self._playing_changed)
         self.parameters.validity_changed.connect(self.revalidate)
         self.parameters.kernel.kernel_changed.connect(lambda _k: self.display.update_kernel_sphere(self))
@@ -297,7 +303,9 @@ class MainWindow(QMainWindow):
             self.playback.seek(n_frames - 1)
         self.playback.blockSignals(False)
         self.playback_bar.show_index(self.playback.index)
-        self._show_frame(self.playback.index)
+        if self.result.scene is not None:
+            self.result.scene.show_frame(self.playback.index)
+            self._result_paint.start()
 
     def _playing_changed(self, playing: bool) -> None:
         """Large meshes play as a decimated stand-in; the exact mesh is back as soon as playback stops."""
