@@ -93,3 +93,5 @@ class LossPlot(pg.PlotWidget):
         if not self.iterations:
             item.setXRange(0, 10)
             item.setYRange(-4, 0)  # log10 units: 1e-4 .. 1 before any data
+        else:
+            item.enableAutoRange()  # setting a range turned it off: follow the data again
