@@ -181,23 +181,17 @@ class MainWindow(QMainWindow):
             names = ", ".join(p.name for p in paths.values())
             self.show_error("Registration running", f"Stop the registration before opening {names}.")
             return False
-        read = {}
-        with busy_cursor():
-            for role, path in paths.items():
-                try:
-                    read[role] = read_mesh(path)
-                except MeshReadError as exc:
-                    error = exc
-                    break
-            else:
-                error = None
-                for path in paths.values():
-                    settings_store.remember_folder(path)
-                self.install_meshes(read, paths, remember=True)
-        if error is not None:  # the dialog after the wait cursor is gone
-            self.log_panel.add(f"error: {error}")
-            self.show_error("Cannot open mesh", str(error))
+        try:
+            with busy_cursor():  # gone before the dialog below shows
+                read = {role: read_mesh(path) for role, path in paths.items()}
+        except MeshReadError as exc:
+            self.log_panel.add(f"error: {exc}")
+            self.show_error("Cannot open mesh", str(exc))
             return False
+        for path in paths.values():
+            settings_store.remember_folder(path)
+        with busy_cursor():
+            self.install_meshes(read, paths, remember=True)
         return True
 
     def install_meshes(self, meshes: dict[str, Mesh], paths: dict[str, Path], remember: bool) -> None:
@@ -303,9 +297,7 @@ class MainWindow(QMainWindow):
             self.playback.seek(n_frames - 1)
         self.playback.blockSignals(False)
         self.playback_bar.show_index(self.playback.index)
-        if self.result.scene is not None:
-            self.result.scene.show_frame(self.playback.index)
-            self._result_paint.start()
+        self._show_frame(self.playback.index, paint_later=True)
 
     def _playing_changed(self, playing: bool) -> None:
         """Large meshes play as a decimated stand-in; the exact mesh is back as soon as playback stops."""
@@ -313,11 +305,14 @@ class MainWindow(QMainWindow):
             self.result.scene.set_fast(playing)
             schedule_paint(self.result.view)
 
-    def _show_frame(self, index: int) -> None:
+    def _show_frame(self, index: int, paint_later: bool = False) -> None:
         scene = self.result.scene
         if scene is not None:
             scene.show_frame(index)
-            schedule_paint(self.result.view)
+            if paint_later:  # a new geodesic from the run: see _result_paint
+                self._result_paint.start()
+            else:
+                schedule_paint(self.result.view)
 
     # ---- messages and lifetime ----------------------------------------------------------------
     def show_error(self, title: str, message: str, details: str = "") -> None:

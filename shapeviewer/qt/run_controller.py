@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -34,7 +32,6 @@ class RunController(QObject):
         self.max_iterations = 0
         self.reports_received = 0
         self.frames_applied = 0
-        self._t0 = 0.0
         self.timer = QTimer(self)
         self.timer.setInterval(APPLY_INTERVAL_MS)
         self.timer.timeout.connect(self.apply_pending)
@@ -58,7 +55,6 @@ class RunController(QObject):
         self.reports_received = 0
         self.max_iterations = job.settings.iterations
         self.loss_plot.reset()
-        self._t0 = time.perf_counter()
         self.runner.start(job)
         self.timer.start()
         self.running_changed.emit(True)
