@@ -1,4 +1,4 @@
-"""Benchmark meshes of chosen sizes, resampled from the real scans in ../shared/data."""
+"""Benchmark meshes of chosen sizes, resampled from the real scans in tests/data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 # Where exported meshes are read from on machines without pyvista (the GPU check).
 EXPORTED = os.environ.get("SHAPEVIEWER_BENCH_MESHES")
 

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 PROGRESS = re.compile(r"iter\s+(\d+)\s+loss \S+\s+fidelity \S+ \(-([\d.]+)%\).*?([\d.]+) s$")
 
 

@@ -5,21 +5,19 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+DATA = REPO / "tests" / "data"  # real meshes (scikit-shapes, MIT): see tests/data/README.md
 
 
 @pytest.fixture
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared meshes not found at {SHARED_DATA}")
-    return SHARED_DATA
+def data_dir() -> Path:
+    return DATA
 
 
 @pytest.fixture
-def human(shared_data):
+def human(data_dir):
     from shapeviewer.io.meshes import read_mesh
 
-    return read_mesh(shared_data / "human.ply")
+    return read_mesh(data_dir / "human.ply")
 
 
 @pytest.fixture

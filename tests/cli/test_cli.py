@@ -43,15 +43,15 @@ def test_shoot_writes_frames_measure_scaling_and_summary(tmp_path, human):
 
 
 def human_path(human):
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import DATA
 
-    return SHARED_DATA / "human.ply"
+    return DATA / "human.ply"
 
 
 @pytest.mark.slow
-def test_register_finger0_onto_finger1_drops_fidelity_by_95_percent(tmp_path, shared_data):
+def test_register_finger0_onto_finger1_drops_fidelity_by_95_percent(tmp_path, data_dir):
     out = tmp_path / "reg"
-    proc = run_cli("register", shared_data / "finger0.ply", shared_data / "finger1.ply", "--out", out,
+    proc = run_cli("register", data_dir / "finger0.ply", data_dir / "finger1.ply", "--out", out,
                    "--control-points", "300", "--iterations", "25")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     result = json.loads((out / "result.json").read_text())
@@ -119,11 +119,11 @@ def test_nan_in_a_mesh_file_is_bad_input_from_a_real_process(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_writes_results_so_far_and_exits_130(tmp_path, shared_data):
+def test_ctrl_c_writes_results_so_far_and_exits_130(tmp_path, data_dir):
     out = tmp_path / "int"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shapeviewer", "register", str(shared_data / "finger0.ply"),
-         str(shared_data / "finger1.ply"), "--out", str(out), "--control-points", "200", "--iterations", "200"],
+        [sys.executable, "-m", "shapeviewer", "register", str(data_dir / "finger0.ply"),
+         str(data_dir / "finger1.ply"), "--out", str(out), "--control-points", "200", "--iterations", "200"],
         stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     lines = []
