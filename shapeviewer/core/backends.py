@@ -2,6 +2,9 @@
 
 ``auto`` picks dense while the N x M kernel matrix stays small, KeOps beyond, and falls back to
 dense with a warning when KeOps is missing or fails to compile.
+
+KeOps reductions are pykeops Genred objects built once per formula text; a kernel's numbers (scales,
+coefficients) travel as a parameter vector, so kernels of one structure share one compiled formula.
 """
 
 from __future__ import annotations
@@ -77,16 +80,94 @@ def kernel_matrix(kernel: Kernel, x: torch.Tensor, y: torch.Tensor) -> torch.Ten
     return kernel.of_squared_distance(squared_distances(x, y), _torch_safe_sqrt)
 
 
-def _keops_product(kernel: Kernel, x, y, b):
-    from pykeops.torch import LazyTensor
+class _Formula:
+    """A KeOps formula under construction from a :class:`Kernel`'s own arithmetic: each Python float
+    becomes an entry ``Elem(P, k)`` of one parameter vector P, so the text depends on the kernel's
+    structure (profiles, unit coefficients, constant term) and not on its scales."""
 
-    x_i = LazyTensor(x[:, None, :].contiguous())
-    y_j = LazyTensor(y[None, :, :].contiguous())
-    b_j = LazyTensor(b[None, :, :].contiguous())
-    d2 = x_i.sqdist(y_j)
+    def __init__(self, text: str, params: list[float]):
+        self.text, self.params = text, params
+
+    def _arg(self, other) -> str:
+        if isinstance(other, _Formula):
+            return other.text
+        self.params.append(float(other))
+        return f"Elem(P,{len(self.params) - 1})"
+
+    def _op(self, text: str) -> _Formula:
+        return _Formula(text, self.params)
+
+    def __add__(self, other):
+        return self._op(f"({self.text}+{self._arg(other)})")
+
+    def __radd__(self, other):
+        return self._op(f"({self._arg(other)}+{self.text})")
+
+    def __sub__(self, other):
+        return self._op(f"({self.text}-{self._arg(other)})")
+
+    def __rsub__(self, other):
+        return self._op(f"({self._arg(other)}-{self.text})")
+
+    def __mul__(self, other):
+        return self._op(f"({self.text}*{self._arg(other)})")
+
+    def __rmul__(self, other):
+        return self._op(f"({self._arg(other)}*{self.text})")
+
+    def __truediv__(self, other):
+        return self._op(f"({self.text}/{self._arg(other)})")
+
+    def __rtruediv__(self, other):
+        return self._op(f"({self._arg(other)}/{self.text})")
+
+    def __neg__(self):
+        return self._op(f"(-{self.text})")
+
+    def exp(self):
+        return self._op(f"Exp({self.text})")
+
+    def rsqrt(self):
+        return self._op(f"Rsqrt({self.text})")
+
+
+@functools.lru_cache(maxsize=64)  # kernels are frozen dataclasses; a GUI session may try many scales
+def _kernel_formulas(kernel: Kernel) -> tuple[str, str, tuple[float, ...]]:
+    """(k, g, P): KeOps texts of k(|x - y|^2) and of its gradient factor g in the variables x, y and
+    the parameter vector P that holds all of the kernel's numbers."""
+    params: list[float] = []
+    d2 = _Formula("SqDist(x,y)", params)
     # u * rsqrt(u) is KeOps' sqrt with a zero derivative at u = 0 (rsqrt(0) = 0 there).
     k = kernel.of_squared_distance(d2, lambda u: u * u.rsqrt())
-    return (k * b_j).sum(dim=1)
+    g = kernel.gradient_factor(d2, lambda u: u.rsqrt())
+    return k.text, g.text, tuple(params)
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_parameters(kernel: Kernel, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The vector P of ``kernel``, copied to the device once (not at every reduction)."""
+    return torch.tensor(_kernel_formulas(kernel)[2], dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=256)
+def _genred(formula: str, aliases: tuple[str, ...]):
+    """One pykeops Genred per formula text (sum over j, output indexed by i); compiled on first call."""
+    from pykeops.torch import Genred
+
+    return Genred(formula, list(aliases), reduction_op="Sum", axis=1)
+
+
+def _reduce(kernel: Kernel, template: str, variables: tuple[str, ...], *args: torch.Tensor) -> torch.Tensor:
+    """Run ``template`` (with {k}, {g} for the kernel and its gradient factor) over x = args[0] (i),
+    y = args[1] (j) and further ``variables`` ('name=Vi(d)' or 'name=Vj(d)') bound to args[2:]."""
+    k, g, params = _kernel_formulas(kernel)
+    aliases = ("x=Vi(3)", "y=Vj(3)", *variables, f"P=Pm({len(params)})")
+    fn = _genred(template.format(k=k, g=g), aliases)
+    return fn(*(a.contiguous() for a in args), _kernel_parameters(kernel, args[0].dtype, args[0].device))
+
+
+def _keops_product(kernel: Kernel, x, y, b):
+    return _reduce(kernel, "{k}*b", (f"b=Vj({b.shape[1]})",), x, y, b)
 
 
 def kernel_product(kernel: Kernel, x: torch.Tensor, y: torch.Tensor, b: torch.Tensor, backend: str) -> torch.Tensor:
@@ -104,14 +185,8 @@ OPERATOR_DENSE_BYTES = 256 * 2**20
 
 
 def _keops_hamiltonian_reduction(kernel: Kernel, q, m):
-    from pykeops.torch import LazyTensor
-
-    q_i, q_j = LazyTensor(q[:, None, :].contiguous()), LazyTensor(q[None, :, :].contiguous())
-    m_i, m_j = LazyTensor(m[:, None, :].contiguous()), LazyTensor(m[None, :, :].contiguous())
-    d2 = q_i.sqdist(q_j)
-    k = kernel.of_squared_distance(d2, lambda u: u * u.rsqrt())
-    g = kernel.gradient_factor(d2, lambda u: u.rsqrt())
-    return (k * m_j).concat(g * (m_i | m_j) * (q_i - q_j)).sum(dim=1)
+    template = "Concat({k}*mj,{g}*(mi|mj)*(x-y))"
+    return _reduce(kernel, template, ("mi=Vi(3)", "mj=Vj(3)"), q, q, m, m)
 
 
 def hamiltonian_reduction(kernel: Kernel, q: torch.Tensor, m: torch.Tensor, backend: str):
@@ -139,12 +214,8 @@ def gradient_from_weights(w: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 def _keops_weighted_gradient(kernel: Kernel, q, a, b):
-    from pykeops.torch import LazyTensor
-
-    q_i, q_j = LazyTensor(q[:, None, :].contiguous()), LazyTensor(q[None, :, :].contiguous())
-    a_i, b_j = LazyTensor(a[:, None, :].contiguous()), LazyTensor(b[None, :, :].contiguous())
-    g = kernel.gradient_factor(q_i.sqdist(q_j), lambda x: x.rsqrt())
-    return (g * (a_i | b_j) * (q_i - q_j)).sum(dim=1)
+    d = a.shape[1]
+    return _reduce(kernel, "{g}*(a|b)*(x-y)", (f"a=Vi({d})", f"b=Vj({d})"), q, q, a, b)
 
 
 def weighted_kernel_gradient(kernel: Kernel, q: torch.Tensor, a: torch.Tensor, b: torch.Tensor, backend: str):
@@ -155,6 +226,36 @@ def weighted_kernel_gradient(kernel: Kernel, q: torch.Tensor, a: torch.Tensor, b
         if out is not None:
             return out
     return gradient_from_weights(kernel.gradient_factor(squared_distances(q, q), _torch_safe_rsqrt) * (a @ b.T), q)
+
+
+# Backward of weighted_kernel_gradient: [q_bar (3), a_bar (d), b_bar (d)] in one reduction over j.
+_VJP_TEMPLATE = (
+    "Concat(Grad({g}*((hi*(ai|bj)-hj*(aj|bi))|(x-y)),x,IntCst(1)),Concat({g}*(hi|(x-y))*bj,-{g}*(hj|(x-y))*aj))"
+)
+
+
+def _keops_weighted_gradient_vjp(kernel: Kernel, q, a, b, h):
+    d = a.shape[1]
+    variables = (f"ai=Vi({d})", f"aj=Vj({d})", f"bi=Vi({d})", f"bj=Vj({d})", "hi=Vi(3)", "hj=Vj(3)")
+    out = _reduce(kernel, _VJP_TEMPLATE, variables, q, q, a, a, b, b, h, h)
+    return out[:, :3], out[:, 3 : 3 + d], out[:, 3 + d :]
+
+
+def weighted_kernel_gradient_vjp(kernel: Kernel, q, a, b, h, backend: str):
+    """(q_bar, a_bar, b_bar): the gradients of <h, F(q, a, b)> for F = :func:`weighted_kernel_gradient`,
+    not differentiable. With d_ij = q_i - q_j and G_ij = g(|d_ij|^2):
+    q_bar_i = sum_j grad_{q_i} [G_ij (h_i <a_i, b_j> - h_j <a_j, b_i>) . d_ij],
+    a_bar_i = sum_j G_ij (h_i . d_ij) b_j,  b_bar_i = -sum_j G_ij (h_j . d_ij) a_j.
+    KeOps: one reduction where autograd would take four (q as x_i and as y_j, a, b)."""
+    with torch.no_grad():
+        if backend == "keops" and keops_usable():
+            out = _keops_call(_keops_weighted_gradient_vjp, kernel, q, a, b, h)
+            if out is not None:
+                return out
+    with torch.enable_grad():
+        leaves = [t.detach().requires_grad_() for t in (q, a, b)]
+        out = weighted_kernel_gradient(kernel, *leaves, "torch")
+        return tuple(g.detach() for g in torch.autograd.grad(out, leaves, h))
 
 
 def kernel_gradient(kernel: Kernel, q: torch.Tensor, u: torch.Tensor, v: torch.Tensor, backend: str):
@@ -177,8 +278,28 @@ def _keops_call(function, *args):
         return None
 
 
+# Row blocks of this many entries when a CPU builds a detached K_q: whole-matrix temporaries cost more
+# in memory traffic than the arithmetic there (n = 2000, float32: 134 ms whole, 12-19 ms in blocks).
+_CPU_BLOCK_ENTRIES = 2**20
+
+
+def operator_matrix(kernel: Kernel, q: torch.Tensor) -> torch.Tensor:
+    """K_q (n, n), no autograd, the diagonal from exactly |q_i - q_i|^2 = 0; in row blocks on a CPU."""
+    n = len(q)
+    rows = n if q.device.type != "cpu" else max(64, _CPU_BLOCK_ENTRIES // max(n, 1))
+    out = torch.empty(n, n, dtype=q.dtype, device=q.device)
+    with torch.no_grad():
+        sq = (q * q).sum(-1)
+        for start in range(0, n, rows):
+            d2 = torch.addmm(sq[start : start + rows, None], q[start : start + rows], q.T, alpha=-2.0)
+            d2.add_(sq[None, :]).clamp_(min=0.0).diagonal(offset=start).zero_()
+            out[start : start + rows] = kernel.of_squared_distance(d2, _torch_safe_sqrt)
+    return out
+
+
 class ScalarKernelOperator:
-    """v -> K_q v for scalar fields, no autograd; a dense matrix, when it fits, is built once and reused."""
+    """v -> K_q v for fields v (n,) or (n, k), no autograd; k stacked fields cost one reduction.
+    A dense matrix, when it fits, is built once and reused."""
 
     def __init__(self, kernel: Kernel, q: torch.Tensor, backend: str, matrix: torch.Tensor | None = None):
         """``matrix``: K_q already computed by the caller (detached), to be reused."""
@@ -188,12 +309,20 @@ class ScalarKernelOperator:
         self._matrix = matrix
         itemsize = torch.finfo(q.dtype).bits // 8
         if matrix is None and (backend == "torch" or len(q) ** 2 * itemsize <= OPERATOR_DENSE_BYTES):
-            with torch.no_grad():
-                self._matrix = kernel_matrix(kernel, self.q, self.q)
+            self._matrix = operator_matrix(kernel, self.q)
+
+    @property
+    def dense(self) -> bool:
+        """True when products are dense matrix products (no KeOps reduction, no host synchronisation)."""
+        return self._matrix is not None
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         self.matvecs += 1
         with torch.no_grad():
+            if self._matrix is not None and v.ndim == 2 and v.device.type == "cpu":
+                # CPU BLAS: a few columns one by one are 2-6x faster than a matrix product (n = 2000 to 5000)
+                return torch.stack([self._matrix @ column for column in v.unbind(1)], 1)
             if self._matrix is not None:
                 return self._matrix @ v
-            return kernel_product(self.kernel, self.q, self.q, v[:, None], self.backend)[:, 0]
+            out = kernel_product(self.kernel, self.q, self.q, v[:, None] if v.ndim == 1 else v, self.backend)
+            return out[:, 0] if v.ndim == 1 else out

@@ -8,13 +8,14 @@
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from .backends import (
-    dense_kernel_and_gradient,
-    gradient_from_weights,
     hamiltonian_reduction,
+    kernel_gradient,
     kernel_product,
     weighted_kernel_gradient,
+    weighted_kernel_gradient_vjp,
 )
 from .kernels import Kernel
 from .sinkhorn import SinkhornSettings, SinkhornSolver, SinkhornStats
@@ -74,8 +75,11 @@ class NormalizedCometric:
         if cache is not None and cache[0] is q and torch.equal(cache[1], q.detach()):
             return cache[2]
         lam = self.solver.scaling(q, self.mu)
-        self._cache = (q, q.detach().clone(), lam)
+        self._remember(q, lam)
         return lam
+
+    def _remember(self, q: torch.Tensor, lam: torch.Tensor) -> None:
+        self._cache = (q, q.detach().clone(), lam)
 
     def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         lp = self.scaling(q)[:, None] * p
@@ -88,7 +92,7 @@ class NormalizedCometric:
         with torch.enable_grad():
             q = q if q.requires_grad else q.detach().requires_grad_()
             lam = self.solver.scaling(q, self.mu)  # fresh: a cached lambda's graph may have been freed
-            self._cache = (q, q.detach().clone(), lam)  # the velocity of carried points reuses it
+            self._remember(q, lam)  # the velocity of carried points reuses it
             k_lp, dh_dq = hamiltonian_reduction(self.kernel, q, lam[:, None] * p, self.backend)
             dh_dlam = (p * k_lp).sum(1)
             (through_lam,) = torch.autograd.grad(
@@ -97,28 +101,10 @@ class NormalizedCometric:
         return lam[:, None] * k_lp, dh_dq + through_lam
 
     def _converged_field(self, q: torch.Tensor, p: torch.Tensor):
-        """The field at a converged lambda, with the path through lambda written out: with m = lambda p,
-        u = w lambda, v = lambda mu (w the Sinkhorn adjoint of dH/dlambda = p . K m),
-        dH/dq = sum_j G_ij (m_i.m_j - u_i v_j - v_i u_j) (q_i - q_j): one kernel-gradient reduction.
-        Dense: K and G are built once per step and also serve the Sinkhorn solve."""
-        with torch.enable_grad():
-            q = q if q.requires_grad else q.detach().requires_grad_()
-            dense = self.backend == "torch"
-            if dense:
-                k, g = dense_kernel_and_gradient(self.kernel, q)
-                self.solver.operator(q, k.detach())
-            lam = self.solver.scaling(q, self.mu)
-            self._cache = (q, q.detach().clone(), lam)
-            m = lam[:, None] * p
-            k_m = k @ m if dense else kernel_product(self.kernel, q, q, m, self.backend)
-            w = self.solver.adjoint(q, lam, self.mu, (p * k_m).sum(1))
-            u, v = (w * lam)[:, None], (lam * self.mu)[:, None]
-            a, b = torch.cat([m, u, v], 1), torch.cat([m, -v, -u], 1)  # a_i . b_j = m_i.m_j - u_i v_j - v_i u_j
-            if dense:
-                dh_dq = gradient_from_weights(g * (a @ b.T), q)
-            else:
-                dh_dq = weighted_kernel_gradient(self.kernel, q, a, b, self.backend)
-            return lam[:, None] * k_m, dh_dq
+        """The field at a converged lambda, differentiable once (what the shooting's gradient needs)."""
+        dh_dp, dh_dq, lam = _ConvergedField.apply(q, p, self)
+        self._remember(q, lam)  # the velocity of carried points reuses it
+        return dh_dp, dh_dq
 
     def velocity(self, x: torch.Tensor, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         lam = self.scaling(q)
@@ -126,6 +112,82 @@ class NormalizedCometric:
             self.kernel, x, q, torch.cat([lam[:, None] * p, (lam * self.mu)[:, None]], 1), self.backend
         )
         return both[:, :3] / both[:, 3:]
+
+
+class _ConvergedField(torch.autograd.Function):
+    """(dH/dp, dH/dq, lambda) at (q, p) for the converged scaling, with the backward written out.
+
+    Forward, with m = lambda p, M = K_q m, g = p . M (= dH/dlambda), w = J^{-T} (lambda g) (the Sinkhorn
+    adjoint), u = w lambda, v = lambda mu:
+    dH/dp = lambda M,  dH/dq_i = sum_j G_ij (m_i.m_j - u_i v_j - v_i u_j) (q_i - q_j).
+    Backward: the chain rule through these steps in reverse. Products with K_q go through the Sinkhorn
+    operator (dense when it fits, else KeOps with stacked columns), and every gradient in q is gathered
+    into one kernel-gradient reduction: 1 KeOps reduction forward and 2 backward beyond those products.
+    """
+
+    @staticmethod
+    def forward(ctx, q, p, cometric):
+        solver, mu = cometric.solver, cometric.mu
+        q, p = q.detach(), p.detach()
+        op = solver.new_operator(q)  # each stage of a shooting brings new positions
+        lam = solver.solve(q, mu, op)
+        before = op.matvecs
+        m = lam[:, None] * p
+        big_m = op(m)
+        g = (p * big_m).sum(1)
+        w = solver.solve_adjoint(op, lam, mu, 1.0 / lam, lam * g, solver.linear_rtol(q.dtype), warm=True)
+        a, b = _pairing(m, w * lam, lam * mu)
+        dh_dq = weighted_kernel_gradient(cometric.kernel, q, a, b, cometric.backend)
+        solver.stats.matvecs += op.matvecs - before
+        ctx.cometric = cometric
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(q, p, lam, big_m, w)
+        return lam[:, None] * big_m, dh_dq, lam
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dh_dp_bar, dh_dq_bar, lam_bar):
+        q, p, lam, big_m, w = ctx.saved_tensors
+        cometric = ctx.cometric
+        solver, mu, kernel, backend = cometric.solver, cometric.mu, cometric.kernel, cometric.backend
+        op = solver.new_operator(q)  # the backward visits the stages in reverse: rarely the last operator
+        before = op.matvecs
+        rtol = solver.linear_rtol(q.dtype, for_loss_gradient=True)
+        c, m, u, v = 1.0 / lam, lam[:, None] * p, w * lam, lam * mu
+        lam_bar = torch.zeros_like(lam) if lam_bar is None else lam_bar.clone()
+        q_bar, m_bar, u_bar, big_m_bar = torch.zeros_like(q), torch.zeros_like(m), torch.zeros_like(u), 0.0
+        if dh_dq_bar is not None:  # dH/dq = F(q, a, b), a = [m, u, v], b = [m, -v, -u]
+            q_bar, a_bar, b_bar = weighted_kernel_gradient_vjp(kernel, q, *_pairing(m, u, v), dh_dq_bar, backend)
+            m_bar = a_bar[:, :3] + b_bar[:, :3]
+            u_bar = a_bar[:, 3] - b_bar[:, 4]
+            lam_bar += w * u_bar + mu * (a_bar[:, 4] - b_bar[:, 3])
+        if dh_dp_bar is not None:  # dH/dp = lambda M
+            big_m_bar = lam[:, None] * dh_dp_bar
+            lam_bar += (dh_dp_bar * big_m).sum(1)
+        # w = J^{-T} (lambda g), J^T w = w + v K(w / c): as in the Sinkhorn adjoint's backward
+        z = solver.solve_direct(op, lam, mu, c, lam * u_bar, rtol, warm=True) if dh_dq_bar is not None else u_bar
+        r, t = z * v, w / c
+        lam_bar += (p * big_m).sum(1) * z
+        big_m_bar = big_m_bar + (lam * z)[:, None] * p
+        products = op(torch.cat([r[:, None], t[:, None], big_m_bar], 1))  # K [r, t, M_bar] in one go
+        dl_dc = -products[:, 0] * t / c
+        lam_bar -= mu * (z * products[:, 1] + op(dl_dc))
+        # M = K m, m = lambda p
+        m_bar = m_bar + products[:, 2:]
+        p_bar = lam[:, None] * m_bar + (lam * z)[:, None] * big_m
+        lam_bar += (p * m_bar).sum(1)
+        if ctx.needs_input_grad[0]:  # lambda(q), then every path to q in one reduction
+            w_lam = solver.solve_adjoint(op, lam, mu, c, lam_bar * lam, rtol, warm=True) * lam
+            big_u = torch.cat([-r[:, None], -(dl_dc + w_lam)[:, None], big_m_bar], 1)
+            with torch.no_grad():
+                q_bar = q_bar + kernel_gradient(kernel, q, big_u, torch.cat([t[:, None], v[:, None], m], 1), backend)
+        solver.stats.matvecs += op.matvecs - before
+        return (q_bar if ctx.needs_input_grad[0] else None), (p_bar if ctx.needs_input_grad[1] else None), None
+
+
+def _pairing(m: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(a, b) (n, 5) with a_i . b_j = m_i.m_j - u_i v_j - v_i u_j."""
+    return torch.cat([m, u[:, None], v[:, None]], 1), torch.cat([m, -v[:, None], -u[:, None]], 1)
 
 
 def make_cometric(

@@ -3,7 +3,8 @@
 Two modes:
 - converged (default): Newton's method on ``Phi(s) = s + log K_q(e^s mu)`` (s = log lambda),
   whose Jacobian ``J = I + diag(1/c) K diag(lambda mu)`` has its spectrum in [1, 2]; each Newton
-  step is a conjugate-gradient solve of a symmetrised system with condition number <= 2.
+  step solves a symmetrised system with spectrum in [1, 2] by Chebyshev iteration (a step count fixed
+  by the tolerance, no inner products: no host synchronisation on a GPU), or by conjugate gradients.
   Gradients come from the implicit function theorem (an adjoint solve), exact to every order
   the shooting needs, instead of backpropagating through the iterations.
 - fixed iterations (the talk): ``lambda <- sqrt(lambda / K_q(lambda mu))`` n times from 1,
@@ -21,21 +22,26 @@ from torch.autograd.function import once_differentiable
 
 from .backends import ScalarKernelOperator, kernel_gradient, kernel_product
 from .kernels import Kernel
-from .linear_solvers import conjugate_gradient
+from .linear_solvers import chebyshev, chebyshev_iterations, conjugate_gradient
+
+LINEAR_SOLVERS = ("chebyshev", "cg")
 
 
 @dataclass
 class SinkhornSettings:
-    """``iterations`` set: the talk's fixed count; otherwise converge to ``tol`` within ``max_newton`` steps."""
+    """``iterations`` set: the talk's fixed count; otherwise converge to ``tol`` within ``max_newton`` steps,
+    the Newton systems solved by ``linear_solver`` ('chebyshev' or 'cg')."""
 
     iterations: int | None = None
     tol: float = 1e-6
     max_newton: int = 30
+    linear_solver: str = "chebyshev"
 
     def describe(self) -> str:
         if self.iterations is not None:
             return f"fixed {self.iterations} iterations (unrolled autodiff)"
-        return f"Newton-CG to tol {self.tol:g} (implicit differentiation)"
+        solver = "Chebyshev" if self.linear_solver == "chebyshev" else "CG"
+        return f"Newton-{solver} to tol {self.tol:g} (implicit differentiation)"
 
 
 @dataclass
@@ -59,10 +65,19 @@ def scaling_residual(lam: torch.Tensor, c: torch.Tensor) -> float:
 
 
 class SinkhornSolver:
-    """Solves for lambda and the linear systems its derivatives need; keeps a warm start."""
+    """Solves for lambda and the linear systems its derivatives need; keeps a warm start.
+
+    ``read_residuals``: let a warm-started linear solve read its starting residual back (one host read) to
+    shorten its run; None: only where reads are free, i.e. on a CPU or when K_q is a KeOps reduction
+    (KeOps synchronises after each one anyway). Otherwise the step count follows from the tolerance alone."""
 
     def __init__(self, kernel: Kernel, backend: str, settings: SinkhornSettings, stats: SinkhornStats | None = None):
+        if settings.linear_solver not in LINEAR_SOLVERS:
+            raise ValueError(
+                f"unknown Sinkhorn linear solver '{settings.linear_solver}' (choose from {', '.join(LINEAR_SOLVERS)})"
+            )
         self.kernel, self.backend, self.settings = kernel, backend, settings
+        self.read_residuals: bool | None = None
         self.stats = stats if stats is not None else SinkhornStats()
         self._warm: list[torch.Tensor] = []  # lambda of each solve of the previous trajectory
         self._solve_index = 0
@@ -75,8 +90,14 @@ class SinkhornSolver:
         ``matrix``: a dense K_q the caller already has."""
         op = self._operator
         if op is None or op.q.shape != q.shape or op.q.dtype != q.dtype or not torch.equal(op.q, q.detach()):
-            self._operator = op = ScalarKernelOperator(self.kernel, q.detach().clone(), self.backend, matrix)
+            op = self.new_operator(q, matrix)
         return op
+
+    def new_operator(self, q: torch.Tensor, matrix: torch.Tensor | None = None) -> ScalarKernelOperator:
+        """A fresh K_q, without comparing q with the last one (a host read on a GPU): for callers that
+        know q is new."""
+        self._operator = ScalarKernelOperator(self.kernel, q.detach().clone(), self.backend, matrix)
+        return self._operator
 
     # -- helpers on a fixed operator ------------------------------------------------------------
     def begin_trajectory(self) -> None:
@@ -95,21 +116,55 @@ class SinkhornSolver:
         self._warm[k : k + 1] = [lam]
         self._solve_index = k + 1
 
-    def _cg_rtol(self, dtype: torch.dtype, for_loss_gradient: bool = False) -> float:
+    def linear_rtol(self, dtype: torch.dtype, for_loss_gradient: bool = False) -> float:
         """Accuracy of the linear solves: that of the scaling where they steer the geodesic (dH/dq),
         100x looser where they only feed the optimiser's gradient (L-BFGS needs no more)."""
         tol = self.settings.tol * (100 if for_loss_gradient else 1)
         return max(tol, 10 * torch.finfo(dtype).eps)
 
     def _symmetric_solve(self, op, e, b, rtol, warm: bool):
-        """(I + E K E) y = b, spectrum in [1, 2]; ``warm``: start from the matching solve of the last run."""
+        """(I + E K E) y = b, E = diag(e), spectrum in [1, 2]; to |b - A y| <= rtol |b| (rtol |b - A y_0| from
+        a warm start y_0); ``warm``: start from the matching solve of the last run."""
         k = self._linear_index
         x0 = self._linear_warm[k] if warm and k < len(self._linear_warm) else None
-        y = conjugate_gradient(lambda v: v + e * op(e * v), b, rtol, x0=x0)
+        x0 = x0 if x0 is not None and x0.shape == b.shape else None
+
+        def matvec(v):
+            return v + e * op(e * v)
+
+        if self.settings.linear_solver == "cg":
+            y = conjugate_gradient(matvec, b, rtol, x0=x0)
+        else:
+            y = self._chebyshev(op, matvec, b, rtol, x0)
         if warm:
             self._linear_warm[k : k + 1] = [y]
             self._linear_index = k + 1
         return y
+
+    def _reads_residuals(self, op: ScalarKernelOperator) -> bool:
+        if self.read_residuals is not None:
+            return self.read_residuals
+        return not op.dense or op.q.device.type == "cpu"
+
+    def _chebyshev(self, op, matvec, b, rtol, x0):
+        """Chebyshev on [1, 2] with the step count of ``rtol``; a warm start x0 is kept if its residual is
+        below |b| (decided on the device, or read back where reads are free, to shorten the run)."""
+        iterations = chebyshev_iterations(rtol)
+        if x0 is None:
+            return chebyshev(matvec, b, iterations)
+        r0 = b - matvec(x0)
+        norms = torch.linalg.vector_norm(torch.stack([b, r0]), dim=1)
+        if not self._reads_residuals(op):
+            keep = norms[1] <= norms[0]
+            return chebyshev(matvec, b, iterations, torch.where(keep, x0, 0.0), torch.where(keep, r0, b))
+        b_norm, r_norm = norms.tolist()
+        if b_norm == 0.0:
+            return torch.zeros_like(b)
+        if not r_norm <= b_norm:  # a start worse than 0, or not finite: start from 0
+            return chebyshev(matvec, b, iterations)
+        if r_norm == 0.0:
+            return x0
+        return chebyshev(matvec, b, chebyshev_iterations(rtol * b_norm / r_norm), x0, r0)
 
     def solve_direct(self, op, lam, mu, c, r, rtol, warm: bool = False):
         """J delta = r with J = I + diag(1/c) K diag(lambda mu)."""
@@ -124,8 +179,11 @@ class SinkhornSolver:
         return c * (g / c - e * eta)
 
     # -- the scaling itself --------------------------------------------------------------------
-    def solve(self, q: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-        op = self.operator(q)
+    def solve(self, q: torch.Tensor, mu: torch.Tensor, op: ScalarKernelOperator | None = None) -> torch.Tensor:
+        """lambda with max_i |lambda_i (K_q (lambda mu))_i - 1| < tol by Newton steps on s = log lambda:
+        one host read of the residual per step (the stopping test). A warning at the step cap,
+        FloatingPointError when lambda is not finite. ``op``: K_q if the caller has it."""
+        op = op if op is not None else self.operator(q)
         before = op.matvecs
         tol = self.settings.tol
         warm = self._warm_start(mu)
@@ -134,27 +192,18 @@ class SinkhornSolver:
         c = op(lam * mu)
         residual = scaling_residual(lam, c)
         steps = 0
-        while residual >= tol and steps < self.settings.max_newton:
-            phi = s + c.log()
-            delta = self.solve_direct(op, lam, mu, c, phi, min(0.1, max(residual, self._cg_rtol(q.dtype))))
-            step = 1.0
-            while True:  # backtracking; Newton on this system almost never needs it
-                s_new = s - step * delta
-                lam_new = s_new.exp()
-                c_new = op(lam_new * mu)
-                new_residual = scaling_residual(lam_new, c_new)
-                if new_residual < residual or step < 1e-3:
-                    break
-                step *= 0.5
+        # "not residual < tol": a NaN residual is not convergence
+        while not residual < tol and math.isfinite(residual) and steps < self.settings.max_newton:
+            s_new, lam_new, c_new, new_residual = self._newton_step(op, mu, s, lam, c, residual)
             steps += 1
-            stalled = new_residual >= residual
+            stalled = not new_residual < residual
             s, lam, c, residual = s_new, lam_new, c_new, new_residual
             if stalled:  # rounding floor of the dtype
                 break
         self.stats.newton_steps += steps
         self.stats.matvecs += op.matvecs - before
         self.stats.record(residual)
-        if residual >= tol:
+        if not residual < tol:
             self.stats.capped += 1
             if not math.isfinite(residual):
                 raise FloatingPointError("Sinkhorn scaling diverged (non-finite lambda); check mu and the kernel")
@@ -165,6 +214,21 @@ class SinkhornSolver:
             )
         self._remember(lam)
         return lam
+
+    def _newton_step(self, op, mu, s, lam, c, residual):
+        """(s, lambda, c, residual) after s <- s - t J^{-1} Phi(s), Phi = s + log c, the step t halved until
+        the residual decreases (Newton on this system almost never needs it); one host read per trial."""
+        phi = s + c.log()
+        delta = self.solve_direct(op, lam, mu, c, phi, min(0.1, max(residual, self.linear_rtol(s.dtype))))
+        step = 1.0
+        while True:
+            s_new = s - step * delta
+            lam_new = s_new.exp()
+            c_new = op(lam_new * mu)
+            new_residual = scaling_residual(lam_new, c_new)
+            if new_residual < residual or step < 1e-3:
+                return s_new, lam_new, c_new, new_residual
+            step *= 0.5
 
     def adjoint(self, q, lam, mu, g_lam):
         """w = J^{-T} (lambda g): the adjoint of the scaling at a converged lambda, differentiable."""
@@ -221,7 +285,7 @@ class _AdjointSolve(torch.autograd.Function):
         op = solver.operator(q.detach())
         before = op.matvecs
         c = 1.0 / lam  # = K_q(lam mu) at the fixed point
-        w = solver.solve_adjoint(op, lam, mu, c, g, solver._cg_rtol(g.dtype, for_loss_gradient), warm=True)
+        w = solver.solve_adjoint(op, lam, mu, c, g, solver.linear_rtol(g.dtype, for_loss_gradient), warm=True)
         solver.stats.matvecs += op.matvecs - before
         ctx.solver = solver
         ctx.save_for_backward(q, lam, mu, w)
@@ -238,10 +302,11 @@ class _AdjointSolve(torch.autograd.Function):
         before = op.matvecs
         a = lam * mu
         c = 1.0 / lam  # = K_q a at the fixed point
-        z = solver.solve_direct(op, lam, mu, c, grad_w, solver._cg_rtol(grad_w.dtype, True), warm=True)
+        z = solver.solve_direct(op, lam, mu, c, grad_w, solver.linear_rtol(grad_w.dtype, True), warm=True)
         r, t = z * a, w / c  # <z, J^T w> = <z, w> + <r, K t>
-        dl_dc = -op(r) * t / c
-        grad_lam = -mu * (z * op(t) + op(dl_dc))
+        k_r, k_t = op(torch.stack([r, t], 1)).unbind(1)  # one reduction for both
+        dl_dc = -k_r * t / c
+        grad_lam = -mu * (z * k_t + op(dl_dc))
         grad_q = None
         if ctx.needs_input_grad[0]:
             u, v = torch.stack([r, dl_dc], 1), torch.stack([t, a], 1)

@@ -22,9 +22,10 @@ def residual(q, mu, lam):
 
 @pytest.mark.parametrize("tol", [1e-6, 1e-10])
 @pytest.mark.parametrize("zeros", [0, 40])
-def test_converged_scaling_meets_its_tolerance_with_uneven_mu(tol, zeros):
+@pytest.mark.parametrize("linear_solver", ["chebyshev", "cg"])
+def test_converged_scaling_meets_its_tolerance_with_uneven_mu(tol, zeros, linear_solver):
     q, mu = random_cloud(200), uneven_mu(200, zeros)
-    solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=tol))
+    solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=tol, linear_solver=linear_solver))
     lam = solver.scaling(q, mu)
     assert torch.isfinite(lam).all() and (lam > 0).all()
     assert residual(q, mu, lam) < tol
@@ -68,3 +69,10 @@ def test_iteration_cap_warns_instead_of_hanging():
     with pytest.warns(RuntimeWarning, match="Sinkhorn stopped after 1 Newton steps"):
         lam = solver.scaling(q, mu)
     assert torch.isfinite(lam).all() and solver.stats.capped == 1
+
+
+def test_a_non_finite_scaling_is_an_error():
+    q, mu = random_cloud(50), uneven_mu(50)
+    q[7] = float("nan")
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        SinkhornSolver(KERNEL, "torch", SinkhornSettings()).scaling(q, mu)

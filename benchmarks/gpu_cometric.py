@@ -1,0 +1,252 @@
+"""The normalized cometric against LDDMM on the GPU path: time per registration iteration and the number
+of KeOps reductions and host reads (GPU synchronisations) per shooting step.
+
+One iteration = the loss of a registration (0.01 H(q0, p0) / H_unit + varifold D(phi_1(S), T) / D_0,
+as shapeviewer's) by a differentiable shooting, then its gradient in p0. Meshes are deformed spheres made
+here, so neither pyvista nor mesh files are needed. Runs on CUDA when available, else on the CPU:
+    .venv/bin/python benchmarks/gpu_cometric.py [--sizes 2000 5000 21000] [--steps 10] [--repeats 3]
+    .venv/bin/python benchmarks/gpu_cometric.py --sizes 500 --repeats 1        # a quick CPU check
+LDDMM and normalized iterations alternate, so that drifts of the machine hit both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shapeviewer.core import backends  # noqa: E402
+from shapeviewer.core.cometrics import make_cometric  # noqa: E402
+from shapeviewer.core.fidelity import Fidelity  # noqa: E402
+from shapeviewer.core.geometry import shape_size, vertex_areas  # noqa: E402
+from shapeviewer.core.kernels import parse_kernel  # noqa: E402
+from shapeviewer.core.shooting import shoot  # noqa: E402
+from shapeviewer.core.sinkhorn import SinkhornSettings  # noqa: E402
+
+GAMMA = 0.01  # shapeviewer's default regularization
+
+
+def sphere_mesh(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A closed latitude-longitude sphere with about n vertices (rings x 2 rings + 2 poles), bumped so that
+    its vertices are unevenly spread and its curvature varies; radius about 50."""
+    rings = max(3, round(math.sqrt(max(n - 2, 18) / 2)))
+    sectors = 2 * rings
+    theta = np.pi * np.arange(1, rings + 1) / (rings + 1)
+    phi = 2 * np.pi * np.arange(sectors) / sectors
+    t, f = np.meshgrid(theta, phi, indexing="ij")
+    t, f = t.ravel(), f.ravel()
+    ring = np.stack([np.sin(t) * np.cos(f), np.sin(t) * np.sin(f), np.cos(t)], 1)
+    unit = np.concatenate([[[0.0, 0.0, 1.0]], ring, [[0.0, 0.0, -1.0]]])
+    radius = 1 + 0.25 * np.sin(3 * unit[:, 0]) * np.cos(2 * unit[:, 1]) + 0.15 * unit[:, 2] ** 2
+    vertices = 50.0 * radius[:, None] * unit * np.array([1.0, 0.8, 1.3])
+    return vertices, _sphere_faces(rings, sectors)
+
+
+def _sphere_faces(rings: int, sectors: int) -> np.ndarray:
+    """Triangles of the sphere above: vertex 0 the north pole, then rings of ``sectors``, then the south pole."""
+    south = 1 + rings * sectors
+    s = np.arange(sectors)
+    nxt = (s + 1) % sectors
+    faces = [np.stack([np.zeros(sectors, int), 1 + s, 1 + nxt], 1)]
+    for r in range(rings - 1):
+        a, b = 1 + r * sectors + s, 1 + r * sectors + nxt
+        c, d = a + sectors, b + sectors
+        faces += [np.stack([a, c, b], 1), np.stack([b, c, d], 1)]
+    last = 1 + (rings - 1) * sectors
+    faces.append(np.stack([last + s, np.full(sectors, south), last + nxt], 1))
+    return np.concatenate(faces).astype(np.int64)
+
+
+def smooth_deformation(vertices: np.ndarray) -> np.ndarray:
+    """A target with the same faces: a bend plus a shift of a tenth of the size (as benchmarks/meshes.py)."""
+    size = np.linalg.norm(vertices.max(0) - vertices.min(0))
+    c = (vertices - vertices.mean(0)) / size
+    out = vertices.copy()
+    out[:, 0] += 0.08 * size * np.sin(3 * c[:, 1])
+    return out + 0.05 * size
+
+
+class Problem:
+    """One registration problem at one size: source, target, kernel, measure and a cometric."""
+
+    def __init__(self, n: int, cometric: str, args, device: torch.device):
+        dtype = getattr(torch, args.dtype)
+        v, f = sphere_mesh(n)
+        offset = v.mean(0)
+        self.q0 = torch.as_tensor(v - offset, dtype=dtype, device=device)
+        self.faces = torch.as_tensor(f, device=device)
+        target = torch.as_tensor(smooth_deformation(v) - offset, dtype=dtype, device=device)
+        size = shape_size(self.q0)
+        self.mu = vertex_areas(self.q0, self.faces)
+        kernel = parse_kernel(f"cauchy({0.15 * size:.4g})")  # shapeviewer's default kernel
+        sinkhorn = SinkhornSettings(linear_solver=args.linear_solver)
+        self.cometric = make_cometric(cometric, kernel, args.backend, self.mu, sinkhorn)
+        self.fidelity = Fidelity("varifold", self.faces, target, self.faces, 0.1 * size, args.backend)
+        self.steps, self.integrator = args.steps, args.integrator
+        with torch.no_grad():
+            self.d0 = float(self.fidelity(self.q0))
+            self.h_unit = float(self._hamiltonian(self._translation(size)))
+        generator = torch.Generator().manual_seed(0)
+        scale = float(self._translation(size).norm(dim=1).mean())
+        self.p0 = (0.05 * scale * torch.randn(self.q0.shape, generator=generator, dtype=dtype)).to(device)
+
+    def _translation(self, size: float) -> torch.Tensor:
+        """Momenta that (nearly) translate the source by its size along x, as shapeviewer's energy unit."""
+        u = torch.zeros(3, dtype=self.q0.dtype, device=self.q0.device)
+        u[0] = size
+        if self.cometric.name == "normalized":
+            return self.mu[:, None] * u
+        ones = torch.ones(len(self.q0), 1, dtype=self.q0.dtype, device=self.q0.device)
+        return u / self.cometric.velocity(self.q0, self.q0, ones)
+
+    def _hamiltonian(self, p: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():  # the Sinkhorn solve may need autograd hooks
+            return self.cometric.hamiltonian(self.q0, p)
+
+    def iteration(self) -> float:
+        """Loss and gradient in p0, as one L-BFGS evaluation of shapeviewer's registration."""
+        p = self.p0.clone().requires_grad_()
+        traj = shoot(self.cometric, self.q0, p, self.steps, self.integrator, create_graph=True)
+        loss = GAMMA * self._hamiltonian(p) / self.h_unit + self.fidelity(traj.q[-1]) / self.d0
+        torch.autograd.grad(loss, p)
+        return float(loss.detach())
+
+    def shooting_counts(self, counter: Counter) -> tuple[dict, dict]:
+        """(forward, backward) counts of one differentiable shooting and the gradient of its end points."""
+        p = self.p0.clone().requires_grad_()
+        with counter.counting() as forward:
+            traj = shoot(self.cometric, self.q0, p, self.steps, self.integrator, create_graph=True)
+        with counter.counting() as backward:
+            torch.autograd.grad((traj.q[-1] * self.q0).sum(), p)
+        return forward, backward
+
+
+class Counter:
+    """Counts, while ``counting``, KeOps reductions (every Genred run, autograd's included) and host reads
+    of tensor values (item, float, bool, tolist, torch.equal: each a synchronisation on a GPU)."""
+
+    READS = ("__bool__", "item", "__float__", "tolist")
+
+    @contextlib.contextmanager
+    def counting(self):
+        counts: collections.Counter = collections.Counter()
+        base = _genred_base()
+        forward = base.__dict__["_forward"] if base is not None else None
+        reads, equal = {name: getattr(torch.Tensor, name) for name in self.READS}, torch.equal
+        if base is not None:
+            base._forward = staticmethod(_counted(forward.__func__, counts, "keops"))
+        for name, method in reads.items():
+            setattr(torch.Tensor, name, _counted(method, counts, "host"))
+        torch.equal = _counted(equal, counts, "host")
+        try:
+            yield counts
+        finally:
+            if base is not None:
+                base._forward = forward
+            for name, method in reads.items():
+                setattr(torch.Tensor, name, method)
+            torch.equal = equal
+
+
+def _genred_base():
+    """pykeops' class that runs every reduction, or None without pykeops (then no KeOps is counted)."""
+    try:
+        from pykeops.torch.generic import generic_red
+    except ImportError:
+        return None
+    return generic_red.GenredAutograd_base
+
+
+def _counted(function, counts: collections.Counter, key: str):
+    def counted(*args, **kwargs):
+        counts[key] += 1
+        return function(*args, **kwargs)
+
+    return counted
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(n: int, args, device: torch.device, counter: Counter) -> dict:
+    problems = {name: Problem(n, name, args, device) for name in ("lddmm", "normalized")}
+    times: dict[str, list[float]] = {name: [] for name in problems}
+    for problem in problems.values():  # compiles KeOps formulas, fills the warm starts
+        problem.iteration()
+    for _ in range(args.repeats):
+        for name, problem in problems.items():
+            synchronize(device)
+            start = time.perf_counter()
+            problem.iteration()
+            synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    out = {"n": len(problems["lddmm"].q0)}
+    for name, problem in problems.items():
+        forward, backward = problem.shooting_counts(counter)
+        out[name] = {
+            "seconds": statistics.median(times[name]),
+            "keops_forward": forward["keops"] / args.steps,
+            "keops_backward": backward["keops"] / args.steps,
+            "host_forward": forward["host"] / args.steps,
+            "host_backward": backward["host"] / args.steps,
+        }
+    op = problems["normalized"].cometric.solver.new_operator(problems["normalized"].q0)
+    out["operator"] = "dense" if op.dense else "keops"
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 21000])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--integrator", default="euler")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--device", default="auto", help="auto (cuda if available), cuda or cpu")
+    parser.add_argument("--backend", default="keops", help="keops (the GPU path) or torch (dense)")
+    parser.add_argument("--linear-solver", default="chebyshev", choices=["chebyshev", "cg"])
+    parser.add_argument(
+        "--dense-operator-mb", type=float, default=None,
+        help="largest dense K_q (MiB) for the Sinkhorn solves (default: shapeviewer's, "
+        f"{backends.OPERATOR_DENSE_BYTES / 2**20:.0f}); beyond it they are KeOps reductions",
+    )  # fmt: skip
+    a = parser.parse_args()
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device)
+    if a.dense_operator_mb is not None:
+        backends.OPERATOR_DENSE_BYTES = int(a.dense_operator_mb * 2**20)
+    if a.backend == "keops" and not backends.keops_usable():
+        sys.exit("KeOps is not usable here: see the warning above")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"{name}, torch {torch.__version__}; {a.backend}, {a.dtype}, {a.steps} {a.integrator} steps, "
+          f"Sinkhorn systems by {a.linear_solver}; median of {a.repeats} iterations")  # fmt: skip
+    print("KeOps = KeOps reductions, host = host reads (GPU syncs), per shooting step, forward + backward")
+    print(f"{'N':>6} {'LDDMM s':>8} {'normal. s':>9} {'ratio':>6} {'K_q op':>6} "
+          f"{'LDDMM KeOps':>12} {'normal. KeOps':>14} {'normal. host':>13}")  # fmt: skip
+    counter = Counter()
+    for n in a.sizes:
+        r = measure(n, a, device, counter)
+        plain, norm = r["lddmm"], r["normalized"]
+        ratio = norm["seconds"] / plain["seconds"]
+        print(f"{r['n']:>6} {plain['seconds']:>8.3f} {norm['seconds']:>9.3f} {ratio:>6.2f} "
+              f"{r['operator']:>6} {plain['keops_forward']:>5.1f} + {plain['keops_backward']:<4.1f} "
+              f"{norm['keops_forward']:>6.1f} + {norm['keops_backward']:<5.1f} "
+              f"{norm['host_forward']:>5.1f} + {norm['host_backward']:<5.1f}", flush=True)  # fmt: skip
+        if device.type == "cuda":
+            print(f"{'':>6} peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB")
+            torch.cuda.reset_peak_memory_stats(device)
+
+
+if __name__ == "__main__":
+    main()

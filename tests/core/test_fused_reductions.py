@@ -1,0 +1,230 @@
+"""Fused KeOps reductions against their unfused (dense autograd) definitions, the Chebyshev solves
+against direct solves, and the number of KeOps reductions and host reads the normalized field costs."""
+
+import collections
+import contextlib
+
+import pytest
+import torch
+
+from shapeviewer.core import backends
+from shapeviewer.core.backends import (
+    ScalarKernelOperator,
+    kernel_matrix,
+    weighted_kernel_gradient,
+    weighted_kernel_gradient_vjp,
+)
+from shapeviewer.core.cometrics import NormalizedCometric
+from shapeviewer.core.kernels import parse_kernel
+from shapeviewer.core.linear_solvers import chebyshev, chebyshev_iterations
+from shapeviewer.core.shooting import shoot
+from shapeviewer.core.sinkhorn import SinkhornSettings, SinkhornSolver
+from tests.conftest import random_cloud
+
+ALL_PROFILES = "1 + 0.5*gaussian(0.6) + cauchy(0.5) + laplacian(0.7) + inverse_multiquadric(0.4)"
+KERNEL = parse_kernel("cauchy(0.8)")
+
+
+def masses(n, seed=3):
+    return torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)) + 0.05
+
+
+def need_keops():
+    if not backends.keops_usable():
+        pytest.skip("KeOps is not installed or cannot compile here")
+
+
+@contextlib.contextmanager
+def counting(monkeypatch):
+    """Counts KeOps reductions (autograd's included) and host reads of tensor values."""
+    from pykeops.torch.generic import generic_red
+
+    counts = collections.Counter()
+
+    def counted(key, function):
+        def wrapper(*args, **kwargs):
+            counts[key] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    base = generic_red.GenredAutograd_base
+    with monkeypatch.context() as m:
+        m.setattr(base, "_forward", staticmethod(counted("keops", base._forward)))
+        for name in ("__bool__", "item", "__float__", "tolist"):
+            m.setattr(torch.Tensor, name, counted("host", getattr(torch.Tensor, name)))
+        m.setattr(torch, "equal", counted("host", torch.equal))
+        yield counts
+
+
+# -- kernel formulas --------------------------------------------------------------------------------
+def test_a_kernel_formula_depends_on_the_structure_not_on_the_scales():
+    small = backends._kernel_formulas(parse_kernel("cauchy(0.5)"))
+    large = backends._kernel_formulas(parse_kernel("cauchy(2.0)"))
+    assert small[:2] == large[:2] and small[2] != large[2]
+    assert backends._kernel_formulas(parse_kernel("2*cauchy(0.5)"))[:2] != small[:2]
+
+
+@pytest.mark.keops
+def test_fused_gradient_backward_equals_autograd_of_the_dense_reduction():
+    """One KeOps reduction for (q_bar, a_bar, b_bar), against autograd's four through the dense formula."""
+    need_keops()
+    kernel = parse_kernel(ALL_PROFILES)
+    q = random_cloud(150, seed=1)
+    a, b = torch.randn(2, 150, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    h = random_cloud(150, seed=3)
+    fused = weighted_kernel_gradient_vjp(kernel, q, a, b, h, "keops")
+    leaves = [t.clone().requires_grad_() for t in (q, a, b)]
+    unfused = torch.autograd.grad(weighted_kernel_gradient(kernel, *leaves, "torch"), leaves, h)
+    for got, want in zip(fused, unfused, strict=True):
+        assert float((got - want).abs().max() / want.abs().max()) < 1e-10
+
+
+@pytest.mark.keops
+@pytest.mark.parametrize("dense", [True, False])
+def test_operator_on_stacked_columns_equals_one_column_at_a_time(monkeypatch, dense):
+    if not dense:
+        need_keops()
+        monkeypatch.setattr(backends, "OPERATOR_DENSE_BYTES", 0)
+    q = random_cloud(120, seed=4)
+    op = ScalarKernelOperator(KERNEL, q, "keops" if backends.keops_usable() else "torch")
+    assert op.dense == dense
+    v = torch.randn(120, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    stacked = op(v)
+    one_by_one = torch.stack([op(column) for column in v.unbind(1)], 1)
+    assert torch.allclose(stacked, one_by_one, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(stacked, kernel_matrix(KERNEL, q, q) @ v, rtol=1e-10, atol=1e-12)
+
+
+# -- Chebyshev ------------------------------------------------------------------------------------
+def spd_with_spectrum_in_1_2(n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    basis, _ = torch.linalg.qr(torch.randn(n, n, dtype=torch.float64, generator=g))
+    eigenvalues = torch.cat(
+        [torch.tensor([1.0, 2.0], dtype=torch.float64), 1 + torch.rand(n - 2, dtype=torch.float64, generator=g)]
+    )
+    return basis @ torch.diag(eigenvalues) @ basis.T
+
+
+def test_chebyshev_step_counts_follow_the_rate_on_1_2():
+    assert chebyshev_iterations(1.0) == 0
+    assert [chebyshev_iterations(10.0**-k) for k in (1, 2, 4, 6, 8)] == [2, 4, 6, 9, 11]  # T_k(3) = 3, 17, 99, 577, ...
+    with pytest.raises(ValueError):
+        chebyshev_iterations(0.0)
+
+
+@pytest.mark.parametrize("rtol", [1e-2, 1e-6, 1e-12])
+@pytest.mark.parametrize("columns", [None, 3])
+def test_chebyshev_meets_its_tolerance_against_a_direct_solve(rtol, columns):
+    a = spd_with_spectrum_in_1_2(80)
+    shape = (80,) if columns is None else (80, columns)
+    b = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    x = chebyshev(lambda v: a @ v, b, chebyshev_iterations(rtol))
+    assert float(torch.linalg.vector_norm(b - a @ x)) <= rtol * float(torch.linalg.vector_norm(b))
+    direct = torch.linalg.solve(a, b)
+    assert float(torch.linalg.vector_norm(x - direct)) <= rtol * float(torch.linalg.vector_norm(direct)) * 2
+
+
+def test_chebyshev_from_a_warm_start_reduces_its_residual_by_the_bound():
+    a = spd_with_spectrum_in_1_2(60, seed=2)
+    b = torch.randn(60, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    x0 = torch.linalg.solve(a, b) + 1e-3 * torch.randn(60, dtype=torch.float64, generator=torch.Generator())
+    r0 = b - a @ x0
+    x = chebyshev(lambda v: a @ v, b, chebyshev_iterations(1e-5), x0, r0)
+    assert float(torch.linalg.vector_norm(b - a @ x)) <= 1e-5 * float(torch.linalg.vector_norm(r0))
+    with pytest.raises(ValueError):
+        chebyshev(lambda v: a @ v, b, 3, x0=x0)
+
+
+def sinkhorn_jacobian(q, mu, lam):
+    """J = I + diag(1/c) K diag(lambda mu), c = K (lambda mu), dense."""
+    k = kernel_matrix(KERNEL, q, q)
+    c = k @ (lam * mu)
+    return torch.eye(len(q), dtype=q.dtype) + (k / c[:, None]) * (lam * mu)[None, :], c
+
+
+@pytest.mark.parametrize("read_residuals", [True, False])
+@pytest.mark.parametrize("linear_solver", ["chebyshev", "cg"])
+def test_sinkhorn_linear_solves_equal_direct_solves(read_residuals, linear_solver):
+    q, mu = random_cloud(90, seed=6), masses(90)
+    solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-12, linear_solver=linear_solver))
+    solver.read_residuals = read_residuals
+    lam = solver.scaling(q, mu)
+    jac, c = sinkhorn_jacobian(q, mu, lam)
+    op = solver.operator(q)
+    g = torch.randn(90, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    for _ in range(2):  # the second trajectory starts warm
+        solver.begin_trajectory()
+        for scale in (1.0, 1.001):
+            direct = solver.solve_direct(op, lam, mu, c, scale * g, 1e-9, warm=True)
+            adjoint = solver.solve_adjoint(op, lam, mu, c, scale * g, 1e-9, warm=True)
+            assert torch.allclose(direct, torch.linalg.solve(jac, scale * g), rtol=0, atol=1e-8 * float(g.norm()))
+            assert torch.allclose(adjoint, torch.linalg.solve(jac.T, scale * g), rtol=0, atol=1e-8 * float(g.norm()))
+
+
+def test_an_unknown_linear_solver_is_an_error():
+    with pytest.raises(ValueError, match="unknown Sinkhorn linear solver"):
+        SinkhornSolver(KERNEL, "torch", SinkhornSettings(linear_solver="gmres"))
+
+
+def test_sync_free_solves_read_nothing_back(monkeypatch):
+    """Where reads are not free (a dense K_q on a GPU), the linear solves, warm or cold, read nothing."""
+    q, mu = random_cloud(70, seed=8), masses(70)
+    solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-10))
+    solver.read_residuals = False
+    lam = solver.scaling(q, mu)
+    op, c = solver.operator(q), 1.0 / lam
+    g = torch.randn(70, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    solver.begin_trajectory()
+    solver.solve_adjoint(op, lam, mu, c, g, 1e-8, warm=True)
+    solver.begin_trajectory()
+    with counting(monkeypatch) as counts:
+        solver.solve_adjoint(op, lam, mu, c, 1.01 * g, 1e-8, warm=True)  # warm
+        solver.solve_direct(op, lam, mu, c, g, 1e-8)  # cold
+    assert counts["host"] == 0
+
+
+# -- the normalized field ------------------------------------------------------------------------
+def loss_gradient(cometric, q, p, steps=2):
+    """Gradient in p of a loss through a differentiable shooting and the energy."""
+    p = p.clone().requires_grad_()
+    traj = shoot(cometric, q, p, steps=steps, integrator="rk2", create_graph=True)
+    loss = ((traj.q[-1] - q - 0.2) ** 2).sum() + (traj.p[-1] ** 2).sum() + cometric.hamiltonian(q, p)
+    return torch.autograd.grad(loss, p)[0]
+
+
+@pytest.mark.keops
+@pytest.mark.parametrize("keops_operator", [False, True])
+def test_fused_field_gradients_equal_autograd_through_the_fixed_point(monkeypatch, keops_operator):
+    """KeOps with the hand-written backward against dense autograd through 300 unrolled Sinkhorn iterations."""
+    need_keops()
+    if keops_operator:
+        monkeypatch.setattr(backends, "OPERATOR_DENSE_BYTES", 0)
+    q, mu = random_cloud(60, seed=10), masses(60)
+    p = 0.3 * random_cloud(60, seed=11) * mu[:, None]
+    fused = NormalizedCometric(KERNEL, "keops", mu, SinkhornSettings(tol=1e-12))
+    unrolled = NormalizedCometric(KERNEL, "torch", mu, SinkhornSettings(iterations=300))
+    got, want = loss_gradient(fused, q, p), loss_gradient(unrolled, q, p)
+    assert float((got - want).abs().max() / want.abs().max()) < 1e-8
+    again = loss_gradient(fused, q, p)  # warm starts in place
+    assert float((again - want).abs().max() / want.abs().max()) < 1e-8
+
+
+@pytest.mark.keops
+def test_normalized_field_costs_one_keops_reduction_forward_and_two_backward(monkeypatch):
+    """Per shooting stage with a dense K_q: dH/dq forward; backward, its fused backward and one gradient."""
+    need_keops()
+    q, mu = random_cloud(80, seed=12), masses(80)
+    cometric = NormalizedCometric(KERNEL, "keops", mu, SinkhornSettings(tol=1e-8))
+    cometric.solver.read_residuals = False  # as on a GPU
+    p0 = 0.2 * random_cloud(80, seed=13) * mu[:, None]
+    for _ in range(2):  # the first run fills the warm starts
+        p = p0.clone().requires_grad_()
+        with counting(monkeypatch) as forward:
+            traj = shoot(cometric, q, p, steps=3, integrator="euler", create_graph=True)
+        with counting(monkeypatch) as backward:
+            torch.autograd.grad((traj.q[-1] ** 2).sum() + (traj.p[-1] ** 2).sum(), p)
+    assert forward["keops"] == 3
+    assert backward["keops"] == 2 * 3 - 1  # the first stage's q needs no gradient
+    assert backward["host"] == 0
+    assert forward["host"] == 3  # one Newton residual test per solve, converged from its warm start
