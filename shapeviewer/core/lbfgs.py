@@ -5,21 +5,27 @@ Written as a stepper so that the caller controls iterations, reporting and cance
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 
-Objective = Callable[[torch.Tensor], tuple[float, torch.Tensor]]
+Objective = Callable[[torch.Tensor], tuple[float, torch.Tensor | None]]
 
 
 class LBFGS:
     def __init__(self, objective: Objective, x0: torch.Tensor, history: int = 20, first_step: float = 0.1):
-        """``objective(x) -> (value, gradient)``; ``first_step`` bounds the first move (max-norm)."""
+        """``objective(x) -> (value, gradient)``, value ``inf`` (gradient None) where x is out of reach, e.g.
+        a shooting that overflows: the line search then steps back. ``first_step`` bounds the first move
+        (max-norm)."""
         self.objective = objective
         self.history = history
         self.first_step = first_step
         self.x = x0.detach().clone()
         self.value, self.grad = objective(self.x)
+        if not math.isfinite(self.value):
+            raise FloatingPointError("the objective is not finite at the starting point")
+        self.failed_trials = 0  # trial points of the last step whose value was not finite
         self.s: list[torch.Tensor] = []
         self.y: list[torch.Tensor] = []
         self.evaluations = 1
@@ -52,13 +58,15 @@ class LBFGS:
         t = 1.0
         if not self.s:
             t = min(1.0, self.first_step / float(d.abs().max()))
+        self.failed_trials = 0
         for _ in range(30):
             x_new = self.x + t * d
             value, grad = self.objective(x_new)
             self.evaluations += 1
             if value <= self.value + 1e-4 * t * slope:
                 break
-            t *= 0.3 if value != value or value > self.value + 10 * abs(self.value) else 0.5
+            self.failed_trials += not math.isfinite(value)
+            t *= 0.3 if not value <= self.value + 10 * abs(self.value) else 0.5
         else:
             return False
         s, y = (x_new - self.x).flatten(), (grad - self.grad).flatten()

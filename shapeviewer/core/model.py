@@ -11,17 +11,15 @@ import torch
 from .backends import resolve_backend
 from .cometrics import COMETRICS, make_cometric
 from .control_points import farthest_point_sampling, gather_measure, nearest_control_point
+from .errors import InputError
 from .geometry import shape_size, vertex_areas
+from .kernel_reach import check_kernel_reach
 from .kernels import parse_kernel
 from .shooting import INTEGRATORS, Trajectory, shoot
 from .sinkhorn import SinkhornSettings
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 DEVICES = ("auto", "cpu", "cuda")
-
-
-class InputError(ValueError):
-    """Bad user input: the message names the problem (CLI exit status 2)."""
 
 
 def default_kernel_spec(size: float) -> str:
@@ -61,17 +59,30 @@ def check_mask(mask, n_vertices: int, name: str = "mask") -> np.ndarray:
     return arr
 
 
+AUTO_ALL_CONTROL_POINTS = 2500  # auto: every weighted vertex carries a momentum up to this many...
+AUTO_CONTROL_POINTS = 2000  # ...and beyond, this many farthest-point samples of them
+
+
 @dataclass
 class ModelSettings:
     kernel: str | None = None
     cometric: str = "normalized"
     sinkhorn: SinkhornSettings = field(default_factory=SinkhornSettings)
     steps: int = 10
-    integrator: str = "rk2"
-    control_points: int | None = None
+    integrator: str = "euler"
+    control_points: int | str | None = "auto"  # "auto", "all" or a count (None: "all", as older sessions say)
     backend: str = "auto"
     device: str = "auto"
     dtype: str = "float32"
+
+    def control_count(self, available: int) -> int:
+        """How many control points to take among ``available`` candidate vertices."""
+        cp = self.control_points
+        if cp == "all":
+            return available
+        if cp == "auto":
+            return available if available <= AUTO_ALL_CONTROL_POINTS else AUTO_CONTROL_POINTS
+        return min(int(cp), available)
 
     def validate(self) -> None:
         if self.cometric not in COMETRICS:
@@ -82,8 +93,11 @@ class ModelSettings:
             raise InputError(f"unknown dtype '{self.dtype}' (choose from {', '.join(DTYPES)})")
         if self.steps < 1:
             raise InputError(f"steps must be at least 1, got {self.steps}")
-        if self.control_points is not None and self.control_points < 1:
-            raise InputError(f"control points must be at least 1, got {self.control_points}")
+        if self.control_points is None:
+            self.control_points = "all"
+        cp = self.control_points
+        if isinstance(cp, str) and cp not in ("auto", "all") or not isinstance(cp, str) and not cp >= 1:
+            raise InputError(f"control points must be 'auto', 'all' or a count of at least 1, got {cp!r}")
         s = self.sinkhorn
         if s.iterations is not None and s.iterations < 1:
             raise InputError(f"Sinkhorn iterations must be at least 1, got {s.iterations}")
@@ -109,20 +123,37 @@ class DeformationModel:
         self.mask = check_mask(mask, n_vertices) if mask is not None else np.ones(n_vertices)
         weights = torch.as_tensor(self.mask, device=self.device, dtype=self.dtype)
         self.vertex_mu = vertex_areas(self.vertices, self.faces) * weights
-        n = settings.control_points
-        if n is not None and n < n_vertices:
-            self.control_index = farthest_point_sampling(self.vertices, n)
-            owner = nearest_control_point(self.vertices, self.vertices[self.control_index])
-            self.mu = gather_measure(self.vertex_mu, owner, n)
-        else:
-            self.control_index = None
-            self.mu = self.vertex_mu
+        self.control_index, self.mu = self._control_points(settings.cometric == "normalized")
         self.q0 = self.vertices if self.control_index is None else self.vertices[self.control_index]
-        if settings.cometric == "normalized" and not (self.mu > 0).any():
-            raise InputError("mu is zero on every control point: the mask must weigh some of the shape")
         widest = n_vertices if self.control_index is not None else len(self.q0)
         self.backend = resolve_backend(settings.backend, widest, len(self.q0))
         self.cometric = make_cometric(settings.cometric, self.kernel, self.backend, self.mu, settings.sinkhorn)
+        if self.control_index is not None and settings.cometric == "normalized":
+            check_kernel_reach(self.kernel, self.vertices, self.q0, self.mu, self.backend)
+
+    def _control_points(self, on_support: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(indices into the vertices or None for all of them, mu (n,) of each control point).
+
+        Normalized cometric: control points lie on the support of mu (weight > 0) and each carries the
+        mass of the support vertices nearest to it; vertices of zero weight carry no momentum and follow
+        the flow passively, as the velocity v = k*(lambda p) / k*(lambda mu) moves any point.
+        """
+        candidates = torch.nonzero(self.vertex_mu > 0)[:, 0] if on_support else None
+        if candidates is not None and len(candidates) == len(self.vertex_mu):
+            candidates = None
+        if candidates is not None and len(candidates) == 0:
+            raise InputError("the mask leaves no vertex with a positive weight (and area): paint some of the shape")
+        pool = self.vertices if candidates is None else self.vertices[candidates]
+        pool_mu = self.vertex_mu if candidates is None else self.vertex_mu[candidates]
+        n = self.settings.control_count(len(pool))
+        if n < len(pool):
+            chosen = farthest_point_sampling(pool, n)
+            mu = gather_measure(pool_mu, nearest_control_point(pool, pool[chosen]), n)
+        elif candidates is None:
+            return None, self.vertex_mu
+        else:
+            chosen, mu = torch.arange(len(pool), device=pool.device), pool_mu
+        return (chosen if candidates is None else candidates[chosen]), mu
 
     @property
     def n_control(self) -> int:
@@ -138,10 +169,17 @@ class DeformationModel:
             raise InputError(f"momenta contain {int((~np.isfinite(arr)).sum())} non-finite values (NaN or Inf)")
         return torch.as_tensor(arr, device=self.device, dtype=self.dtype)
 
-    def shoot(self, p0: torch.Tensor, create_graph: bool = False, should_stop=None) -> Trajectory:
+    def shoot(self, p0: torch.Tensor, create_graph: bool = False, should_stop=None, points=None) -> Trajectory:
+        """The geodesic from (q0, p0), carrying ``points`` (K, 3) in internal coordinates; by default the
+        full mesh, which is q itself when every vertex is a control point."""
         s = self.settings
-        carried = self.vertices if self.control_index is not None else None
-        return shoot(self.cometric, self.q0, p0, s.steps, s.integrator, carried, create_graph, should_stop)
+        if points is None and self.control_index is not None:
+            points = self.vertices
+        return shoot(self.cometric, self.q0, p0, s.steps, s.integrator, points, create_graph, should_stop)
+
+    def to_internal(self, vertices) -> torch.Tensor:
+        """The mesh's own coordinates -> internal (centred) ones, on the model's device and dtype."""
+        return (torch.as_tensor(np.asarray(vertices, dtype=np.float64)) - self.offset).to(self.device, self.dtype)
 
     def hamiltonian(self, p0: torch.Tensor) -> torch.Tensor:
         return self.cometric.hamiltonian(self.q0, p0)
@@ -168,6 +206,7 @@ class DeformationModel:
             "dtype": s.dtype,
             "control_points": self.n_control,
             "vertices": len(self.vertices),
+            "passive_vertices": int((self.vertex_mu == 0).sum()) if s.cometric == "normalized" else 0,
             "shape_size": self.size,
         }
         if s.cometric == "normalized":
