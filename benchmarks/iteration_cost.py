@@ -30,8 +30,15 @@ def measure(n: int, cometric: str, backend: str, steps: int, repeats: int, dtype
     v, f = mesh_of_size(n)
     settings = RegistrationSettings(
         model=ModelSettings(
-            cometric=cometric, backend=backend, steps=steps, integrator="euler", dtype=dtype, device=device
-        )
+            cometric=cometric,
+            backend=backend,
+            steps=steps,
+            integrator="euler",
+            dtype=dtype,
+            device=device,
+            control_points="all",  # every vertex carries a momentum: the cost at N control points
+        ),
+        levels=1,  # the full meshes
     )
     reg = Registration((v, f), (smooth_deformation(v), f), settings)
     z = (0.05 * torch.randn_like(reg.z)).requires_grad_()

@@ -80,7 +80,9 @@ def main() -> None:
     print(f"{'N':>7} {'ours s':>8} {'textbook s':>10} {'explicit s':>10} {'ours/textbook':>13} {'ours/explicit':>13}")
     for n in a.sizes:
         v, f = mesh_of_size(n)
-        settings = ModelSettings(cometric="lddmm", backend="keops", steps=a.steps, integrator="euler", device=a.device)
+        settings = ModelSettings(
+            cometric="lddmm", backend="keops", steps=a.steps, integrator="euler", device=a.device, control_points="all"
+        )
         model = DeformationModel(v, f, None, settings)
         sigma = model.kernel.terms[0].sigma
         q0 = model.q0

@@ -17,6 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .core.backends import BACKENDS
+from .core.cometrics import COMETRICS
+from .core.model import AUTO_ALL_CONTROL_POINTS, AUTO_CONTROL_POINTS, DEVICES, DTYPES, ModelSettings
+from .core.pyramid import COARSEST_VERTICES, LEVEL_FACTOR, SINGLE_LEVEL_MAX
+from .core.registration import PATIENCE, RegistrationSettings
+from .core.shooting import INTEGRATORS
+
+MODEL, REGISTRATION = ModelSettings(), RegistrationSettings()  # the defaults, written once in core
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -58,6 +66,21 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _control_points(text: str) -> int | str:
+    return text if text in ("auto", "all") else _positive_int(text)
+
+
+def _levels(text: str) -> int | None:
+    return None if text == "auto" else _positive_int(text)
+
+
+def _fraction(text: str) -> float:
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text}")
+    return value
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("deformation model")
     g.add_argument("--mask", type=Path, help="(N,) .npy of non-negative vertex weights of SOURCE (mu = area * weight)")
@@ -66,16 +89,22 @@ def _model_options(p: argparse.ArgumentParser) -> None:
         help="kernel string, e.g. 'cauchy(0.3)' or '1 + cauchy(0.25) + cauchy(0.05)' "
         "(default: cauchy at 0.15 x the source's bounding-box diagonal)",
     )
-    g.add_argument("--cometric", choices=("lddmm", "normalized"), default="normalized")
+    g.add_argument("--cometric", choices=COMETRICS, default=MODEL.cometric)
     s = g.add_mutually_exclusive_group()
     s.add_argument("--sinkhorn-iters", type=_positive_int, help="fixed Sinkhorn iterations from lambda=1 (the talk)")
     s.add_argument("--sinkhorn-tol", type=_positive_float, default=1e-6, help="converge lambda to this residual")
-    g.add_argument("--steps", type=_positive_int, default=10, help="time steps T (default 10)")
-    g.add_argument("--integrator", choices=("euler", "rk2", "rk4"), default="euler")
-    g.add_argument("--control-points", type=_positive_int, help="momenta on n farthest-point samples (default: all)")
-    g.add_argument("--backend", choices=("auto", "torch", "keops"), default="auto")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    g.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    g.add_argument("--steps", type=_positive_int, default=MODEL.steps, help=f"time steps T (default {MODEL.steps})")
+    g.add_argument("--integrator", choices=INTEGRATORS, default=MODEL.integrator)
+    g.add_argument(
+        "--control-points",
+        type=_control_points,
+        default=MODEL.control_points,
+        help=f"momenta on N farthest-point samples of the weighted vertices, 'all', or 'auto' (the default: all up "
+        f"to {AUTO_ALL_CONTROL_POINTS} vertices, else {AUTO_CONTROL_POINTS})",
+    )
+    g.add_argument("--backend", choices=BACKENDS, default=MODEL.backend)
+    g.add_argument("--device", choices=DEVICES, default=MODEL.device)
+    g.add_argument("--dtype", choices=tuple(DTYPES), default=MODEL.dtype)
     p.add_argument("--out", type=Path, required=True, help="result folder (created if missing)")
 
 
@@ -97,8 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--fidelity", choices=("varifold", "currents", "landmarks"), default="varifold")
     reg.add_argument("--fidelity-scale", type=_positive_float, help="default: 0.1 x the bounding-box diagonal")
     gamma_help = "gamma, relative: translating the shape by its size costs gamma x the initial mismatch"
-    reg.add_argument("--regularization", type=_non_negative_float, default=0.01, help=gamma_help)
-    reg.add_argument("--iterations", type=_positive_int, default=100, help="L-BFGS iterations (default 100)")
+    reg.add_argument("--regularization", type=_non_negative_float, default=REGISTRATION.regularization, help=gamma_help)
+    reg.add_argument(
+        "--iterations", type=_positive_int, default=REGISTRATION.iterations,
+        help=f"L-BFGS iterations at most, per level (default {REGISTRATION.iterations})",
+    )  # fmt: skip
+    reg.add_argument(
+        "--levels", type=_levels, default=REGISTRATION.levels,
+        help=f"coarse-to-fine levels: 'auto' (the default: one level up to {SINGLE_LEVEL_MAX} vertices, else "
+        f"decimations by {LEVEL_FACTOR} down to about {COARSEST_VERTICES}), or a count (1: the full meshes only)",
+    )  # fmt: skip
+    reg.add_argument(
+        "--tolerance", type=_fraction, default=REGISTRATION.tolerance,
+        help=f"a level ends when {PATIENCE} iterations lower the loss by less than this fraction of the initial "
+        f"mismatch (default {REGISTRATION.tolerance:g}; 0: only at --iterations)",
+    )  # fmt: skip
     movie = sub.add_parser("movie", help="render a result folder's geodesic to an MP4 or GIF (no display needed)")
     movie.add_argument("result", type=Path, help="a folder written by 'shapeviewer register' or 'shoot'")
     movie.add_argument("--out", type=Path, required=True, help="movie file: .mp4 (H.264) or .gif")
@@ -212,6 +254,8 @@ def run_registration(source_path, target_path, args) -> int:
         fidelity_scale=args.fidelity_scale,
         regularization=args.regularization,
         iterations=args.iterations,
+        levels=args.levels,
+        tolerance=args.tolerance,
     )
     mask = _load_mask(args, source.n_vertices)
     reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), settings, mask)
@@ -221,6 +265,13 @@ def run_registration(source_path, target_path, args) -> int:
         f"{d['kernel']}, {d['control_points']} control points, {d['backend']} on {d['device']} ({d['dtype']})",
         file=sys.stderr,
     )
+    if d["passive_vertices"]:
+        print(f"{d['passive_vertices']} vertices of weight 0 follow the flow passively", file=sys.stderr)
+    if len(reg.plans) > 1:
+        sizes = ", ".join(
+            f"{p.source.n_vertices}" + ("" if p.run else " (skipped: resolved by a coarser level)") for p in reg.plans
+        )
+        print(f"coarse to fine over {len(reg.to_run)} of {len(reg.plans)} levels: {sizes} vertices", file=sys.stderr)
     if d["backend"] == "keops":
         print(
             "note: KeOps compiles each formula on first use (seconds each); later runs reuse its cache", file=sys.stderr
@@ -232,10 +283,10 @@ def run_registration(source_path, target_path, args) -> int:
         for rep in reg.run(should_stop=lambda: interrupt.requested):
             if not rep.done:
                 history.append(rep.loss)
-                drop = 100 * (1 - rep.fidelity / reg.fidelity_initial) if reg.fidelity_initial else 0.0
+                level = f"level {rep.level}/{rep.levels} ({rep.level_vertices} vertices)  " if rep.levels > 1 else ""
                 print(
-                    f"iter {rep.iteration:4d}  loss {rep.loss:.6g}  fidelity {rep.fidelity:.6g} (-{drop:.1f}%)  "
-                    f"energy {rep.energy:.6g}  {rep.elapsed:6.1f} s",
+                    f"{level}iter {rep.iteration:4d}  loss {rep.loss:.6g}  fidelity {rep.fidelity:.6g} "
+                    f"(-{100 * rep.fidelity_drop:.1f}%)  energy {rep.energy:.6g}  {rep.elapsed:6.1f} s",
                     file=sys.stderr,
                 )
             final = rep
@@ -245,9 +296,9 @@ def run_registration(source_path, target_path, args) -> int:
     result = _summary(reg.model, p0, time.perf_counter() - start)
     result.update(reg.describe())
     result.update(
-        fidelity_initial=reg.fidelity_initial,
+        fidelity_initial=final.fidelity_initial,
         fidelity_final=final.fidelity,
-        fidelity_drop=1 - final.fidelity / reg.fidelity_initial if reg.fidelity_initial else 0.0,
+        fidelity_drop=final.fidelity_drop,
         iterations=final.iteration,
         source_file=str(source_path),
         target_file=str(target_path),

@@ -1,9 +1,15 @@
-"""Registration by geodesic shooting: minimise ``gamma * H(q0, p0) / H_unit + D(phi_1(S), T) / D_0``.
+"""Registration by geodesic shooting, coarse to fine: on each level l of the plan, minimise
+``gamma * H(q0, p0) / H_unit + D(phi_1(S_l), T_l) / D(S_l, T_l)``.
 
-``H_unit`` is the energy of translating the source by its own size and ``D_0`` the initial fidelity,
-so ``gamma`` is scale-free: gamma = 0.01 means such a translation weighs 1% of the initial mismatch.
-:func:`register` is a generator yielding one :class:`Report` per L-BFGS iteration; the CLI, the GUI
-worker and the tests all drive it. It never sleeps and knows nothing of Qt.
+``H_unit`` is the energy of translating the source by its own size and each level's data term is
+measured against its own initial value, so ``gamma`` is scale-free: gamma = 0.01 means such a
+translation weighs 1% of the initial mismatch. The momenta p0 live on the same control points at every
+level (see :mod:`.levels`), so each level starts where the previous one ended. A level ends when the
+loss (1 at the identity) has dropped by less than ``tolerance`` over PATIENCE iterations, or after
+``iterations``.
+
+:meth:`Registration.run` is a generator yielding one :class:`Report` per L-BFGS iteration; the CLI, the
+GUI worker and the tests all drive it. It never sleeps and knows nothing of Qt.
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ import torch
 
 from .fidelity import FIDELITIES, Fidelity
 from .lbfgs import LBFGS
+from .levels import LevelPlan, plan_levels
 from .model import DeformationModel, InputError, ModelSettings
 from .shooting import ShootingCancelled
+
+PATIENCE = 3  # iterations over which the loss must gain at least ``tolerance``
 
 
 @dataclass
@@ -28,7 +37,9 @@ class RegistrationSettings:
     fidelity: str = "varifold"
     fidelity_scale: float | None = None
     regularization: float = 0.01
-    iterations: int = 100
+    iterations: int = 100  # L-BFGS iterations at most, per level
+    levels: int | None = None  # None: auto (one level up to 10k vertices, see core/pyramid.py)
+    tolerance: float = 0.01  # a level ends when PATIENCE iterations lower the loss (1 at the identity) by less
 
     def validate(self) -> None:
         self.model.validate()
@@ -40,6 +51,10 @@ class RegistrationSettings:
             raise InputError(f"regularization must be a finite number >= 0, got {self.regularization}")
         if self.iterations < 0:
             raise InputError(f"iterations must be >= 0, got {self.iterations}")
+        if self.levels is not None and self.levels < 1:
+            raise InputError(f"levels must be 'auto' or at least 1, got {self.levels}")
+        if not (0 <= self.tolerance < 1):
+            raise InputError(f"tolerance must lie in [0, 1), got {self.tolerance}")
 
 
 def default_fidelity_scale(size: float) -> float:
@@ -50,7 +65,9 @@ def default_fidelity_scale(size: float) -> float:
 class Report:
     """One L-BFGS iteration (or the final state when ``status`` is not 'running').
 
-    trajectory: (T+1, N, 3) deformed full mesh in the source's coordinates; momenta: (n, 3).
+    trajectory: (T+1, N, 3) the deformed full mesh in the source's coordinates, or None until
+    :meth:`frames` carries it (coarse levels do not shoot the full mesh); momenta: (n, 3).
+    ``iteration`` counts over the whole run, ``level`` (1-based) of ``levels`` run.
     """
 
     iteration: int
@@ -58,14 +75,31 @@ class Report:
     fidelity: float
     energy: float
     elapsed: float
-    trajectory: np.ndarray
+    trajectory: np.ndarray | None
     momenta: np.ndarray
     status: str = "running"  # running | finished | converged | cancelled | failed
     message: str = ""
+    level: int = 1
+    levels: int = 1
+    level_vertices: int = 0
+    fidelity_initial: float = 0.0  # of this level's meshes, at the identity
+    level_iteration: int = 0
+    _carry: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def done(self) -> bool:
         return self.status != "running"
+
+    @property
+    def fidelity_drop(self) -> float:
+        """1 - D / D_initial on this report's level."""
+        return 1.0 - self.fidelity / self.fidelity_initial if self.fidelity_initial > 0 else 0.0
+
+    def frames(self) -> np.ndarray:
+        """The full-resolution trajectory, carried along the flow on first request."""
+        if self.trajectory is None and self._carry is not None:
+            self.trajectory, self._carry = self._carry(), None
+        return self.trajectory
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -82,7 +116,31 @@ class _Evaluation:
     loss: float
     fidelity: float
     energy: float
-    trajectory: list
+    level: int
+    points: list | None  # the full mesh along the geodesic, when the level is the full mesh
+
+
+class _Level:
+    """A level being optimised: its carried source vertices, its data term and that term at rest."""
+
+    def __init__(self, plan: LevelPlan, model: DeformationModel, kind: str, backend: str):
+        self.plan = plan
+        self.points = None if plan.is_full else model.to_internal(plan.source.vertices)
+        faces = torch.as_tensor(plan.source.faces, device=model.device)
+        target = model.to_internal(plan.target.vertices)
+        target_faces = torch.as_tensor(plan.target.faces, device=model.device)
+        self.fidelity = Fidelity(kind, faces, target, target_faces, plan.fidelity_scale, backend)
+        with torch.no_grad():
+            rest = model.vertices if self.points is None else self.points
+            self.initial = float(self.fidelity(rest))
+        self.unit = self.initial if self.initial > 0 else 1.0
+        self.iterations, self.seconds, self.final = 0, 0.0, self.initial
+
+    def describe(self) -> dict:
+        info = self.plan.describe()
+        info.update(iterations=self.iterations, seconds=round(self.seconds, 3), fidelity_initial=self.initial,
+                    fidelity_final=self.final)  # fmt: skip
+        return info
 
 
 class Registration:
@@ -94,30 +152,37 @@ class Registration:
         self.settings = settings
         self.model = DeformationModel(source[0], source[1], mask, settings.model)
         m = self.model
-        tv = torch.as_tensor(np.asarray(target[0], dtype=np.float64))
-        if settings.fidelity == "landmarks" and tv.shape[0] != len(m.vertices):
+        if settings.fidelity == "landmarks" and len(target[0]) != len(m.vertices):
             raise InputError(
                 "landmark fidelity needs as many target vertices as source vertices "
-                f"({tv.shape[0]} != {len(m.vertices)})"
+                f"({len(target[0])} != {len(m.vertices)})"
             )
-        target_vertices = (tv - m.offset).to(m.device, m.dtype)
-        target_faces = torch.as_tensor(np.asarray(target[1], dtype=np.int64), device=m.device)
-        self.fidelity_scale = settings.fidelity_scale or default_fidelity_scale(m.size)
-        self.fidelity = Fidelity(
-            settings.fidelity, m.faces, target_vertices, target_faces, self.fidelity_scale, settings.model.backend
-        )
+        landmarks = settings.fidelity == "landmarks"
+        self.fidelity_scale = None if landmarks else settings.fidelity_scale or default_fidelity_scale(m.size)
+        self.plans = plan_levels(source, target, settings.levels, self.fidelity_scale)
+        self.to_run = [p for p in self.plans if p.run]
+        self._levels: list[_Level] = [self._set_up(self.to_run[0])]
         with torch.no_grad():
-            self.fidelity_initial = float(self.fidelity(m.vertices))
             ref = self._reference_momenta()
             self.energy_unit = float(m.hamiltonian(ref))
         self.momentum_scale = float(ref.norm(dim=1).mean())
-        self.fidelity_unit = self.fidelity_initial if self.fidelity_initial > 0 else 1.0
-        z0 = (
+        self.z = (
             torch.zeros_like(m.q0)
             if initial_momenta is None
             else m.momenta_tensor(initial_momenta) / self.momentum_scale
         )
-        self.z = z0
+
+    def _set_up(self, plan: LevelPlan) -> _Level:
+        return _Level(plan, self.model, self.settings.fidelity, self.settings.model.backend)
+
+    @property
+    def level(self) -> _Level:
+        """The level being optimised (the first one before :meth:`run`)."""
+        return self._levels[-1]
+
+    @property
+    def fidelity_initial(self) -> float:
+        return self.level.initial
 
     def _reference_momenta(self) -> torch.Tensor:
         """Momenta that (nearly) translate the source by its size along x."""
@@ -131,20 +196,27 @@ class Registration:
         return u / density
 
     def evaluate(self, z: torch.Tensor, create_graph: bool, should_stop=None):
-        m = self.model
+        """(loss, fidelity, energy, trajectory) on the current level."""
+        m, level = self.model, self.level
         p0 = z * self.momentum_scale
-        traj = m.shoot(p0, create_graph=create_graph, should_stop=should_stop)
-        fid = self.fidelity(traj.points[-1])
+        traj = m.shoot(p0, create_graph=create_graph, should_stop=should_stop, points=level.points)
+        fid = level.fidelity(traj.points[-1])
         energy = m.hamiltonian(p0) if create_graph else _no_graph_energy(m, p0)
         gamma = self.settings.regularization
-        loss = gamma * energy / self.energy_unit + fid / self.fidelity_unit
+        loss = gamma * energy / self.energy_unit + fid / level.unit
         return loss, fid, energy, traj
+
+    def full_trajectory(self, z: torch.Tensor, should_stop=None) -> np.ndarray:
+        """(T+1, N, 3): the full mesh carried along the geodesic of momenta ``z * momentum_scale``."""
+        with torch.no_grad():
+            traj = self.model.shoot(z * self.momentum_scale, should_stop=should_stop)
+        return np.stack([self.model.to_user(x) for x in traj.points])
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[Report]:
         """Yield a report per iteration, then a final report (status != 'running') with the best state."""
         stop = should_stop or (lambda: False)
         start = time.perf_counter()
-        best: list[_Evaluation] = []
+        best: list[_Evaluation] = []  # the best state of the newest level that has one
 
         def objective(z: torch.Tensor):
             if stop():
@@ -153,62 +225,102 @@ class Registration:
                 z = z.detach().requires_grad_(True)
                 loss, fid, energy, traj = self.evaluate(z, True, stop)
                 if not torch.isfinite(loss):
-                    raise NonFiniteLoss(f"the loss became {float(loss.detach())} (fidelity {float(fid.detach())})")
+                    return math.inf, None  # the line search steps back
                 (grad,) = torch.autograd.grad(loss, z)
             if not torch.isfinite(grad).all():
-                raise NonFiniteLoss("the gradient became non-finite")
-            ev = _Evaluation(
-                z.detach(), *(float(v.detach()) for v in (loss, fid, energy)), [x.detach() for x in traj.points]
-            )
-            if not best or ev.loss < best[0].loss:
+                return math.inf, None
+            level = len(self._levels)
+            points = [x.detach() for x in traj.points] if self.level.points is None else None
+            ev = _Evaluation(z.detach(), *(float(v.detach()) for v in (loss, fid, energy)), level, points)
+            if not best or best[0].level != level or ev.loss < best[0].loss:
                 best[:] = [ev]
             return ev.loss, grad
 
         def report(ev: _Evaluation, iteration: int, status="running", message="") -> Report:
-            traj = np.stack([self.model.to_user(x) for x in ev.trajectory])
+            level = self._levels[ev.level - 1]
             momenta = (ev.z * self.momentum_scale).cpu().numpy().astype(np.float64)
-            return Report(iteration, ev.loss, ev.fidelity, ev.energy, time.perf_counter() - start,
-                          traj, momenta, status, message)  # fmt: skip
+            trajectory, carry = None, None
+            if ev.points is not None:
+                trajectory = np.stack([self.model.to_user(x) for x in ev.points])
+            else:
+                carry = lambda z=ev.z: self.full_trajectory(z)  # noqa: E731
+            return Report(iteration, ev.loss, ev.fidelity, ev.energy, time.perf_counter() - start, trajectory,
+                          momenta, status, message, ev.level, len(self.to_run), level.plan.source.n_vertices,
+                          level.initial, level.iterations, carry)  # fmt: skip
 
         status, message, iteration = "finished", "", 0
         try:
-            optimizer = LBFGS(objective, self.z)
-            yield report(best[0], 0)
-            stalled = 0
-            for iteration in range(1, self.settings.iterations + 1):
-                previous = optimizer.value
-                if not optimizer.step():
-                    status, message = "converged", "no further decrease of the loss"
-                    iteration -= 1
-                    break
+            for k, plan in enumerate(self.to_run):
+                if k > 0:
+                    if stop():
+                        raise _Cancelled()
+                    self._levels.append(self._set_up(plan))
+                level, level_start = self.level, time.perf_counter()
+                try:
+                    optimizer = LBFGS(objective, best[0].z if best else self.z)
+                except FloatingPointError as exc:
+                    raise NonFiniteLoss("the loss or its gradient is not finite at the level's start") from exc
                 yield report(best[0], iteration)
-                stalled = stalled + 1 if previous - optimizer.value <= 1e-7 * abs(previous) else 0
-                if stalled >= 3:
-                    status, message = "converged", "the loss stopped decreasing"
-                    break
+                history = [optimizer.value]
+                level_status = ""
+                for _ in range(self.settings.iterations):
+                    if not optimizer.step():
+                        if optimizer.failed_trials:
+                            raise NonFiniteLoss(
+                                f"{optimizer.failed_trials} trial steps gave a non-finite loss (NaN or inf) and none "
+                                "decreased it"
+                            )
+                        level_status = "no further decrease of the loss"
+                        break
+                    iteration += 1
+                    level.iterations += 1
+                    level.final, level.seconds = best[0].fidelity, time.perf_counter() - level_start
+                    yield report(best[0], iteration)
+                    history.append(optimizer.value)
+                    if stalled(history, self.settings.tolerance):
+                        level_status = (
+                            f"{PATIENCE} iterations lowered the loss by less than {self.settings.tolerance:g} "
+                            "of the initial mismatch"
+                        )
+                        break
+                level.seconds = time.perf_counter() - level_start
+                if level_status:
+                    status, message = "converged", level_status
+                else:
+                    status, message = "finished", f"done after {iteration} iterations"
         except (_Cancelled, ShootingCancelled):
             status, message = "cancelled", "stopped by the user; keeping the best state so far"
         except (NonFiniteLoss, FloatingPointError) as exc:
-            status, message = "failed", f"stopped: {exc}; keeping the last finite state"
+            status, message = "failed", f"stopped: {exc}; keeping the best finite state so far"
         except KeyboardInterrupt:
             status, message = "cancelled", "interrupted; keeping the best state so far"
         if not best:
             raise RuntimeError(f"registration {status} before its first evaluation: {message}")
         self.z = best[0].z.clone()
-        yield report(best[0], iteration, status, message or f"done after {iteration} iterations")
+        final = report(best[0], iteration, status, message)
+        final.frames()
+        yield final
 
     def describe(self) -> dict:
         s = self.settings
         info = self.model.describe()
         info.update(
             fidelity=s.fidelity,
-            fidelity_scale=self.fidelity_scale if s.fidelity != "landmarks" else None,
-            fidelity_backend=getattr(self.fidelity, "backend", "torch"),
+            fidelity_scale=self.fidelity_scale,
+            fidelity_backend=getattr(self.level.fidelity, "backend", "torch"),
             regularization=s.regularization,
+            tolerance=s.tolerance,
             energy_unit=self.energy_unit,
-            fidelity_unit=self.fidelity_unit,
+            fidelity_unit=self.level.unit,
+            levels=[lv.describe() for lv in self._levels] + [p.describe() for p in self.plans[len(self._levels) :]],
         )
         return info
+
+
+def stalled(history: list[float], tolerance: float) -> bool:
+    """True when the last PATIENCE iterations lowered the loss by less than ``tolerance``. The loss is 1 at
+    the identity on every level (D / D_initial, no energy), so this is a fraction of the initial mismatch."""
+    return len(history) > PATIENCE and history[-1 - PATIENCE] - history[-1] <= tolerance
 
 
 def _no_graph_energy(model: DeformationModel, p0: torch.Tensor) -> torch.Tensor:

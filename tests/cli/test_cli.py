@@ -146,3 +146,58 @@ def test_demo_registers_the_bundled_pair(tmp_path, capsys):
     result = json.loads((tmp_path / "demo" / "result.json").read_text())
     assert result["fidelity_final"] < result["fidelity_initial"]
     assert "iter    3" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_painted_tip_mask_registers_from_the_command_line(tmp_path, data_dir):
+    """The command of the report, which ended with 'the loss became nan' (dense here: the same mathematics)."""
+    out = tmp_path / "tip"
+    proc = run_cli("register", data_dir / "finger0.ply", data_dir / "finger1.ply", "--mask",
+                   data_dir / "finger0_tipmask.npy", "--kernel", "cauchy(0.5) + 0.5*gaussian(0.2)",
+                   "--control-points", "300", "--iterations", "3", "--backend", "torch", "--out", out)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "1087 vertices of weight 0 follow the flow passively" in proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] in ("finished", "converged") and result["fidelity_drop"] > 0.1
+    assert result["control_points"] == 300 and result["passive_vertices"] == 1087
+    assert np.isfinite(read_mesh(out / "deformed.vtp").vertices).all()
+
+
+def test_a_mask_the_kernel_cannot_reach_is_refused_with_one_line(tmp_path, human):
+    mask = np.zeros(human.n_vertices)
+    mask[0] = 1.0
+    np.save(tmp_path / "one.npy", mask)
+    proc = run_cli("register", human_path(human), human_path(human), "--mask", tmp_path / "one.npy",
+                   "--kernel", "gaussian(0.02)", "--out", tmp_path / "out")  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "does not reach" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--levels", "0"], "expected a number >= 1"),
+        (["--levels", "many"], "expected a whole number"),
+        (["--tolerance", "1.5"], "expected a fraction in [0, 1)"),
+        (["--control-points", "some"], "expected a whole number"),
+    ],
+)
+def test_bad_level_and_stopping_options_are_refused(tmp_path, human, option, message):
+    proc = run_cli("register", human_path(human), human_path(human), "--out", tmp_path / "o", *option)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
+@pytest.mark.slow
+def test_levels_are_reported_in_result_json(tmp_path, data_dir):
+    out = tmp_path / "levels"
+    proc = run_cli("register", data_dir / "cactus3.ply", data_dir / "cactus11.ply", "--levels", "2",
+                   "--fidelity-scale", "0.05", "--control-points", "100", "--iterations", "2", "--steps", "4",
+                   "--out", out)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "coarse to fine over 2 of 2 levels" in proc.stderr and "level 2/2" in proc.stderr
+    levels = json.loads((out / "result.json").read_text())["levels"]
+    assert [lv["source_vertices"] for lv in levels] == [pytest.approx(2500, abs=10), 5261]
+    assert levels[0]["fidelity_scale"] == pytest.approx(0.1)
+    assert all(lv["run"] and lv["iterations"] >= 1 and lv["seconds"] > 0 for lv in levels)
+    assert read_mesh(out / "deformed.vtp").n_vertices == 5261

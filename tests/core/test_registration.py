@@ -9,7 +9,7 @@ from shapeviewer.core.registration import Registration, RegistrationSettings
 def settings(**model):
     base = dict(steps=5, integrator="euler", dtype="float64")
     base.update(model)
-    return RegistrationSettings(model=ModelSettings(**base), iterations=25)
+    return RegistrationSettings(model=ModelSettings(**base), iterations=25, tolerance=1e-4)
 
 
 def deformed_copy(human):
@@ -60,21 +60,33 @@ def test_cancel_inside_an_iteration_keeps_the_best_state(human):
     assert final.loss == min(r.loss for r in reports[:-1])
 
 
+def spoil_fidelity(reg, monkeypatch, spoiled, factor: float) -> None:
+    """Multiply the data term by ``factor`` at the evaluations (counted from 1) where ``spoiled(count)``."""
+    real, calls = reg.level.fidelity.__call__, []
+
+    def fidelity(x):
+        calls.append(1)
+        return real(x) * factor if spoiled(len(calls)) else real(x)
+
+    monkeypatch.setattr(reg.level, "fidelity", fidelity)
+
+
 def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_finite_state(human, monkeypatch):
     reg = Registration((human.vertices, human.faces), deformed_copy(human), settings())
-    real = reg.fidelity.__call__
-    calls = []
-
-    def flaky(x):
-        calls.append(1)
-        value = real(x)
-        return value * float("nan") if len(calls) > 4 else value
-
-    monkeypatch.setattr(reg, "fidelity", flaky)
+    spoil_fidelity(reg, monkeypatch, lambda call: call > 4, float("nan"))
     reports = list(reg.run())
     assert reports[-1].status == "failed"
     assert "nan" in reports[-1].message.lower()
     assert np.isfinite(reports[-1].trajectory).all() and np.isfinite(reports[-1].loss)
+
+
+def test_a_trial_step_that_overflows_is_stepped_back_from(human, monkeypatch):
+    """One non-finite trial (a shooting that blows up) makes the line search shorten the step, not fail."""
+    reg = Registration((human.vertices, human.faces), deformed_copy(human), settings())
+    spoil_fidelity(reg, monkeypatch, lambda call: call == 2, float("inf"))
+    reports = list(reg.run())
+    assert reports[-1].status in ("finished", "converged")
+    assert reports[-1].fidelity < 0.1 * reg.fidelity_initial
 
 
 @pytest.mark.parametrize(
