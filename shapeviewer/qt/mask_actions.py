@@ -34,10 +34,25 @@ def _mask_edited(window) -> None:
 
 
 def mask_problem(window) -> str:
+    """Why this mask cannot run: zero everywhere, or (normalized cometric) a weighted part that the kernel
+    cannot reach from some zero-weight vertices, checked at the vertices farthest from any weight."""
     w = window.paint.weights
-    if w is not None and not (w > 0).any():
+    if w is None:
+        return ""
+    if not (w > 0).any():
         return "the weight mask is zero everywhere: paint or fill some weight"
-    return ""
+    kernel, params = window.parameters.kernel.kernel, window.parameters
+    if kernel is None or (w > 0).all() or params.cometric.currentText() != "normalized":
+        return ""
+    import torch
+
+    from ..core.geometry import vertex_areas
+    from ..core.kernel_reach import quick_reach_problem
+    from ..core.model import DTYPES
+
+    source = window.meshes["source"]
+    areas = vertex_areas(torch.as_tensor(source.vertices), torch.as_tensor(source.faces)).numpy()
+    return quick_reach_problem(kernel, source.vertices, areas * w, DTYPES[params.dtype.currentText()])
 
 
 def load_mask_dialog(window) -> None:

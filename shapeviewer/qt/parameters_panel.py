@@ -16,12 +16,16 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.backends import resolve_backend
-from ..core.model import ModelSettings, resolve_device
-from ..core.registration import RegistrationSettings, default_fidelity_scale
+from ..core.model import AUTO_ALL_CONTROL_POINTS, AUTO_CONTROL_POINTS, ModelSettings, resolve_device
+from ..core.pyramid import SINGLE_LEVEL_MAX, level_sizes
+from ..core.registration import PATIENCE, RegistrationSettings, default_fidelity_scale
 from ..core.sinkhorn import SinkhornSettings
 from .kernel_editor import KernelEditor
 
 TOLERANCES = ("1e-4", "1e-5", "1e-6", "1e-7", "1e-8")
+STOP_TOLERANCES = ("0.03", "0.01", "0.003", "0.001", "0.0001", "0")
+LEVEL_CHOICES = ("auto", "1", "2", "3", "4", "5")
+DEFAULTS = RegistrationSettings()
 
 
 def _combo(items, current: str, tip: str) -> QComboBox:
@@ -91,9 +95,27 @@ class ParametersPanel(QWidget):
         self.regularization = _double(
             0.0, 1e6, 0.01, 4, "gamma: translating the shape by its size costs gamma x the initial mismatch"
         )
-        self.iterations = _spin(1, 100_000, 100, "L-BFGS iterations at most")
-        self.control_points = _spin(0, 10_000_000, 0, "momenta on n farthest-point samples; 0 = every vertex")
-        self.control_points.setSpecialValueText("all vertices")
+        self.iterations = _spin(1, 100_000, DEFAULTS.iterations, "L-BFGS iterations at most, per level")
+        self.levels = _combo(
+            LEVEL_CHOICES,
+            "auto",
+            f"coarse to fine: auto registers meshes over {SINGLE_LEVEL_MAX // 1000}k vertices on decimations first; "
+            "1 uses the full meshes only",
+        )
+        self.tolerance = _combo(
+            STOP_TOLERANCES,
+            f"{DEFAULTS.tolerance:g}",
+            f"a level ends when {PATIENCE} iterations lower the loss by less than this fraction of the initial "
+            "mismatch (0: only at Max iterations)",
+        )
+        self.control_points = _spin(
+            0,
+            10_000_000,
+            0,
+            f"momenta on n farthest-point samples of the weighted vertices; auto: all up to "
+            f"{AUTO_ALL_CONTROL_POINTS}, else {AUTO_CONTROL_POINTS}",
+        )
+        self.control_points.setSpecialValueText("auto")
         self.backend = _combo(("auto", "torch", "keops"), "auto", "auto: dense torch for small meshes, KeOps beyond")
         self.device = _combo(("auto", "cpu", "cuda"), "auto", "auto: the CUDA GPU when torch sees one")
         self.dtype = _combo(("float32", "float64"), "float32", "floating-point precision")
@@ -124,6 +146,8 @@ class ParametersPanel(QWidget):
                 ("Fidelity scale", self.fidelity_scale),
                 ("Regularization", self.regularization),
                 ("Max iterations", self.iterations),
+                ("Stop when gain <", self.tolerance),
+                ("Levels", self.levels),
             ],
         )
         compute_box, _ = _group(
@@ -141,7 +165,8 @@ class ParametersPanel(QWidget):
         layout.addStretch(1)
 
         self.kernel.kernel_changed.connect(self._revalidate)
-        for box in (self.cometric, self.sinkhorn_mode, self.fidelity, self.backend, self.device):
+        watched = (self.cometric, self.sinkhorn_mode, self.fidelity, self.backend, self.device, self.levels, self.dtype)
+        for box in watched:
             box.currentTextChanged.connect(self._revalidate)
         self.control_points.valueChanged.connect(self._revalidate)
         for box in self.findChildren(QComboBox):
@@ -180,7 +205,10 @@ class ParametersPanel(QWidget):
         self.sinkhorn_tol.setCurrentText(matches[0] if matches else f"{m.sinkhorn.tol:g}")
         self.integrator.setCurrentText(m.integrator)
         self.steps.setValue(m.steps)
-        self.control_points.setValue(m.control_points or 0)
+        cp = m.control_points  # the spin box: 0 is auto, its maximum (the vertex count) is every vertex
+        self.control_points.setValue(
+            {"auto": 0, "all": self.control_points.maximum(), None: self.control_points.maximum()}.get(cp, cp)
+        )
         self.backend.setCurrentText(m.backend)
         self.device.setCurrentText(m.device)
         self.dtype.setCurrentText(m.dtype)
@@ -189,6 +217,10 @@ class ParametersPanel(QWidget):
             self.fidelity_scale.setValue(settings.fidelity_scale)
         self.regularization.setValue(settings.regularization)
         self.iterations.setValue(settings.iterations)
+        self.levels.setCurrentText("auto" if settings.levels is None else str(settings.levels))
+        if self.tolerance.findText(f"{settings.tolerance:g}") < 0:
+            self.tolerance.addItem(f"{settings.tolerance:g}")
+        self.tolerance.setCurrentText(f"{settings.tolerance:g}")
         self._revalidate()
 
     def problem(self) -> str:
@@ -213,13 +245,19 @@ class ParametersPanel(QWidget):
         self.validity_changed.emit(not reason, reason)
 
     def _auto_choice(self) -> str:
-        n = self.control_points.value() or self.n_vertices
+        n = self.control_points.value() or ModelSettings().control_count(self.n_vertices)
         try:
             device = resolve_device(self.device.currentText())
             backend = resolve_backend(self.backend.currentText(), max(self.n_vertices, 1), max(n, 1))
         except Exception as exc:  # shown next to the fields, never hidden
             return f"<span style='color:#b00020'>{exc}</span>"
-        return f"will use: {backend} on {device}"
+        text = f"will use: {backend} on {device}, {n} control points"
+        levels = self.levels.currentText()
+        sizes = level_sizes(max(self.n_vertices, 1), None if levels == "auto" else int(levels))
+        if len(sizes) > 1 and self.fidelity.currentText() != "landmarks":
+            text += f"; levels of {', '.join(f'{k // 1000}k' for k in sizes)} vertices (finer ones skipped once the "
+            text += "fidelity scale is resolved)"
+        return text
 
     def settings(self) -> RegistrationSettings:
         fixed = self.sinkhorn_mode.currentText() == "fixed iterations"
@@ -232,7 +270,7 @@ class ParametersPanel(QWidget):
             sinkhorn=sinkhorn,
             steps=self.steps.value(),
             integrator=self.integrator.currentText(),
-            control_points=self.control_points.value() or None,
+            control_points=self.control_points.value() or "auto",
             backend=self.backend.currentText(),
             device=self.device.currentText(),
             dtype=self.dtype.currentText(),
@@ -244,6 +282,8 @@ class ParametersPanel(QWidget):
             fidelity_scale=None if landmarks else self.fidelity_scale.value(),
             regularization=self.regularization.value(),
             iterations=self.iterations.value(),
+            levels=None if self.levels.currentText() == "auto" else int(self.levels.currentText()),
+            tolerance=float(self.tolerance.currentText()),
         )
         settings.validate()
         return settings

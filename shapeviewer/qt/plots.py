@@ -70,25 +70,36 @@ class LossPlot(pg.PlotWidget):
         self.reset()
 
     def reset(self) -> None:
+        for line in getattr(self, "level_lines", []):
+            self.getPlotItem().removeItem(line)
+        self.level_lines: list = []
         self.iterations: list[int] = []
         self.series: dict[str, list[float]] = {name: [] for name in self.COLORS}
+        self.level_starts: list[tuple[int, int, int]] = []  # (iteration, level, vertices) where a level begins
         self.refresh()
 
-    def add(self, iteration: int, loss: float, fidelity: float, energy: float, units: dict) -> None:
-        self.iterations.append(iteration)
-        fid = fidelity / units.get("fidelity_unit", 1.0)
-        self.series["loss"].append(loss)
+    def add(self, rep) -> None:
+        """One report (core.registration.Report): its loss, fidelity relative to its level's start, energy."""
+        if rep.levels > 1 and (not self.level_starts or self.level_starts[-1][1] != rep.level):
+            self.level_starts.append((rep.iteration, rep.level, rep.level_vertices))
+        self.iterations.append(rep.iteration)
+        fid = rep.fidelity / rep.fidelity_initial if rep.fidelity_initial > 0 else rep.fidelity
+        self.series["loss"].append(rep.loss)
         self.series["fidelity / initial"].append(fid)
-        self.series["gamma H / H_unit"].append(loss - fid)
+        self.series["gamma H / H_unit"].append(rep.loss - fid)
 
     def refresh(self) -> None:
-        """Show the stored series (log axis: the zero energy at p0 = 0 is left out)."""
+        """Show the stored series (log axis: the zero energy at p0 = 0 is left out), a line per level."""
         x = np.asarray(self.iterations, dtype=float)
         for name, curve in self.curves.items():
             y = np.asarray(self.series[name], dtype=float)
             keep = y > 0
             curve.setData(x[keep], y[keep])
         item = self.getPlotItem()
+        pen = pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine)
+        for it, lv, n in self.level_starts[len(self.level_lines) :]:
+            label = {"position": 0.9, "color": "#555"}
+            self.level_lines.append(item.addLine(x=it, pen=pen, label=f"level {lv}: {n // 1000}k", labelOpts=label))
         item.setTitle("" if self.iterations else "press Run to register", color="#888", size="9pt")
         if not self.iterations:
             item.setXRange(0, 10)

@@ -93,6 +93,12 @@ class RunController(QObject):
         self.info = info
         where = f"{info['backend']} on {info['device']} ({info['dtype']})"
         self.log.emit(f"{info['cometric']} {info['kernel']}, {info['control_points']} control points, {where}")
+        if info.get("passive_vertices"):
+            self.log.emit(f"{info['passive_vertices']} vertices of weight 0 follow the flow passively")
+        levels = info.get("levels", [])
+        if len(levels) > 1:
+            sizes = ", ".join(f"{lv['source_vertices']}" + ("" if lv["run"] else " (skipped)") for lv in levels)
+            self.log.emit(f"coarse to fine over {sum(lv['run'] for lv in levels)} levels: {sizes} vertices")
         if info["backend"] == "keops":
             self.status.emit(
                 f"First iteration with {where}: KeOps compiles each new formula once "
@@ -104,7 +110,7 @@ class RunController(QObject):
     def _report(self, rep) -> None:
         self.reports_received += 1
         self.pending = rep
-        self.loss_plot.add(rep.iteration, rep.loss, rep.fidelity, rep.energy, self.info)
+        self.loss_plot.add(rep)
 
     def _finished(self, rep) -> None:
         self.final = rep
@@ -131,15 +137,18 @@ class RunController(QObject):
         self.running_changed.emit(False)
 
     def _drop(self, rep) -> float:
-        initial = self.info.get("fidelity_initial") or 0.0
-        return 100 * (1 - rep.fidelity / initial) if initial else 0.0
+        return 100 * rep.fidelity_drop
+
+    @staticmethod
+    def _level(rep) -> str:
+        return f"level {rep.level}/{rep.levels}, {rep.level_vertices // 1000}k vertices · " if rep.levels > 1 else ""
 
     def apply_pending(self) -> None:
         rep, self.pending = self.pending, None
         if rep is None:
             return
         scene = self.result_view.scene
-        if scene is not None and rep.trajectory.shape[1:] == scene.rest.shape:
+        if scene is not None and rep.trajectory is not None and rep.trajectory.shape[1:] == scene.rest.shape:
             scene.set_trajectory(np.asarray(rep.trajectory))
             self.frames_applied += 1
             self.frames_shown.emit(len(rep.trajectory))
@@ -148,9 +157,12 @@ class RunController(QObject):
         if not rep.done:
             where = f"{self.info.get('backend', '?')} on {self.info.get('device', '?')}"
             self.status.emit(
-                f"Iteration {rep.iteration}/{self.max_iterations} · loss {rep.loss:.4g} · fidelity "
-                f"-{self._drop(rep):.1f}% · {rep.elapsed:.1f} s · {where}"
+                f"{self._level(rep)}Iteration {rep.level_iteration}/{self.max_iterations} · loss {rep.loss:.4g} · "
+                f"fidelity -{self._drop(rep):.1f}% · {rep.elapsed:.1f} s · {where}"
             )
-            self.progress.emit(rep.iteration, self.max_iterations)
+            self.progress.emit((rep.level - 1) * self.max_iterations + rep.level_iteration,
+                               rep.levels * self.max_iterations)  # fmt: skip
         else:
-            self.progress.emit(self.max_iterations if rep.status != "cancelled" else rep.iteration, self.max_iterations)
+            total = rep.levels * self.max_iterations
+            done = (rep.level - 1) * self.max_iterations + rep.level_iteration
+            self.progress.emit(total if rep.status != "cancelled" else done, total)

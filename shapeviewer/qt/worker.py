@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -55,10 +56,34 @@ class RegistrationWorker(QObject):
             info["control_index"] = None if index is None else index.cpu().numpy()
             info["fidelity_initial"] = reg.fidelity_initial
             self.started.emit(info)
+            frames = FrameThrottle()
             for rep in reg.run(should_stop=self._stop.is_set):
+                if not rep.done:
+                    frames.maybe_carry(rep)
                 (self.finished if rep.done else self.report).emit(rep)
         except Exception as exc:  # delivered to the GUI as a dialog and a log entry, never lost
             self.failed.emit(_describe(exc), traceback.format_exc())
+
+
+class FrameThrottle:
+    """Coarse levels never shoot the full mesh; carrying it for the live view costs one shooting, so it is
+    done at most every FRAME_INTERVAL_S and never for more than a fifth of the worker's time."""
+
+    FRAME_INTERVAL_S = 0.5
+
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
+        self.last, self.cost = -float("inf"), 0.0
+
+    def maybe_carry(self, rep) -> None:
+        if rep.trajectory is not None:
+            return
+        now = self.clock()
+        if now - self.last < max(self.FRAME_INTERVAL_S, 4 * self.cost):
+            return
+        rep.frames()
+        self.last = self.clock()
+        self.cost = self.last - now
 
 
 WORKER_NICENESS = 19

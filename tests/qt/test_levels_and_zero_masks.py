@@ -1,0 +1,55 @@
+"""In the window: masks with zero-weight regions run, unreachable ones are refused before Run, and
+coarse-to-fine runs show their levels."""
+
+import numpy as np
+from gui_helpers import quick_settings, run_to_end
+
+from shapeviewer.core import pyramid
+
+
+def test_a_mask_with_zero_regions_registers(window, qtbot):
+    quick_settings(window, iterations=4, steps=4)
+    source = window.meshes["source"]
+    weights = (source.vertices[:, 2] > np.median(source.vertices[:, 2])).astype(float)
+    window.paint.set_weights(weights, text="half")
+    assert window.run_button.isEnabled()
+    run_to_end(qtbot, window)
+    final = window.run.final
+    assert final.status in ("finished", "converged"), final.message
+    assert np.isfinite(final.trajectory).all()
+    moved = np.linalg.norm(final.trajectory[-1] - final.trajectory[0], axis=1)
+    assert moved[weights == 0].max() > 1e-3  # the zero-weight half followed
+    assert "vertices of weight 0 follow the flow passively" in window.log_panel.toPlainText()
+
+
+def test_a_mask_the_kernel_cannot_reach_is_refused_before_the_run(window, qtbot):
+    source = window.meshes["source"]
+    weights = np.zeros(source.n_vertices)
+    weights[np.argmax(source.vertices[:, 2])] = 1.0
+    window.paint.set_weights(weights, text="one vertex")
+    window.parameters.kernel.text.setText("gaussian(0.01)")
+    qtbot.waitUntil(lambda: not window.run_button.isEnabled(), timeout=5_000)
+    assert "does not reach" in window.run_problem.text()
+    window.parameters.kernel.text.setText("cauchy(0.01)")  # a heavy tail reaches everywhere
+    qtbot.waitUntil(window.run_button.isEnabled, timeout=5_000)
+    assert window.run_problem.text() == ""
+
+
+def test_a_coarse_to_fine_run_shows_its_levels(window, qtbot, monkeypatch):
+    monkeypatch.setattr(pyramid, "COARSEST_VERTICES", 40)  # the ~100-vertex pair gets two levels
+    p = window.parameters
+    quick_settings(window, iterations=3, steps=4)
+    p.levels.setCurrentText("2")
+    p.fidelity_scale.setValue(p.fidelity_scale.value() / 20)  # too fine for the coarse level: both levels run
+    assert "levels of" in p.uses.text()
+    statuses = []
+    window.run.status.connect(statuses.append)
+    run_to_end(qtbot, window)
+    final = window.run.final
+    assert final.levels == 2 and final.level == 2 and final.status != "failed"
+    assert any(s.startswith("level 2/2") for s in statuses), statuses
+    assert [line.value() for line in window.loss_plot.level_lines][0] == 0
+    assert len(window.loss_plot.level_lines) == 2
+    assert window.progress.maximum() == 2 * 3
+    assert "coarse to fine over 2 levels" in window.log_panel.toPlainText()
+    np.testing.assert_allclose(window.current_frame_points(), final.trajectory[-1])
