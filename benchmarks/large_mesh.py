@@ -1,6 +1,7 @@
 """Large scans: coarse-to-fine registration of 50k- and 200k-vertex pairs with known correspondence.
 
-Each pair is a real scan (cactus3) subdivided to the size, and its smooth non-rigid warp (a bend and a
+Each pair is a real scan (cactus3) subdivided to the size (midpoints, then Taubin smoothing), and its
+smooth non-rigid warp (a bend and a
 shift, :func:`meshes.smooth_deformation`), so vertex i of the source belongs at vertex i of the target.
 Every configuration runs in its own process (its own peak memory) and reports: wall time from the
 meshes in memory to the final full-resolution geodesic, peak resident memory, the levels run, the
@@ -40,19 +41,49 @@ def subdivide(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.n
     return np.concatenate([vertices, vertices[unique].mean(1)]), new_faces
 
 
-def pair(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source vertices, faces, target vertices) with about n vertices: cactus3 subdivided, then decimated to n;
-    the target is its smooth warp (same faces). Cached as .npz."""
-    path = CACHE / f"large_pair_{n}.npz"
+def base_mesh() -> tuple[np.ndarray, np.ndarray]:
+    """cactus3's vertices and faces, kept as .npz beside the pairs (machines without VTK read that)."""
+    path = CACHE / "cactus3.npz"
     if not path.exists():
-        from benchmarks.meshes import DATA, smooth_deformation
-        from shapeviewer.core.pyramid import decimate
+        from benchmarks.meshes import DATA
         from shapeviewer.io.meshes import read_mesh
 
-        base = read_mesh(DATA / "cactus3.ply")
-        v, f = base.vertices, base.faces
+        mesh = read_mesh(DATA / "cactus3.ply")
+        CACHE.mkdir(exist_ok=True)
+        np.savez(path, vertices=mesh.vertices, faces=mesh.faces)
+    data = np.load(path)
+    return data["vertices"], data["faces"]
+
+
+def taubin(vertices: np.ndarray, faces: np.ndarray, steps: int = 3) -> np.ndarray:
+    """Taubin smoothing (lambda 0.5, mu -0.53): rounds the flat facets that midpoint subdivision leaves, as a
+    scan's surface is rounded, without shrinking it."""
+    from scipy.sparse import coo_matrix
+
+    i = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 1], faces[:, 2], faces[:, 0]])
+    j = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0], faces[:, 0], faces[:, 1], faces[:, 2]])
+    adjacency = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(vertices),) * 2).tocsr()
+    adjacency.data[:] = 1.0
+    degree = np.asarray(adjacency.sum(1)).ravel()
+    out = vertices.copy()
+    for _ in range(steps):
+        for factor in (0.5, -0.53):
+            out = out + factor * (adjacency @ out / degree[:, None] - out)
+    return out
+
+
+def pair(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source vertices, faces, target vertices) with about n vertices: cactus3 subdivided and smoothed, then
+    decimated to n; the target is its smooth warp (same faces). Cached as .npz."""
+    path = CACHE / f"large_pair_{n}.npz"
+    if not path.exists():
+        from benchmarks.meshes import smooth_deformation
+        from shapeviewer.core.pyramid import decimate
+
+        v, f = base_mesh()
         while len(v) < n:
             v, f = subdivide(v, f)
+            v = taubin(v, f)
         level = decimate(v, f, n)
         v, f = level.vertices, level.faces
         CACHE.mkdir(exist_ok=True)
@@ -125,6 +156,28 @@ def child(n: int, levels: str, device: str, stop_at: float | None, limit: float,
     }
 
 
+def full_level_iteration(n: int, device: str, repeats: int = 2) -> float:
+    """Seconds of one evaluation (loss and gradient) on the full meshes, what an iteration of the finest
+    level costs if it runs; the first evaluation (KeOps compiling) is not counted."""
+    import torch
+
+    from shapeviewer.core.model import ModelSettings
+    from shapeviewer.core.registration import Registration, RegistrationSettings
+
+    v, f, target = pair(n)
+    reg = Registration((v, f), (target, f), RegistrationSettings(model=ModelSettings(device=device), levels=1))
+    z = (0.01 * torch.randn_like(reg.z)).requires_grad_()
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        loss, *_ = reg.evaluate(z, True)
+        torch.autograd.grad(loss, z)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times[1:])
+
+
 def run_child(args: list[str], timeout: float) -> dict | None:
     proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
@@ -143,8 +196,17 @@ def main() -> None:
         "--full-check", action="store_true",
         help="also measure the data term on the full meshes at the end (untimed; 8 min at 50k on 2 CPU cores)",
     )  # fmt: skip
+    parser.add_argument(
+        "--full-level-iteration", action="store_true",
+        help="only time one loss-and-gradient evaluation on the full meshes (--levels 1) for each size",
+    )  # fmt: skip
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.full_level_iteration:
+        for n in args.sizes:
+            seconds = full_level_iteration(n, args.device)
+            print(f"{n} vertices, one evaluation on the full meshes ({args.device}): {seconds:.2f} s")
+        return
     if args.child:
         n, levels, device, stop_at, limit, check = args.child
         stop = None if stop_at == "none" else float(stop_at)

@@ -66,8 +66,9 @@ def plan_levels(source, target, levels: int | None, fidelity_scale: float | None
     src = cached_pyramid(sv, sf, sizes)
     tgt = cached_pyramid(tv, tf, [min(n, len(tv)) for n in sizes[:-1]] + [len(tv)])
     limit = fidelity_scale / RESOLVE_RATIO
-    resolved = [i for i in range(count) if max(src[i].mean_edge_length(), tgt[i].mean_edge_length()) <= limit]
-    last = resolved[0] if resolved else count - 1
+    last = next(
+        (i for i in range(count) if max(src[i].mean_edge_length(), tgt[i].mean_edge_length()) <= limit), count - 1
+    )
     plans = []
     for i in range(count):
         run = i <= last
