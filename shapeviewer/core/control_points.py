@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-
 SAMPLING_POOL = 100_000  # farthest-point sampling looks at this many points at most (a fixed random subset)
 
 

@@ -148,11 +148,12 @@ class RunController(QObject):
         if rep is None:
             return
         scene = self.result_view.scene
-        if scene is not None and rep.trajectory is not None and rep.trajectory.shape[1:] == scene.rest.shape:
-            scene.set_trajectory(np.asarray(rep.trajectory))
-            self.frames_applied += 1
-            self.frames_shown.emit(len(rep.trajectory))
-        self.last = rep
+        if rep.trajectory is not None:  # coarse levels' reports may come without the full mesh's frames
+            if scene is not None and rep.trajectory.shape[1:] == scene.rest.shape:
+                scene.set_trajectory(np.asarray(rep.trajectory))
+                self.frames_applied += 1
+                self.frames_shown.emit(len(rep.trajectory))
+            self.last = rep  # what sessions, exports and the momentum arrows show
         self.plot_timer.start()  # the plot redraws after the 3D paint: two short stalls, not one long
         if not rep.done:
             where = f"{self.info.get('backend', '?')} on {self.info.get('device', '?')}"

@@ -53,3 +53,22 @@ def test_a_coarse_to_fine_run_shows_its_levels(window, qtbot, monkeypatch):
     assert window.progress.maximum() == 2 * 3
     assert "coarse to fine over 2 levels" in window.log_panel.toPlainText()
     np.testing.assert_allclose(window.current_frame_points(), final.trajectory[-1])
+
+
+def test_a_coarse_level_report_without_frames_keeps_the_last_shown_geodesic(window, qtbot):
+    """Coarse levels' reports may come without the full mesh's frames: the status follows them, while
+    what is shown, saved and exported stays the last geodesic that had frames."""
+    from shapeviewer.core.registration import Report
+
+    quick_settings(window, iterations=2, steps=4)
+    run_to_end(qtbot, window)
+    shown = window.run.last
+    window.run.final = None  # as during a run
+    coarse = Report(7, 0.5, 0.1, 0.2, 1.0, None, shown.momenta, level=1, levels=2, level_vertices=40,
+                    fidelity_initial=1.0, level_iteration=3)  # fmt: skip
+    window.run._report(coarse)
+    window.run.apply_pending()
+    assert window.run.last is shown
+    assert window.status_line.text().startswith("level 1/2")
+    session = window.session.capture()
+    np.testing.assert_allclose(session.result.trajectory, shown.trajectory)
