@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.meshes import smooth_deformation  # noqa: E402  (NumPy only at import)
 from shapeviewer.core import backends  # noqa: E402
 from shapeviewer.core.cometrics import make_cometric  # noqa: E402
 from shapeviewer.core.fidelity import Fidelity  # noqa: E402
@@ -65,15 +66,6 @@ def _sphere_faces(rings: int, sectors: int) -> np.ndarray:
     last = 1 + (rings - 1) * sectors
     faces.append(np.stack([last + s, np.full(sectors, south), last + nxt], 1))
     return np.concatenate(faces).astype(np.int64)
-
-
-def smooth_deformation(vertices: np.ndarray) -> np.ndarray:
-    """A target with the same faces: a bend plus a shift of a tenth of the size (as benchmarks/meshes.py)."""
-    size = np.linalg.norm(vertices.max(0) - vertices.min(0))
-    c = (vertices - vertices.mean(0)) / size
-    out = vertices.copy()
-    out[:, 0] += 0.08 * size * np.sin(3 * c[:, 1])
-    return out + 0.05 * size
 
 
 class Problem:
