@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 
@@ -10,7 +12,7 @@ from .backends import kernel_product
 from .errors import InputError
 from .kernels import Kernel
 
-WORST_CANDIDATES = 256  # the quick check evaluates the density exactly at this many farthest vertices
+WORST_CANDIDATES = 64  # the quick check evaluates the density exactly at this many farthest vertices
 
 
 def density_floor(dtype: torch.dtype) -> float:
@@ -43,23 +45,43 @@ def check_kernel_reach(kernel: Kernel, points: torch.Tensor, q: torch.Tensor, mu
         raise InputError(reach_message(kernel, int(lost.sum()), len(points), gap, floor))
 
 
-def quick_reach_problem(kernel: Kernel, vertices: np.ndarray, vertex_mass: np.ndarray, dtype: torch.dtype) -> str:
-    """The message of :func:`check_kernel_reach` (or '') from the WORST_CANDIDATES zero-mass vertices farthest
-    from any weighted vertex, found with a k-d tree: fast enough to run after every brush stroke."""
-    from scipy.spatial import cKDTree
-
-    weighted = vertex_mass > 0
+def quick_reach_problem(kernel: Kernel, vertices: np.ndarray, faces: np.ndarray, weights: np.ndarray,
+                        dtype: torch.dtype) -> str:  # fmt: skip
+    """The message of :func:`check_kernel_reach` (or '') for a mask of vertex ``weights``, from the
+    WORST_CANDIDATES zero-weight vertices farthest from any weighted one: fast enough to run after every
+    brush stroke and every edit of the kernel (0.1 s at 200k vertices; 0.8 s without the cache and with
+    256 candidates)."""
+    weighted = weights > 0
     if weighted.all() or not weighted.any():
         return ""
-    passive = np.flatnonzero(~weighted)
-    gaps, _ = cKDTree(vertices[weighted]).query(vertices[passive])
-    worst = passive[np.argsort(gaps)[-WORST_CANDIDATES:]]
+    worst, gap, areas = _passive_geometry(vertices, faces, weighted)
     as_t = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype)  # noqa: E731
     floor = density_floor(dtype)
-    density = relative_density(kernel, as_t(vertices[worst]), as_t(vertices[weighted]), as_t(vertex_mass[weighted]),
-                               "torch")  # fmt: skip
+    mass = as_t(areas[weighted] * weights[weighted])
+    density = relative_density(kernel, as_t(vertices[worst]), as_t(vertices[weighted]), mass, "torch")
     lost = int((~(density > floor)).sum())
     if not lost:
         return ""
     count = lost if lost < len(worst) else f"at least {lost}"
-    return reach_message(kernel, count, len(vertices), float(gaps.max()), floor)
+    return reach_message(kernel, count, len(vertices), gap, floor)
+
+
+_cache: tuple[bytes, tuple[np.ndarray, float, np.ndarray]] | None = None
+
+
+def _passive_geometry(vertices, faces, weighted) -> tuple[np.ndarray, float, np.ndarray]:
+    """(the WORST_CANDIDATES unweighted vertices farthest from any weighted one, that largest distance,
+    vertex areas), by k-d tree; remembered for the last mesh and support, which kernel edits leave alone."""
+    global _cache
+    from scipy.spatial import cKDTree
+
+    from .geometry import vertex_areas
+
+    v, f = np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64)
+    key = hashlib.blake2b(v.tobytes() + f.tobytes() + weighted.tobytes(), digest_size=16).digest()
+    if _cache is None or _cache[0] != key:
+        passive = np.flatnonzero(~weighted)
+        gaps, _ = cKDTree(v[weighted]).query(v[passive])
+        areas = vertex_areas(torch.as_tensor(v), torch.as_tensor(f)).numpy()
+        _cache = key, (passive[np.argsort(gaps)[-WORST_CANDIDATES:]], float(gaps.max()), areas)
+    return _cache[1]

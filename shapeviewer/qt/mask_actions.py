@@ -44,15 +44,11 @@ def mask_problem(window) -> str:
     kernel, params = window.parameters.kernel.kernel, window.parameters
     if kernel is None or (w > 0).all() or params.cometric.currentText() != "normalized":
         return ""
-    import torch
-
-    from ..core.geometry import vertex_areas
     from ..core.kernel_reach import quick_reach_problem
     from ..core.model import DTYPES
 
     source = window.meshes["source"]
-    areas = vertex_areas(torch.as_tensor(source.vertices), torch.as_tensor(source.faces)).numpy()
-    return quick_reach_problem(kernel, source.vertices, areas * w, DTYPES[params.dtype.currentText()])
+    return quick_reach_problem(kernel, source.vertices, source.faces, w, DTYPES[params.dtype.currentText()])
 
 
 def load_mask_dialog(window) -> None:
