@@ -1,26 +1,37 @@
-"""Session files (``.svsession``): meshes embedded, mask, parameters, result and playback position.
+"""Session files (``.svsession``): meshes embedded, mask, parameters, result, playback position and camera.
 
-A zip holding ``session.json`` (format version, settings, names, result summary) and ``arrays.npz``
-(the meshes, mask, geodesic and momenta), so the file moves between machines. Reading validates
-everything before returning, so a corrupt, truncated or newer file opens nothing half.
+A zip holding ``session.json`` (format version, settings, names, result summary, camera) and ``arrays.npz``
+(the meshes, mask, geodesic, momenta and control point indices), so the file moves between machines.
+Reading trusts nothing (see session_archive.py) and validates everything before returning, so a corrupt,
+truncated, hostile or newer file opens nothing half; the writer runs the same checks, so what it writes
+reopens. Version 1 files (no camera, paths, control indices or levels) still open.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
 import zipfile
-from dataclasses import asdict, dataclass, field
+import zlib
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import session_checks as checks
 from .meshes import Mesh
 from .results import jsonable
+from .session_archive import ERRORS, file_budget, read_members
+from .session_checks import SessionProblem
+from .session_settings import settings_from_dict as _settings_from_dict
 
 FORMAT = "shapeviewer-session"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".svsession"
+META_KEYS = ("format", "version", "settings", "frame", "source_name", "target_name", "result", "camera",
+             "source_path", "target_path")  # fmt: skip
+RESULT_KEYS = ("status", "iteration", "loss", "fidelity", "energy", "info", "history", "levels")
 
 
 class SessionReadError(ValueError):
@@ -30,7 +41,7 @@ class SessionReadError(ValueError):
 @dataclass
 class SessionResult:
     trajectory: np.ndarray  # (T+1, N, 3)
-    momenta: np.ndarray  # (n, 3)
+    momenta: np.ndarray  # (n, 3), n = len(control_index) when given
     status: str = "finished"
     iteration: int = 0
     loss: float = 0.0
@@ -38,6 +49,8 @@ class SessionResult:
     energy: float = 0.0
     info: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
+    control_index: np.ndarray | None = None  # (n,) source vertex of each momentum; None: unknown (version 1)
+    levels: list[dict] | None = None  # coarse-to-fine levels as in the registration's info
 
 
 @dataclass
@@ -48,93 +61,130 @@ class Session:
     mask: np.ndarray | None = None
     result: SessionResult | None = None
     frame: int = 0
+    camera: list[tuple[float, float, float]] | None = None  # position, focal point, view-up (pyvista)
+    source_path: str | None = None  # where the meshes were first read from, when known
+    target_path: str | None = None
+
+
+def settings_from_dict(data: dict):
+    """RegistrationSettings from its ``asdict`` form; unknown keys or wrong types raise SessionReadError."""
+    try:
+        return _settings_from_dict(data, validate=False)
+    except SessionProblem as exc:
+        raise SessionReadError(str(exc)) from None
 
 
 def session_bytes(session: Session) -> bytes:
-    arrays = {
-        "source_vertices": session.source.vertices, "source_faces": session.source.faces,
-        "target_vertices": session.target.vertices, "target_faces": session.target.faces,
-    }  # fmt: skip
-    if session.mask is not None:
-        arrays["mask"] = np.asarray(session.mask, dtype=np.float64)
-    meta = {
-        "format": FORMAT, "version": VERSION, "settings": session.settings, "frame": session.frame,
-        "source_name": session.source.name, "target_name": session.target.name, "result": None,
-    }  # fmt: skip
-    if session.result is not None:
-        r = session.result
-        arrays["trajectory"], arrays["momenta"] = r.trajectory, r.momenta
-        meta["result"] = {k: v for k, v in asdict(r).items() if k not in ("trajectory", "momenta")}
+    """The file's content; ValueError (naming the problem) when the session would not reopen."""
+    try:
+        meta, arrays = _to_meta(session)
+        text = json.dumps(meta, indent=1, default=jsonable)
+        _session_from(json.loads(text), arrays)
+    except (SessionProblem, TypeError, ValueError) as exc:
+        raise ValueError(f"cannot save the session: {exc}") from None
     npz = io.BytesIO()
     np.savez_compressed(npz, **arrays)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("session.json", json.dumps(meta, indent=1, default=jsonable))
+        z.writestr("session.json", text)
         z.writestr("arrays.npz", npz.getvalue())
     return out.getvalue()
 
 
+def _to_meta(session: Session) -> tuple[dict, dict]:
+    s = session
+    arrays = {
+        "source_vertices": s.source.vertices, "source_faces": s.source.faces,
+        "target_vertices": s.target.vertices, "target_faces": s.target.faces,
+    }  # fmt: skip
+    if s.mask is not None:
+        arrays["mask"] = np.asarray(s.mask, dtype=np.float64)
+    camera = None if s.camera is None else [[float(x) for x in v] for v in s.camera]
+    meta = {
+        "format": FORMAT, "version": VERSION, "settings": s.settings, "frame": s.frame,
+        "source_name": s.source.name, "target_name": s.target.name, "result": None, "camera": camera,
+        "source_path": s.source_path, "target_path": s.target_path,
+    }  # fmt: skip
+    if s.result is not None:
+        r = s.result
+        arrays["trajectory"], arrays["momenta"] = np.asarray(r.trajectory), np.asarray(r.momenta)
+        if r.control_index is not None:
+            arrays["control_index"] = np.asarray(r.control_index)
+        meta["result"] = {k: getattr(r, k) for k in RESULT_KEYS}
+    return meta, {k: np.asarray(v) for k, v in arrays.items()}
+
+
 def read_session(path: str | os.PathLike) -> Session:
+    """The checked session; SessionReadError (one line naming the file and the problem) for anything else."""
     name = os.fspath(path)
     try:
-        with zipfile.ZipFile(name) as z:
-            bad = z.testzip()
-            if bad is not None:
-                raise SessionReadError(f"{name} is damaged (member {bad} fails its checksum)")
-            meta = json.loads(z.read("session.json"))
-            arrays = dict(np.load(io.BytesIO(z.read("arrays.npz")), allow_pickle=False))
+        with open(name, "rb") as fh:
+            meta, arrays = read_members(fh, file_budget(fh))
+        return _session_from(meta, arrays)
     except FileNotFoundError:
-        raise SessionReadError(f"{name} does not exist") from None
-    except (zipfile.BadZipFile, EOFError):
-        raise SessionReadError(f"{name} is not a shapeviewer session or is truncated (not a complete zip)") from None
+        problem = "does not exist"
+    except IsADirectoryError:
+        problem = "is a folder, not a session file"
     except KeyError as exc:
-        raise SessionReadError(f"{name} lacks {exc.args[0]}: not a shapeviewer session") from None
-    except (ValueError, OSError) as exc:
-        raise SessionReadError(f"{name} is unreadable: {exc}") from None
-    return _validated(name, meta, arrays)
+        problem = f"lacks {exc.args[0]}: not a shapeviewer session"
+    except zipfile.BadZipFile as exc:
+        problem = f"not a shapeviewer session or is truncated or damaged (not a complete zip: {exc})"
+    except (zlib.error, EOFError) as exc:
+        problem = f"is damaged (corrupt compressed data: {exc})"
+    except SessionProblem as exc:
+        problem = str(exc)
+    except (*ERRORS, MemoryError, RecursionError) as exc:
+        problem = f"is unreadable ({type(exc).__name__}: {exc})"
+    raise SessionReadError(f"{name}: {' '.join(problem.split())}")
 
 
-def _validated(name: str, meta: dict, arrays: dict) -> Session:
-    if meta.get("format") != FORMAT:
-        raise SessionReadError(f"{name} is not a shapeviewer session")
+def _session_from(meta, arrays: dict) -> Session:
+    if checks.check_dict(meta, "session.json").get("format") != FORMAT:
+        raise SessionProblem("not a shapeviewer session (session.json names another format)")
     version = meta.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise SessionReadError(
-            f"{name} was written by a newer shapeviewer (session format {version}; this one reads up to {VERSION})"
+    if not checks.is_int(version) or version < 1:
+        raise SessionProblem(f"not a shapeviewer session (format version {version!r:.40})")
+    if version > VERSION:
+        raise SessionProblem(
+            f"written by a newer shapeviewer (session format {version}; this one reads up to {VERSION})"
         )
-    try:
-        source = _mesh(arrays, "source", meta.get("source_name", "source"))
-        target = _mesh(arrays, "target", meta.get("target_name", "target"))
-    except KeyError as exc:
-        raise SessionReadError(f"{name} lacks the array {exc.args[0]}") from None
-    mask = arrays.get("mask")
-    if mask is not None and mask.shape != (source.n_vertices,):
-        raise SessionReadError(f"{name}: the mask has {mask.shape} values for {source.n_vertices} vertices")
-    result = None
-    if meta.get("result") is not None:
-        traj, momenta = arrays.get("trajectory"), arrays.get("momenta")
-        if traj is None or momenta is None or traj.ndim != 3 or traj.shape[1:] != source.vertices.shape:
-            raise SessionReadError(f"{name}: the stored geodesic does not fit the source mesh")
-        result = SessionResult(traj, momenta, **meta["result"])
-    return Session(source, target, meta.get("settings", {}), mask, result, int(meta.get("frame", 0)))
+    checks.check_keys(meta, META_KEYS, "session.json")
+    settings = checks.check_dict(meta.get("settings", {}), "the settings")
+    _settings_from_dict(settings)
+    source = Mesh(*checks.check_mesh(arrays, "source"), checks.check_text(meta.get("source_name", ""), "source_name"))
+    target = Mesh(*checks.check_mesh(arrays, "target"), checks.check_text(meta.get("target_name", ""), "target_name"))
+    mask = checks.check_mask(arrays.get("mask"), source.n_vertices)
+    result = _result(meta.get("result"), arrays, source.n_vertices)
+    frame = meta.get("frame", 0)
+    if result is None and version == 1 and checks.is_int(frame) and frame > 0:
+        frame = 0  # version 1 kept a stale playback position after the result was cleared
+    frame = checks.check_frame(frame, 0 if result is None else len(result.trajectory))
+    camera = checks.check_camera(meta.get("camera"))
+    paths = [checks.check_text(meta.get(f"{r}_path"), f"{r}_path", optional=True) for r in ("source", "target")]
+    return Session(source, target, settings, mask, result, frame, camera, *paths)
 
 
-def _mesh(arrays: dict, role: str, name: str) -> Mesh:
-    v, f = arrays[f"{role}_vertices"], arrays[f"{role}_faces"]
-    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3 or not np.isfinite(v).all():
-        raise SessionReadError(f"the stored {role} mesh is malformed ({v.shape} vertices, {f.shape} faces)")
-    if f.size and (f.min() < 0 or f.max() >= len(v)):
-        raise SessionReadError(f"the stored {role} mesh has face indices outside its {len(v)} vertices")
-    return Mesh(v.astype(np.float64), f.astype(np.int64), name)
+def _result_defaults() -> dict:
+    fields = {f.name: f for f in dataclasses.fields(SessionResult) if f.name in RESULT_KEYS}
+    return {k: f.default if f.default is not dataclasses.MISSING else f.default_factory() for k, f in fields.items()}
 
 
-def settings_from_dict(data: dict):
-    """RegistrationSettings from its ``asdict`` form (unknown keys are an error, missing ones default)."""
-    from ..core.model import ModelSettings
-    from ..core.registration import RegistrationSettings
-    from ..core.sinkhorn import SinkhornSettings
-
-    data = dict(data)
-    model = dict(data.pop("model", {}))
-    sinkhorn = SinkhornSettings(**model.pop("sinkhorn", {}))
-    return RegistrationSettings(model=ModelSettings(sinkhorn=sinkhorn, **model), **data)
+def _result(summary, arrays: dict, n_vertices: int) -> SessionResult | None:
+    if summary is None:
+        return None
+    checks.check_keys(checks.check_dict(summary, "the result"), RESULT_KEYS, "the result")
+    r = {**_result_defaults(), **summary}
+    checks.check_text(r["status"], "the result's status")
+    if not checks.is_int(r["iteration"]) or r["iteration"] < 0:
+        raise SessionProblem(f"the result's iteration {r['iteration']!r:.40} is not a count")
+    for key in ("loss", "fidelity", "energy"):
+        if not checks.is_number(r[key]):
+            raise SessionProblem(f"the result's {key} {r[key]!r:.40} is not a number")
+    control = checks.check_control_index(arrays.get("control_index"), n_vertices)
+    return SessionResult(
+        checks.check_geodesic(arrays.get("trajectory"), n_vertices),
+        checks.check_momenta(arrays.get("momenta"), control, n_vertices),
+        r["status"], r["iteration"], r["loss"], r["fidelity"], r["energy"],
+        checks.check_dict(r["info"], "the result's info"), checks.check_history(r["history"]),
+        control, checks.check_levels(r["levels"]),
+    )  # fmt: skip

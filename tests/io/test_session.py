@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
+from test_session_forge import with_arrays, zip_of
 
 from shapeviewer.core.registration import RegistrationSettings
 from shapeviewer.io.demo import make_demo_pair
@@ -87,7 +88,83 @@ def test_bad_files_are_refused_with_their_name(tmp_path, session):
 
 
 def test_a_mask_of_the_wrong_length_is_refused(tmp_path, session):
-    session.mask = np.ones(3)
-    (tmp_path / "m.svsession").write_bytes(session_bytes(session))
+    good = session_bytes(session)
+    (tmp_path / "m.svsession").write_bytes(with_arrays(good, mask=np.ones(3)))
     with pytest.raises(SessionReadError, match="mask has"):
         read_session(tmp_path / "m.svsession")
+    session.mask = np.ones(3)
+    with pytest.raises(ValueError, match="cannot save the session: the mask has"):
+        session_bytes(session)  # the writer refuses what would not reopen
+
+
+def _version1_bytes(s: Session) -> bytes:
+    """What the version 1 writer produced: no camera, paths, control indices or levels."""
+    arrays = {
+        "source_vertices": s.source.vertices, "source_faces": s.source.faces,
+        "target_vertices": s.target.vertices, "target_faces": s.target.faces, "mask": s.mask,
+        "trajectory": s.result.trajectory, "momenta": s.result.momenta,
+    }  # fmt: skip
+    r = s.result
+    result = {"status": r.status, "iteration": r.iteration, "loss": r.loss, "fidelity": r.fidelity}
+    result |= {"energy": r.energy, "info": r.info, "history": r.history}
+    meta = {
+        "format": "shapeviewer-session", "version": 1, "settings": s.settings, "frame": s.frame,
+        "source_name": s.source.name, "target_name": s.target.name, "result": result,
+    }  # fmt: skip
+    npz = io.BytesIO()
+    np.savez_compressed(npz, **arrays)
+    return zip_of({"session.json": json.dumps(meta, indent=1).encode(), "arrays.npz": npz.getvalue()})
+
+
+def test_a_version_1_file_still_opens(tmp_path, session):
+    (tmp_path / "v1.svsession").write_bytes(_version1_bytes(session))
+    back = read_session(tmp_path / "v1.svsession")
+    np.testing.assert_array_equal(back.result.momenta, session.result.momenta)
+    assert back.frame == 2 and back.result.history == session.result.history
+    assert back.camera is None and back.source_path is None and back.result.control_index is None
+    assert back.result.levels is None
+    session.result.momenta = session.result.momenta[:7]  # momenta on control points of unknown index
+    (tmp_path / "v1c.svsession").write_bytes(_version1_bytes(session))
+    assert read_session(tmp_path / "v1c.svsession").result.momenta.shape == (7, 3)
+
+
+def _reopened(tmp_path, session) -> Session:
+    (tmp_path / "r.svsession").write_bytes(session_bytes(session))
+    return read_session(tmp_path / "r.svsession")
+
+
+def test_camera_round_trip(tmp_path, session):
+    session.camera = [(4, 3.5, 2), (0.1, 0, 0), np.array([0, 0, 1.0])]
+    assert _reopened(tmp_path, session).camera == [(4.0, 3.5, 2.0), (0.1, 0.0, 0.0), (0.0, 0.0, 1.0)]
+    session.camera = [(np.inf, 0, 0), (0, 0, 0), (0, 0, 1)]
+    with pytest.raises(ValueError, match="camera"):
+        session_bytes(session)
+
+
+def test_control_index_round_trip(tmp_path, session):
+    session.result.control_index = np.array([0, 5, 9])
+    session.result.momenta = np.full((3, 3), 0.5)
+    back = _reopened(tmp_path, session).result
+    np.testing.assert_array_equal(back.control_index, [0, 5, 9])
+    assert back.control_index.dtype == np.int64 and back.momenta.shape == (3, 3)
+    for bad, message in [([0, 5], "momenta have shape"), ([0, 5, 5], "repeat"), ([0, 5, 99], "outside")]:
+        session.result.control_index = np.array(bad)
+        with pytest.raises(ValueError, match=message):
+            session_bytes(session)
+
+
+def test_levels_and_paths_round_trip(tmp_path, session):
+    session.result.levels = [{"source_vertices": 10, "run": False}, {"source_vertices": 50, "run": True}]
+    session.source_path, session.target_path = "/data/é source.ply", None
+    back = _reopened(tmp_path, session)
+    assert back.result.levels == session.result.levels
+    assert back.source_path == "/data/é source.ply" and back.target_path is None
+
+
+def test_settings_with_unknown_keys_are_a_clear_error(session):
+    with pytest.raises(SessionReadError, match="unknown keys: colour"):
+        settings_from_dict({**session.settings, "colour": 3})
+    with pytest.raises(SessionReadError, match=r"settings\.model has unknown keys: warp"):
+        settings_from_dict({"model": {"warp": 1}})
+    with pytest.raises(SessionReadError, match=r"settings\.iterations"):
+        settings_from_dict({"iterations": "many"})
