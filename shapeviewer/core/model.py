@@ -32,6 +32,13 @@ def geodesic_distance(hamiltonian: float) -> float:
     return math.sqrt(max(2.0 * hamiltonian, 0.0))
 
 
+FIXED_SINKHORN_ITERATIONS = 2  # the talk's unrolled loop, when a fixed count is asked without one
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
 def resolve_device(name: str) -> torch.device:
     if name not in DEVICES:
         raise InputError(f"unknown device '{name}' (choose from {', '.join(DEVICES)})")

@@ -1,4 +1,4 @@
-"""Starts the desktop app: ``shapeviewer`` (demo pair) or ``shapeviewer gui SOURCE TARGET``."""
+"""Starts the desktop app on a pair, a session, or what was open last (the demo pair the first time)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,41 @@ import sys
 from pathlib import Path
 
 
-def create_window(source: Path | None = None, target: Path | None = None):
+def create_window(source: Path | None = None, target: Path | None = None, session: Path | None = None):
+    """A window on ``session``, on the pair, or else on what was open last (the demo the first time)."""
     from .main_window import MainWindow
 
     window = MainWindow()
-    if source is not None and target is not None:
+    if session is not None:
+        window.session.open(Path(session))
+    elif source is not None and target is not None:
         window.load_pair(source, target)
-    else:
+    elif not _reopen_last(window):
         window.load_demo()
     window.setWindowModified(False)  # what was opened at start is not an unsaved change
     return window
 
 
-def run_gui(source: Path | None = None, target: Path | None = None) -> int:
+def _reopen_last(window) -> bool:
+    from . import settings_store
+
+    last = settings_store.last_opened()
+    if last is None:
+        return False
+    files = [Path(p) for p in last[1:]]
+    if not all(f.is_file() for f in files):
+        window.log_panel.add(f"last opened {', '.join(map(str, files))} no longer exists: opening the demo")
+        return False
+    return window.session.open(files[0]) if last[0] == "session" else window.load_pair(*files)
+
+
+def run_gui(source: Path | None = None, target: Path | None = None, session: Path | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("shapeviewer")
     app.setApplicationName("shapeviewer")
-    window = create_window(source, target)
+    window = create_window(source, target, session)
     window.show()
     from PySide6.QtCore import QTimer
 

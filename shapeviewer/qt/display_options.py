@@ -20,7 +20,10 @@ class DisplayOptions(QGroupBox):
         self.wireframe = _check("Wireframe (W)", "Draw every mesh as its edges")
         self.displacement = _check("Colour by displacement", "Colour the deformed source by |x(t) - x(0)|", True)
         self.target = _check("Show target", "Translucent target behind the deformed source", True)
-        self.momenta = _check("Initial momenta p0", "Arrows of the optimised momenta on the control points")
+        self.momenta = _check(
+            "Initial momenta p0",
+            "Arrows of the optimised initial momenta p0, drawn on the control points where they are in the frame shown",
+        )
         self.kernel_scale = _check(
             "Kernel scale on source",
             "Sphere of radius sigma (largest scale) on the source; press K over the source to move it",
@@ -33,7 +36,7 @@ class DisplayOptions(QGroupBox):
         self.wireframe.toggled.connect(lambda _on: self.apply_to_scene(window))
         self.displacement.toggled.connect(lambda _on: self.apply_to_scene(window))
         self.target.toggled.connect(lambda _on: self.apply_to_scene(window))
-        self.momenta.toggled.connect(lambda _on: self.apply_momenta(window, window.run.last))
+        self.momenta.toggled.connect(lambda _on: self.apply_momenta(window))
         self.kernel_scale.toggled.connect(lambda _on: self.update_kernel_sphere(window))
 
     def apply_to_scene(self, window) -> None:
@@ -46,17 +49,18 @@ class DisplayOptions(QGroupBox):
         scene.show_target(self.target.isChecked())
         schedule_paint(window.result.view)
 
-    def apply_momenta(self, window, report) -> None:
-        scene = window.result.scene
+    def apply_momenta(self, window) -> None:
+        """p0 arrows on the control points, which move with the flow: drawn where they are at the frame shown."""
+        scene, doc = window.result.scene, window.doc
         if scene is None:
             return
-        if not self.momenta.isChecked() or report is None:
+        result = doc.result
+        if not self.momenta.isChecked() or result is None:
             scene.show_momenta(None, None)
         else:
-            index = window.run.info.get("control_index")
-            points = scene.rest if index is None else scene.rest[index]
-            if len(points) == len(report.momenta):
-                scene.show_momenta(points, report.momenta)
+            points = result.control_points(doc.frame)
+            if len(points) == len(result.report.momenta):
+                scene.show_momenta(points, result.report.momenta)
         schedule_paint(window.result.view)
 
     def update_kernel_sphere(self, window) -> None:

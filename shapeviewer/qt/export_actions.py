@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QProgressDialog
 
 from ..core.model import geodesic_distance
+from ..document.summary import summary
 from ..io.meshes import write_mesh
 from ..io.results import write_json
 from ..render.movie import MovieCancelled, MovieError, MovieSettings, write_movie
@@ -20,12 +20,12 @@ MESH_FORMATS = "VTK PolyData (*.vtp);;PLY (*.ply);;Wavefront OBJ (*.obj)"
 
 
 def _result(window):
-    """The newest geodesic shown (final or running), or None with a message."""
-    rep = window.run.final or window.run.last
-    if rep is None or window.result.scene is None:
+    """The report of the geodesic shown (final or running), or None with a message."""
+    result = window.doc.result
+    if result is None or window.result.scene is None:
         window.show_error("Nothing to export", "Run a registration first: there is no deformation yet.")
         return None
-    return rep
+    return result.report
 
 
 def _ask_path(window, title: str, default_name: str, filters: str) -> Path | None:
@@ -43,16 +43,16 @@ def _done(window, what: str, path: Path) -> None:
 
 
 def _failed(window, what: str, exc: Exception) -> None:
-    window.log_panel.add(f"error: exporting {what} failed: {exc}")
     window.show_error(f"Cannot export {what}", str(exc))
 
 
 def movie_caption(window) -> str:
-    info, rep = window.run.info, window.run.final or window.run.last
+    result = window.doc.result
+    if result is None:
+        return ""
+    info = result.info
     caption = f"{info.get('cometric', '')} {info.get('kernel', '')}".strip()
-    if rep is not None:
-        caption += f"   geodesic distance {geodesic_distance(rep.energy):.4g}"
-    return caption
+    return caption + f"   geodesic distance {geodesic_distance(result.report.energy):.4g}"
 
 
 def export_movie(window) -> None:
@@ -104,21 +104,20 @@ def write_movie_with_progress(window, path: Path, settings: MovieSettings) -> bo
 def export_current_mesh(window) -> None:
     if _result(window) is None:
         return
-    scene = window.result.scene
-    path = _ask_path(window, "Export deformed mesh (current frame)", f"deformed_t{scene.frame}.vtp", MESH_FORMATS)
+    doc = window.doc
+    frame, trajectory = doc.frame, doc.result.trajectory
+    path = _ask_path(window, "Export deformed mesh (current frame)", f"deformed_t{frame}.vtp", MESH_FORMATS)
     if path is None:
         return
+    points = trajectory[frame]
     try:
         write_mesh(
-            path,
-            np.asarray(scene.mesh.points),
-            window.meshes["source"].faces,
-            {"displacement": np.asarray(scene.mesh.point_data["displacement"])},
+            path, points, doc.meshes["source"].faces, {"displacement": np.linalg.norm(points - trajectory[0], axis=1)}
         )
     except (OSError, ValueError) as exc:
         _failed(window, "the mesh", exc)
         return
-    _done(window, f"frame {scene.frame}", path)
+    _done(window, f"frame {frame}", path)
 
 
 def export_sequence(window) -> None:
@@ -169,25 +168,6 @@ def save_screenshot(window) -> None:
     _done(window, "a screenshot", path)
 
 
-def summary(window) -> dict:
-    rep = window.run.final or window.run.last
-    info = {k: v for k, v in window.run.info.items() if k != "control_index"}
-    return {
-        "source": str(window.paths.get("source", "")),
-        "target": str(window.paths.get("target", "")),
-        "settings": asdict(window.parameters.settings()),
-        "used": info,
-        "status": rep.status,
-        "iterations": rep.iteration,
-        "hamiltonian": rep.energy,
-        "distance": geodesic_distance(rep.energy),
-        "fidelity_final": rep.fidelity,
-        "fidelity_initial": info.get("fidelity_initial"),
-        "loss_final": rep.loss,
-        "history": {"iteration": window.loss_plot.iterations, **window.loss_plot.series},
-    }
-
-
 def export_summary(window) -> None:
     if _result(window) is None:
         return
@@ -195,7 +175,7 @@ def export_summary(window) -> None:
     if path is None:
         return
     try:
-        write_json(path, summary(window))
+        write_json(path, summary(window.doc))
     except (OSError, TypeError, ValueError) as exc:
         _failed(window, "the summary", exc)
         return

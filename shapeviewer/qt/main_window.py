@@ -21,12 +21,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.errors import InputError
+from ..document import Document
 from ..io.meshes import Mesh, MeshReadError, read_mesh
 from . import settings_store
 from .busy import busy_cursor
 from .display_options import DisplayOptions
 from .log_panel import LogPanel
-from .mask_actions import connect_mask_tools, mask_problem
+from .mask_actions import connect_mask_tools
 from .menus import build_menus
 from .mesh_views import InputViews, ResultView, schedule_paint
 from .paint_controller import PaintController
@@ -57,8 +59,7 @@ class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("shapeviewer")
-        self.meshes: dict[str, Mesh] = {}
-        self.paths: dict[str, Path] = {}
+        self.doc = Document()
         self.last_dialog: QMessageBox | None = None
         self.movie_progress = None  # the progress dialog of a movie export in progress
 
@@ -105,20 +106,21 @@ class MainWindow(QMainWindow):
         self._dock("Parameters", dock_body, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.loss_plot = LossPlot()
+        self.loss_plot.observe(self.doc)
         self.log_panel = LogPanel()
         tabs = QTabWidget()
         tabs.addTab(self.loss_plot, "Convergence")
         tabs.addTab(self.log_panel, "Log")
         self.bottom_tabs = tabs
         bottom = self._dock("Convergence and log", tabs, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([bottom], [210], Qt.Orientation.Vertical)
+        self.resizeDocks([bottom], [250], Qt.Orientation.Vertical)
 
         self.progress = ProgressStrip()
         self.status_line = QLabel("Open a source and a target mesh")
         self.statusBar().addWidget(self.status_line, 1)
         self.statusBar().addPermanentWidget(self.progress)
 
-        self.run = RunController(self.result, self.loss_plot, self)
+        self.run = RunController(self.doc, self)
         self.session = SessionManager(self)
         self.actions = build_menus(self)
         self._connect()
@@ -134,20 +136,30 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    @property
+    def meshes(self) -> dict[str, Mesh]:
+        return self.doc.meshes
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return self.doc.paths
+
     def _connect(self) -> None:
-        run = self.run
+        run, doc = self.run, self.doc
         self.run_button.clicked.connect(self.start_run)
         self.stop_button.clicked.connect(run.stop)
-        run.running_changed.connect(self._running_changed)
+        doc.run_changed.connect(self._running_changed)
+        doc.result_changed.connect(self._result_changed)
+        doc.frame_changed.connect(self._frame_changed)
+        doc.modified_changed.connect(self.setWindowModified)
+        doc.settings_changed.connect(self.revalidate)
+        doc.mask_changed.connect(self.revalidate)
         run.status.connect(self.status_line.setText)
         run.progress.connect(self.progress.set_progress)
         run.log.connect(self.log_panel.add)
         run.error.connect(self.show_error)
-        run.frames_shown.connect(self._frames_arrived)
-        run.result_ready.connect(lambda rep: self.display.apply_momenta(self, rep))
-        run.result_ready.connect(lambda _rep: self.setWindowModified(True))
-        self.parameters.changed.connect(lambda: self.setWindowModified(True))
-        self.playback.frame_changed.connect(self._show_frame)
+        self.parameters.changed.connect(self._settings_edited)
+        self.playback.frame_changed.connect(doc.set_frame)
         # A new geodesic from the run is painted one event-loop turn after it is applied: input and
         # timers get in between, instead of waiting for the update and the render in one go.
         self._result_paint = QTimer(self)
@@ -161,6 +173,11 @@ class MainWindow(QMainWindow):
         self.display.connect_window(self)
         connect_mask_tools(self)
         self.revalidate()
+
+    def _settings_edited(self) -> None:
+        """The panel's settings become the document's whenever they are valid."""
+        if not self.parameters.problem():
+            self.doc.set_settings(self.parameters.settings())
 
     # ---- files -------------------------------------------------------------------------------
     def open_mesh_dialog(self, role: str) -> None:
@@ -176,7 +193,7 @@ class MainWindow(QMainWindow):
         """Both files or neither: if one fails, the meshes already loaded stay."""
         return self._load({"source": Path(source), "target": Path(target)})
 
-    def _load(self, paths: dict[str, Path]) -> bool:
+    def _load(self, paths: dict[str, Path], remember: bool = True) -> bool:
         if self.run.running:
             names = ", ".join(p.name for p in paths.values())
             self.show_error("Registration running", f"Stop the registration before opening {names}.")
@@ -185,33 +202,32 @@ class MainWindow(QMainWindow):
             with busy_cursor():  # gone before the dialog below shows
                 read = {role: read_mesh(path) for role, path in paths.items()}
         except MeshReadError as exc:
-            self.log_panel.add(f"error: {exc}")
             self.show_error("Cannot open mesh", str(exc))
             return False
-        for path in paths.values():
-            settings_store.remember_folder(path)
+        if remember:  # the bundled demo is not where the user keeps files
+            for path in paths.values():
+                settings_store.remember_folder(path)
         with busy_cursor():
-            self.install_meshes(read, paths, remember=True)
+            self.install_meshes(read, paths, remember=remember)
         return True
 
     def install_meshes(self, meshes: dict[str, Mesh], paths: dict[str, Path], remember: bool) -> None:
         """Show meshes already read (from files or a session); any previous result is dropped."""
         for role, mesh in meshes.items():
-            self.meshes[role], self.paths[role] = mesh, paths[role]
+            self.doc.set_mesh(role, mesh, paths[role])
             title = f"{role}: {mesh.name} ({mesh.n_vertices} vertices)"
             self.inputs.set_mesh(role, mesh.vertices, mesh.faces, title)
             self.log_panel.add(f"{role}: {paths[role]} ({mesh.n_vertices} vertices, {len(mesh.faces)} triangles)")
-        self.run.forget()
         if "source" in meshes:
             self.paint.set_mesh(meshes["source"].vertices, meshes["source"].faces)
             self.paint_panel.sync_from_brush()
         self._meshes_changed(remember)
-        self.setWindowModified(True)
 
     def load_demo(self) -> None:
         from ..io.demo import demo_paths
 
-        self.load_pair(*demo_paths())
+        source, target = demo_paths()
+        self._load({"source": Path(source), "target": Path(target)}, remember=False)
 
     def _files_dropped(self, paths: list, role: str) -> None:
         if len(paths) >= 2:
@@ -240,15 +256,13 @@ class MainWindow(QMainWindow):
 
     # ---- running ------------------------------------------------------------------------------
     def _run_readiness(self) -> tuple[bool, str]:
-        if "source" not in self.meshes or "target" not in self.meshes:
-            return False, "open a source and a target mesh"
-        reason = self.parameters.problem() or mask_problem(self)
+        reason = self.doc.run_problem(self.parameters.problem())
         return not reason, reason
 
     def revalidate(self, *_) -> None:
         """Enable Run exactly when meshes, parameters and mask allow it, and say why not otherwise."""
         ok, reason = self._run_readiness()
-        running = self.run.running
+        running = self.doc.running
         self.run_button.setEnabled(ok and not running)
         self.actions.run.setEnabled(ok and not running)
         self.run_problem.setText("" if ok else f"<span style='color:#b00020'>Cannot run: {reason}</span>")
@@ -258,21 +272,19 @@ class MainWindow(QMainWindow):
         if not ok or self.run.running:
             self.status_line.setText(f"Cannot run: {reason or 'a registration is already running'}")
             return
-        from ..core.model import InputError
-
         try:
             settings = self.parameters.settings()
         except InputError as exc:
             self.show_error("Invalid parameters", str(exc))
             return
+        self.doc.set_settings(settings)
         src, tgt = self.meshes["source"], self.meshes["target"]
         job = RegistrationJob(
             (src.vertices.copy(), src.faces.copy()),
             (tgt.vertices.copy(), tgt.faces.copy()),
             settings,
-            self.paint.mask(),
+            self.doc.mask_for_run(),
         )
-        self.result.set_title(f"Result: {src.name} -> {tgt.name} (running)")
         self.run.start(job)
 
     def _running_changed(self, running: bool) -> None:
@@ -282,22 +294,46 @@ class MainWindow(QMainWindow):
         self.paint_panel.setEnabled(not running)
         for action in self.actions.file_actions:
             action.setEnabled(not running)
-        if not running:
-            rep = self.run.final
-            label = "" if rep is None else f" ({rep.status}, {rep.iteration} iterations)"
-            self.result.set_title(f"Result{label}")
-            schedule_paint(self.result.view)
+        self._update_result_title()
+        schedule_paint(self.result.view)
         self.revalidate()
 
-    def _frames_arrived(self, n_frames: int) -> None:
-        """A new geodesic: show its last frame (or keep playing), with one render."""
+    def _update_result_title(self) -> None:
+        res, src, tgt = self.doc.result, self.meshes.get("source"), self.meshes.get("target")
+        pair = f"{src.name} -> {tgt.name}" if src is not None and tgt is not None else ""
+        if res is None:
+            text = "Result: running, waiting for the first iteration" if self.doc.running else "Result: press Run"
+        else:
+            rep = res.report
+            n = rep.iteration
+            state = "running" if self.doc.running else rep.status
+            text = f"Result: {pair} ({state}, iteration {n}, mismatch -{100 * rep.fidelity_drop:.1f}%)"
+        self.result.set_title(text)
+
+    def _result_changed(self) -> None:
+        """A new geodesic (or none): the scene, the frame count, the momenta and the title follow."""
+        scene = self.result.scene
+        if scene is None:
+            return
+        res = self.doc.result
+        trajectory = scene.rest[None] if res is None else np.asarray(res.trajectory)
+        scene.set_trajectory(trajectory)
         self.playback.blockSignals(True)
-        self.playback_bar.set_frame_count(n_frames)
+        self.playback_bar.set_frame_count(len(trajectory))
         if not self.playback.playing:
-            self.playback.seek(n_frames - 1)
+            self.playback.seek(len(trajectory) - 1)
         self.playback.blockSignals(False)
+        self.doc.set_frame(self.playback.index)
         self.playback_bar.show_index(self.playback.index)
+        self.display.apply_momenta(self)
+        self._update_result_title()
         self._show_frame(self.playback.index, paint_later=True)
+
+    def _frame_changed(self, index: int) -> None:
+        self.playback.seek(index)  # no-op when playback set it
+        self._show_frame(index)
+        if self.display.momenta.isChecked():
+            self.display.apply_momenta(self)
 
     def _playing_changed(self, playing: bool) -> None:
         """Large meshes play as a decimated stand-in; the exact mesh is back as soon as playback stops."""
@@ -316,7 +352,8 @@ class MainWindow(QMainWindow):
 
     # ---- messages and lifetime ----------------------------------------------------------------
     def show_error(self, title: str, message: str, details: str = "") -> None:
-        """A window-modal, non-blocking dialog; the app stays usable behind it."""
+        """Every failure goes here: logged, then shown in a window-modal, non-blocking dialog."""
+        self.log_panel.add(f"error: {title}: {message}" + (f"\n{details}" if details else ""))
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         box.setObjectName("errorDialog")
         if details:
@@ -371,3 +408,8 @@ class MainWindow(QMainWindow):
 
     def current_frame_points(self) -> np.ndarray | None:
         return self.result.displayed_points
+
+    def setWindowModified(self, modified: bool) -> None:  # noqa: N802 (Qt name)
+        """The title's [*] and the document's flag are one."""
+        super().setWindowModified(modified)
+        self.doc.set_modified(modified)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 
@@ -27,28 +26,12 @@ def connect_mask_tools(window) -> None:
 
 
 def _mask_edited(window) -> None:
+    """The brush's weights become the document's mask (which revalidates Run)."""
     if window.paint_panel.influence.isChecked():
         window.paint_panel.influence.setChecked(False)  # the scaling shown no longer matches the mask
-    window.setWindowModified(True)
-    window.revalidate()
-
-
-def mask_problem(window) -> str:
-    """Why this mask cannot run: zero everywhere, or (normalized cometric) a weighted part that the kernel
-    cannot reach from some zero-weight vertices, checked at the vertices farthest from any weight."""
-    w = window.paint.weights
-    if w is None:
-        return ""
-    if not (w > 0).any():
-        return "the weight mask is zero everywhere: paint or fill some weight"
-    kernel, params = window.parameters.kernel.kernel, window.parameters
-    if kernel is None or (w > 0).all() or params.cometric.currentText() != "normalized":
-        return ""
-    from ..core.kernel_reach import quick_reach_problem
-    from ..core.model import DTYPES
-
-    source = window.meshes["source"]
-    return quick_reach_problem(kernel, source.vertices, source.faces, w, DTYPES[params.dtype.currentText()])
+    weights = window.paint.weights
+    if weights is not None and "source" in window.doc.meshes and len(weights) == window.doc.meshes["source"].n_vertices:
+        window.doc.set_mask(weights.copy())
 
 
 def load_mask_dialog(window) -> None:
@@ -87,30 +70,26 @@ def save_mask_dialog(window) -> None:
 
 
 def show_influence(window, on: bool) -> None:
-    """Colour the source by the Sinkhorn scaling lambda (normalized) or by mu (LDDMM), for this mask."""
+    """Colour the source by how strongly each part leads the deformation (core.influence), for this mask."""
     if not on:
         window.paint.refresh()
         return
-    from ..core.model import DeformationModel
+    from ..core.influence import influence
 
-    source = window.meshes.get("source")
+    doc = window.doc
+    source = doc.meshes.get("source")
     try:
-        settings = window.parameters.settings().model
         with busy_cursor():
-            model = DeformationModel(source.vertices, source.faces, window.paint.mask(), settings)
-            values = model.lam()
-            title = "lambda"
-            if values is None:
-                values, title = model.vertex_mu.cpu().numpy(), "mu"
+            values = influence(source.vertices, source.faces, doc.mask_for_run(), doc.settings.model)
     except (InputError, ValueError, RuntimeError) as exc:
         window.paint_panel.influence.setChecked(False)
         window.show_error("Cannot compute the influence", str(exc))
         return
-    if model.control_index is not None:  # lambda lives on the control points: spread to their vertices
-        from ..core.control_points import nearest_control_point
-
-        owner = nearest_control_point(model.vertices, model.vertices[model.control_index]).cpu().numpy()
-        values = values[owner]
-    values = np.asarray(values, dtype=np.float64)
-    window.inputs.show_source_values(values, title, float(values.max()))
-    window.status_line.setText(f"Influence: {title} from {values.min():.3g} to {values.max():.3g}")
+    window.inputs.show_source_values(values, "influence", 1.0)
+    if doc.settings.model.cometric == "normalized":
+        passive = int((values == 0).sum())
+        text = "Influence: how strongly each part leads the deformation (1: the strongest)"
+        text += f"; {passive} vertices of weight 0 follow passively" if passive else ""
+    else:
+        text = "Influence under LDDMM: every vertex leads alike (the mask matters only to the normalized cometric)"
+    window.status_line.setText(text)

@@ -31,12 +31,19 @@ class WindowActions:
     def refresh_recent(self) -> None:
         menu = self.recent_menu
         menu.clear()
+        sessions = settings_store.recent_sessions()
+        for path in sessions:
+            act = menu.addAction(f"{Path(path).name} (session)")
+            act.setStatusTip(f"Reopen the session {path}")
+            act.triggered.connect(partial(self.window.session.open, Path(path)))
         pairs = settings_store.recent_pairs()
+        if sessions and pairs:
+            menu.addSeparator()
         for source, target in pairs:
             act = menu.addAction(f"{Path(source).name} → {Path(target).name}")
             act.setStatusTip(f"Open {source} as source and {target} as target")
             act.triggered.connect(partial(self.window.load_pair, Path(source), Path(target)))
-        menu.setEnabled(bool(pairs))
+        menu.setEnabled(bool(pairs or sessions))
 
 
 def _action(window, menu, text, slot, shortcut=None, tip="", checkable=False) -> QAction:
@@ -87,7 +94,7 @@ def build_menus(window) -> WindowActions:
         ),
         _action(window, file, "Open &demo pair", window.load_demo, None, "Open the bundled demo source and target"),
     ]
-    recent = file.addMenu("&Recent pairs")
+    recent = file.addMenu("&Recent")
     file.addSeparator()
     session = window.session
     opened += [
@@ -119,7 +126,7 @@ def build_menus(window) -> WindowActions:
         _action(
             window,
             view,
-            f"View from {name}",
+            f"Look along {name}" if name != "Isometric" else "Isometric view",
             partial(_standard_view, window, method),
             key,
             f"Look along the {name} direction",

@@ -68,8 +68,12 @@ class PaintPanel(QGroupBox):
             tool = QToolButton()
             tool.setDefaultAction(action)
             buttons.addWidget(tool, 2, col)
-        self.influence = QCheckBox("Show influence (lambda)")
-        self.influence.setToolTip("Colour the source by the Sinkhorn scaling lambda for this kernel and mask")
+        self.influence = QCheckBox("Show influence")
+        self.influence.setToolTip(
+            "Colour the source by how strongly each part leads the deformation with this kernel and mask: "
+            "its weight times the Sinkhorn scaling lambda (the effective mass in the normalized cometric); "
+            "0 where the weight is 0, as those parts follow passively"
+        )
         form = QFormLayout(self)
         form.addRow(self.paint)
         form.addRow("Brush", self.mode)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -15,17 +14,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.backends import resolve_backend
-from ..core.model import AUTO_ALL_CONTROL_POINTS, AUTO_CONTROL_POINTS, ModelSettings, resolve_device
+from ..core.backends import BACKENDS, resolve_backend
+from ..core.cometrics import COMETRICS
+from ..core.errors import InputError
+from ..core.fidelity import FIDELITIES
+from ..core.model import (
+    AUTO_ALL_CONTROL_POINTS,
+    AUTO_CONTROL_POINTS,
+    DEVICES,
+    DTYPES,
+    FIXED_SINKHORN_ITERATIONS,
+    ModelSettings,
+    cuda_available,
+    resolve_device,
+)
 from ..core.pyramid import SINGLE_LEVEL_MAX, level_sizes
 from ..core.registration import PATIENCE, RegistrationSettings, default_fidelity_scale
+from ..core.shooting import INTEGRATORS
 from ..core.sinkhorn import SinkhornSettings
 from .kernel_editor import KernelEditor
+from .wheel_guard import guard_wheel
 
 TOLERANCES = ("1e-4", "1e-5", "1e-6", "1e-7", "1e-8")
 STOP_TOLERANCES = ("0.03", "0.01", "0.003", "0.001", "0.0001", "0")
 LEVEL_CHOICES = ("auto", "1", "2", "3", "4", "5")
-DEFAULTS = RegistrationSettings()
+DEFAULTS = RegistrationSettings()  # every default below comes from core's dataclasses, written once there
+MODEL = DEFAULTS.model
 
 
 def _combo(items, current: str, tip: str) -> QComboBox:
@@ -73,32 +87,37 @@ class ParametersPanel(QWidget):
         self.n_vertices = 0
         self.kernel = KernelEditor()
         self.cometric = _combo(
-            ("normalized", "lddmm"),
-            "normalized",
+            sorted(COMETRICS, key=lambda c: c != MODEL.cometric),
+            MODEL.cometric,
             "normalized: Sinkhorn-rescaled kernel, translations are geodesics; lddmm: plain kernel",
         )
         self.sinkhorn_mode = _combo(
             ("converged", "fixed iterations"),
-            "converged",
+            "converged" if MODEL.sinkhorn.iterations is None else "fixed iterations",
             "converged: Newton to the tolerance, exact gradients; fixed: the talk's unrolled loop",
         )
-        self.sinkhorn_tol = _combo(TOLERANCES, "1e-6", "largest residual |lambda K(lambda mu) - 1| accepted")
-        self.sinkhorn_iters = _spin(1, 1000, 2, "Sinkhorn iterations from lambda = 1")
-        self.integrator = _combo(("euler", "rk2", "rk4"), "euler", "time integrator of the Hamiltonian flow")
-        self.steps = _spin(1, 500, 10, "time steps T of the geodesic (T + 1 frames)")
+        self.sinkhorn_tol = _combo(
+            TOLERANCES, f"{MODEL.sinkhorn.tol:g}", "largest residual |lambda K(lambda mu) - 1| accepted"
+        )
+        self.sinkhorn_iters = _spin(
+            1, 1000, MODEL.sinkhorn.iterations or FIXED_SINKHORN_ITERATIONS, "Sinkhorn iterations from lambda = 1"
+        )
+        self.integrator = _combo(INTEGRATORS, MODEL.integrator, "time integrator of the Hamiltonian flow")
+        self.steps = _spin(1, 500, MODEL.steps, "time steps T of the geodesic (T + 1 frames)")
         self.fidelity = _combo(
-            ("varifold", "currents", "landmarks"),
-            "varifold",
-            "data term; landmarks needs the same vertex count and order",
+            FIDELITIES, DEFAULTS.fidelity, "data term; landmarks needs the same vertex count and order"
         )
-        self.fidelity_scale = _double(1e-6, 1e9, 0.1, 4, "kernel width of the data term, in mesh units")
+        self.fidelity_scale = _double(
+            1e-6, 1e9, default_fidelity_scale(1.0), 4, "kernel width of the data term, in mesh units"
+        )
         self.regularization = _double(
-            0.0, 1e6, 0.01, 4, "gamma: translating the shape by its size costs gamma x the initial mismatch"
-        )
+            0.0, 1e6, DEFAULTS.regularization, 4,
+            "gamma: translating the shape by its size costs gamma x the initial mismatch",
+        )  # fmt: skip
         self.iterations = _spin(1, 100_000, DEFAULTS.iterations, "L-BFGS iterations at most, per level")
         self.levels = _combo(
             LEVEL_CHOICES,
-            "auto",
+            "auto" if DEFAULTS.levels is None else str(DEFAULTS.levels),
             f"coarse to fine: auto registers meshes over {SINGLE_LEVEL_MAX // 1000}k vertices on decimations first; "
             "1 uses the full meshes only",
         )
@@ -116,15 +135,16 @@ class ParametersPanel(QWidget):
             f"{AUTO_ALL_CONTROL_POINTS}, else {AUTO_CONTROL_POINTS}",
         )
         self.control_points.setSpecialValueText("auto")
-        self.backend = _combo(("auto", "torch", "keops"), "auto", "auto: dense torch for small meshes, KeOps beyond")
-        self.device = _combo(("auto", "cpu", "cuda"), "auto", "auto: the CUDA GPU when torch sees one")
-        self.dtype = _combo(("float32", "float64"), "float32", "floating-point precision")
+        self.backend = _combo(BACKENDS, MODEL.backend, "auto: dense torch for small meshes, KeOps beyond")
+        self.device = _combo(DEVICES, MODEL.device, "auto: the CUDA GPU when torch sees one")
+        self.dtype = _combo(DTYPES, MODEL.dtype, "floating-point precision")
         self.uses = QLabel()
         self.uses.setObjectName("autoChoice")
         self.uses.setWordWrap(True)
-        if not torch.cuda.is_available():
-            self.device.model().item(2).setEnabled(False)
-            self.device.setItemData(2, "torch sees no CUDA GPU on this machine", 3)  # ToolTipRole
+        if not cuda_available():
+            cuda = self.device.findText("cuda")
+            self.device.model().item(cuda).setEnabled(False)
+            self.device.setItemData(cuda, "torch sees no CUDA GPU on this machine", 3)  # ToolTipRole
 
         model_box, self._model_form = _group(
             "Deformation",
@@ -174,6 +194,7 @@ class ParametersPanel(QWidget):
         for box in self.findChildren(QSpinBox) + self.findChildren(QDoubleSpinBox):
             box.valueChanged.connect(self.changed)
         self.kernel.text.textChanged.connect(self.changed)
+        guard_wheel(self)
         self._revalidate()
 
     def set_meshes(self, source_vertices, target_vertices) -> None:
@@ -229,8 +250,12 @@ class ParametersPanel(QWidget):
             return "the kernel string does not parse"
         if self.fidelity.currentText() == "landmarks" and self.n_vertices != getattr(self, "n_target", 0):
             return "landmark fidelity needs source and target with the same number of vertices"
-        if self.device.currentText() == "cuda" and not torch.cuda.is_available():
+        if self.device.currentText() == "cuda" and not cuda_available():
             return "torch sees no CUDA GPU"
+        try:
+            self.settings()
+        except (InputError, ValueError) as exc:
+            return str(exc)
         return ""
 
     def _revalidate(self, *_):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from ..document.history import LossHistory
+
 SOURCE_PEN = pg.mkPen("#e8833a", width=2)
 pg.setConfigOptions(antialias=True, background="w", foreground="#333")
 
@@ -54,55 +56,120 @@ class KernelProfilePlot(pg.PlotWidget):
 
 
 class LossPlot(pg.PlotWidget):
-    """Loss and its two terms per iteration (log scale): fidelity / initial and gamma H / H_unit."""
+    """The document's loss history, readable at a glance: the mismatch left and the deformation cost as %
+    of the initial mismatch (log axis), the loss dashed on top, a line where each level begins, a dot at
+    the best iteration, and a one-line summary that doubles as the legend."""
 
-    COLORS = {"loss": "#000000", "fidelity / initial": "#3f7fd8", "gamma H / H_unit": "#e8833a"}
+    CURVES = {  # series: (label, colour, width, dashed)
+        "fidelity": ("mismatch left", "#3f7fd8", 3, False),
+        "energy": ("deformation cost", "#e8833a", 2, False),
+        "loss": ("loss", "#000000", 1.5, True),
+    }
+    REDRAW_DELAY_MS = 30  # the plot redraws after the 3D paint, in its own event-loop turn
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setMenuEnabled(False)
+        self.setMinimumHeight(170)
         item = self.getPlotItem()
         item.setLogMode(False, True)
         item.setLabel("bottom", "iteration")
+        item.setLabel("left", "% of initial mismatch")
         item.showGrid(x=True, y=True, alpha=0.2)
-        item.addLegend(offset=(-10, 2), labelTextSize="8pt", verSpacing=-6)
-        self.curves = {n: item.plot([], [], pen=pg.mkPen(c, width=2), name=n) for n, c in self.COLORS.items()}
-        self.reset()
-
-    def reset(self) -> None:
-        for line in getattr(self, "level_lines", []):
-            self.getPlotItem().removeItem(line)
+        self.curves = {}
+        for name, (_label, colour, width, dashed) in self.CURVES.items():
+            style = pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine
+            self.curves[name] = item.plot([], [], pen=pg.mkPen(colour, width=width, style=style))
+        self.curves["loss"].setZValue(10)  # never hidden under the mismatch it nearly equals
+        self.best = item.plot([], [], pen=None, symbol="o", symbolSize=9, symbolBrush="#2e7d32")
         self.level_lines: list = []
-        self.iterations: list[int] = []
-        self.series: dict[str, list[float]] = {name: [] for name in self.COLORS}
-        self.level_starts: list[tuple[int, int, int]] = []  # (iteration, level, vertices) where a level begins
+        self.history = self._lines_of = LossHistory()
+        self.phase = "idle"  # idle | running | ended
+        self.redraw = pg.QtCore.QTimer(self)
+        self.redraw.setSingleShot(True)
+        self.redraw.setInterval(self.REDRAW_DELAY_MS)
+        self.redraw.timeout.connect(self.refresh)
         self.refresh()
 
-    def add(self, rep) -> None:
-        """One report (core.registration.Report): its loss, fidelity relative to its level's start, energy."""
-        if rep.levels > 1 and (not self.level_starts or self.level_starts[-1][1] != rep.level):
-            self.level_starts.append((rep.iteration, rep.level, rep.level_vertices))
-        self.iterations.append(rep.iteration)
-        fid = rep.fidelity / rep.fidelity_initial if rep.fidelity_initial > 0 else rep.fidelity
-        self.series["loss"].append(rep.loss)
-        self.series["fidelity / initial"].append(fid)
-        self.series["gamma H / H_unit"].append(rep.loss - fid)
+    def observe(self, doc) -> None:
+        """Follow ``doc``'s loss history and run state (a psygnal-evented document)."""
+        self.doc = doc
+        doc.history_changed.connect(self._history_changed)
+        doc.run_changed.connect(self._run_changed)
+
+    def _history_changed(self) -> None:
+        self.history = self.doc.history
+        self.redraw.start()
+
+    def _run_changed(self, running: bool) -> None:
+        self.phase = "running" if running else "ended"
+        self.refresh()
+
+    def show_history(self, history: LossHistory, phase: str = "ended") -> None:
+        self.history, self.phase = history, phase
+        self.refresh()
 
     def refresh(self) -> None:
-        """Show the stored series (log axis: the zero energy at p0 = 0 is left out), a line per level."""
-        x = np.asarray(self.iterations, dtype=float)
-        for name, curve in self.curves.items():
-            y = np.asarray(self.series[name], dtype=float)
-            keep = y > 0
-            curve.setData(x[keep], y[keep])
+        h = self.history
         item = self.getPlotItem()
+        x = np.asarray(h.iterations, dtype=float)
+        for name, curve in self.curves.items():
+            y = 100 * np.asarray(h.series[name], dtype=float)
+            keep = y > 0  # log axis: the zero energy at p0 = 0 is left out
+            curve.setData(x[keep], y[keep])
+        if self._lines_of is not h:  # a new history: the lines of the old one go
+            for line in self.level_lines:
+                item.removeItem(line)
+            self.level_lines, self._lines_of = [], h
         pen = pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine)
-        for it, lv, n in self.level_starts[len(self.level_lines) :]:
-            label = {"position": 0.9, "color": "#555"}
-            self.level_lines.append(item.addLine(x=it, pen=pen, label=f"level {lv}: {n // 1000}k", labelOpts=label))
-        item.setTitle("" if self.iterations else "press Run to register", color="#888", size="9pt")
-        if not self.iterations:
-            item.setXRange(0, 10)
-            item.setYRange(-4, 0)  # log10 units: 1e-4 .. 1 before any data
+        for start in h.level_starts[len(self.level_lines) :]:
+            label = f"level {start.level}: {_thousands(start.vertices)}"
+            opts = {"position": 0.92, "color": "#555", "anchors": [(0, 0), (0, 0)]}
+            self.level_lines.append(item.addLine(x=start.iteration, pen=pen, label=label, labelOpts=opts))
+        best = h.best_iteration()
+        if best is None:
+            self.best.setData([], [])
         else:
-            item.enableAutoRange()  # setting a range turned it off: follow the data again
+            k = h.iterations.index(best)
+            self.best.setData([best], [100 * h.series["loss"][k]])
+        item.setTitle(self._summary(best), size="9pt")
+        self._axes()
+
+    def _summary(self, best: int | None) -> str:
+        h = self.history
+        if not len(h):
+            return {
+                "idle": "<span style='color:#888'>the loss of each iteration appears here during a run</span>",
+                "running": "<span style='color:#888'>setting up the registration…</span>",
+                "ended": "<span style='color:#b00020'>the run ended before its first iteration</span>",
+            }[self.phase]
+        fid, energy, loss = (h.series[k][-1] for k in ("fidelity", "energy", "loss"))
+        c = {name: spec[1] for name, spec in self.CURVES.items()}
+        parts = [
+            f"<span style='color:{c['fidelity']}'>mismatch −{100 * (1 - fid):.1f}%</span>",
+            f"<span style='color:{c['energy']}'>deformation cost {100 * energy / loss:.0f}% of the loss</span>"
+            if loss > 0
+            else "",
+            f"<span style='color:#2e7d32'>● best: iteration {best}</span>",
+        ]
+        if h.level_starts:
+            parts.append(f"level {h.level_starts[-1].level}")
+        parts.append("<span style='color:#000'>- - loss</span>")
+        return " · ".join(p for p in parts if p)
+
+    def _axes(self) -> None:
+        item = self.getPlotItem()
+        axis = item.getAxis("bottom")
+        if not len(self.history):
+            axis.setTickSpacing()
+            item.setXRange(0, 10)
+            item.setYRange(0, 2)  # log10 of %: 1% .. 100% before any data
+            return
+        last = max(self.history.iterations[-1], 1)
+        step = max(1, int(np.ceil(last / 8)))
+        axis.setTickSpacing(step, step)  # whole iterations only
+        item.enableAutoRange()  # follow the data again after a fixed range
+
+
+def _thousands(n: int) -> str:
+    return f"{n / 1000:.0f}k" if n >= 1000 else str(n)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 class ProgressStrip(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._value, self._maximum = 0, 1
+        self._value, self._maximum, self._label = 0, 0, ""
         self.setMinimumWidth(160)
         self.setToolTip("L-BFGS iterations done / at most")
 
@@ -24,8 +24,14 @@ class ProgressStrip(QWidget):
     def maximum(self) -> int:
         return self._maximum
 
-    def set_progress(self, value: int, maximum: int) -> None:
-        self._value, self._maximum = max(0, value), max(1, maximum)
+    def text(self) -> str:
+        if self._label or self._maximum <= 0:
+            return self._label  # nothing before a run; a busy strip during set-up
+        return f"{self._value} / {self._maximum}"
+
+    def set_progress(self, value: int, maximum: int, label: str = "") -> None:
+        """``maximum`` 0: no count yet (before a run, or while setting up); ``label`` replaces the count."""
+        self._value, self._maximum, self._label = max(0, value), max(0, maximum), label
         self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
@@ -37,8 +43,9 @@ class ProgressStrip(QWidget):
         p.setPen(QColor("#999"))
         p.setBrush(QColor("#fff"))
         p.drawRect(r)
-        done = round((r.width() - 1) * min(self._value / self._maximum, 1.0))
+        fraction = min(self._value / self._maximum, 1.0) if self._maximum > 0 else 0.0
+        done = round((r.width() - 1) * fraction)
         p.fillRect(QRect(r.x() + 1, r.y() + 1, done, r.height() - 1), QColor("#3f7fd8"))
         p.setPen(QColor("#222"))
-        p.drawText(r, Qt.AlignmentFlag.AlignCenter, f"{self._value} / {self._maximum}")
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, self.text())
         p.end()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSaveFile, QStandardPaths, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from ..core.registration import Report
-from ..io.session import SUFFIX, Session, SessionReadError, SessionResult, read_session, session_bytes
-from ..io.session import settings_from_dict as _settings
+from ..core.errors import InputError
+from ..document.sessions import restored_result, session_paths, session_settings, to_session
+from ..io.session import SUFFIX, Session, SessionReadError, read_session, session_bytes
 from . import settings_store
 from .busy import busy_cursor
 
@@ -37,25 +36,10 @@ class SessionManager(QObject):
 
     # ---- state -> file ------------------------------------------------------------------------
     def capture(self) -> Session:
+        """The document as a session, with the result view's camera of the moment."""
         w = self.window
-        rep = w.run.final or w.run.last
-        result = None
-        if rep is not None:
-            info = {k: v for k, v in w.run.info.items() if k != "control_index"}
-            history = {"iteration": list(w.loss_plot.iterations), **w.loss_plot.series}
-            result = SessionResult(
-                rep.trajectory,
-                rep.momenta,
-                rep.status,
-                rep.iteration,
-                rep.loss,
-                rep.fidelity,
-                rep.energy,
-                info,
-                history,
-            )
-        settings = asdict(w.parameters.settings())
-        return Session(w.meshes["source"], w.meshes["target"], settings, w.paint.mask(), result, w.playback.index)
+        w.doc.set_camera(w.result.view.camera_position.to_list())
+        return to_session(w.doc)
 
     def _write(self, path: Path) -> None:
         data = session_bytes(self.capture())
@@ -81,6 +65,9 @@ class SessionManager(QObject):
             return False
         self.path = Path(path)
         self.window.setWindowModified(False)
+        if Path(path) != self.recovery_path:
+            settings_store.remember_session(Path(path))
+            self.window.actions.refresh_recent()
         self.update_title()
         self.window.status_line.setText(f"Saved the session to {path}")
         self.window.log_panel.add(f"saved session {path}")
@@ -115,40 +102,39 @@ class SessionManager(QObject):
             self.open(Path(name))
 
     def open(self, path: Path, recovered: bool = False) -> bool:
+        """Read, validate, then show: a file that fails opens nothing (a dialog says why)."""
         w = self.window
         if w.run.running:
             w.show_error("Registration running", "Stop the registration before opening a session.")
             return False
         try:
             session = read_session(path)
-            settings = _settings(session.settings)
-            settings.validate()
-        except (SessionReadError, TypeError, ValueError) as exc:
-            w.show_error("Cannot open the session", str(exc))
-            w.log_panel.add(f"error: {exc}")
+            settings = session_settings(session)
+            restored = restored_result(session)
+        except (SessionReadError, InputError, TypeError, ValueError) as exc:
+            w.show_error("Cannot open the session", f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
             return False
         meshes = {"source": session.source, "target": session.target}
         with busy_cursor():
-            w.install_meshes(meshes, {r: Path(m.name) for r, m in meshes.items()}, remember=False)
+            w.install_meshes(meshes, session_paths(session), remember=False)
             w.parameters.apply_settings(settings)
+            w.doc.set_settings(settings)
             if session.mask is not None:
                 w.paint.set_weights(session.mask, record=False)
-            if session.result is not None:
-                self._restore_result(session.result, session.frame)
+            if session.camera is not None:
+                w.doc.set_camera(session.camera)
+                w.result.view.camera_position = session.camera
+            if restored is not None:
+                w.doc.restore(*restored, session.frame)
         self.path = None if recovered else Path(path)
+        if not recovered:
+            settings_store.remember_session(Path(path))
+            w.actions.refresh_recent()
         w.setWindowModified(recovered)
         self.update_title()
         w.status_line.setText(f"{'Recovered' if recovered else 'Opened'} the session {path}")
         w.log_panel.add(f"opened session {path}")
         return True
-
-    def _restore_result(self, r: SessionResult, frame: int) -> None:
-        w = self.window
-        report = Report(
-            r.iteration, r.loss, r.fidelity, r.energy, 0.0, r.trajectory, r.momenta, r.status, "restored from a session"
-        )
-        w.run.restore(report, r.info, r.history)
-        w.playback.seek(frame)
 
     def update_title(self) -> None:
         name = self.path.name if self.path else "untitled"

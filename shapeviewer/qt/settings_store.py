@@ -1,4 +1,4 @@
-"""Persistent preferences (QSettings): recent source/target pairs, last folder, window layout."""
+"""Persistent preferences (QSettings): recent pairs and sessions, what to reopen, last folder, window layout."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ def recent_pairs() -> list[tuple[str, str]]:
 def remember_pair(source: Path, target: Path) -> None:
     entry = (str(source), str(target))
     pairs = [entry] + [p for p in recent_pairs() if p != entry]
-    app_settings().setValue("recentPairs", [f"{s}|{t}" for s, t in pairs[:MAX_RECENT]])
+    store = app_settings()
+    store.setValue("recentPairs", [f"{s}|{t}" for s, t in pairs[:MAX_RECENT]])
+    store.setValue("lastOpened", f"pair|{source}|{target}")
 
 
 def last_folder() -> str:
@@ -37,3 +39,28 @@ def last_folder() -> str:
 
 def remember_folder(path: Path) -> None:
     app_settings().setValue("lastFolder", str(path.parent))
+
+
+def recent_sessions() -> list[str]:
+    raw = app_settings().value("recentSessions", [])
+    return [str(p) for p in ([raw] if isinstance(raw, str) else raw or [])]
+
+
+def remember_session(path: Path) -> None:
+    entry = str(path)
+    sessions = [entry] + [p for p in recent_sessions() if p != entry]
+    s = app_settings()
+    s.setValue("recentSessions", sessions[:MAX_RECENT])
+    s.setValue("lastOpened", f"session|{entry}")
+    remember_folder(path)
+
+
+def last_opened() -> tuple[str, ...] | None:
+    """('session', path) or ('pair', source, target): what a plain start reopens; None the first time."""
+    kind, _, rest = str(app_settings().value("lastOpened", "") or "").partition("|")
+    if kind == "session" and rest:
+        return ("session", rest)
+    source, sep, target = rest.partition("|")
+    if kind == "pair" and sep:
+        return ("pair", source, target)
+    return None

@@ -31,11 +31,11 @@ def test_importing_the_core_loads_no_gui_or_vtk_module():
 
 
 def test_render_and_io_import_no_qt():
-    """Imports flow qt -> render -> io -> core: render/ and io/ must work without a Qt binding."""
+    """Imports flow qt -> render/document -> io -> core: render/, document/ and io/ work without a Qt binding."""
     qt = ("PySide6", "PyQt5", "PyQt6", "qtpy", "pyvistaqt", "superqt", "pyqtgraph")
     root = CORE.parent
     offenders = []
-    for package in ("render", "io"):
+    for package in ("render", "io", "document"):
         for path in (root / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else []

@@ -98,13 +98,17 @@ def test_mask_files_round_trip_and_bad_ones_change_nothing(window, tmp_path, mon
     np.testing.assert_allclose(paint.weights, weights)
 
 
-def test_influence_view_shows_the_sinkhorn_scaling(window):
+def test_influence_view_is_high_where_the_mask_is_heavy(window):
+    """Influence = weight x Sinkhorn scaling (the effective mass): painted parts lead, not the reverse."""
     n = len(window.paint.weights)
-    window.paint.set_weights(np.where(np.arange(n) < n // 2, 1.0, 0.05))
+    heavy = np.arange(n) < n // 2
+    window.paint.set_weights(np.where(heavy, 1.0, 0.05))
     window.paint_panel.influence.setChecked(True)
     values = np.asarray(window.inputs.meshes["source"].point_data["shown values"])
-    assert window.inputs.values_title == "lambda"
-    assert np.isfinite(values).all() and values.min() > 0 and values.max() > 1.5 * values.min()
+    assert window.inputs.values_title == "influence"
+    assert np.isfinite(values).all() and values.min() > 0 and values.max() == pytest.approx(1.0)
+    assert np.median(values[heavy]) > 3 * np.median(values[~heavy])
+    assert "leads the deformation" in window.status_line.text()
 
 
 def test_painted_mask_drives_the_run_like_the_command_line(window, qtbot, tmp_path):
@@ -169,6 +173,8 @@ def test_zero_weight_regions_keep_the_run_and_the_influence_finite(window, qtbot
     window.paint_panel.influence.setChecked(True)
     shown = np.asarray(window.inputs.meshes["source"].point_data["shown values"])
     assert np.isfinite(shown).all()
+    assert (shown[source.vertices[:, 0] <= 0] == 0).all() and (shown[source.vertices[:, 0] > 0] > 0).all()
+    assert "follow passively" in window.status_line.text()
     quick_settings(window, iterations=2, steps=3)
     run_to_end(qtbot, window)
     assert window.run.final.status in ("finished", "converged")

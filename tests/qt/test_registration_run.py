@@ -19,10 +19,16 @@ def test_run_shows_live_frames_loss_and_progress(window, qtbot):
     assert np.abs(shown - source).max() > 1e-3  # the displayed mesh moved towards the target
     np.testing.assert_allclose(shown, run.final.trajectory[-1])
     assert window.playback.n_frames == 5 and window.playback_bar.slider.maximum() == 4
-    assert len(window.loss_plot.iterations) >= 2
-    losses = window.loss_plot.series["loss"]
+    history = window.doc.history
+    assert len(history) >= 2 and window.loss_plot.history is history  # the plot shows the document's history
+    losses = history.series["loss"]
     assert losses[-1] < losses[0]
-    assert window.progress.value() == window.progress.maximum() == 3
+    drawn = window.loss_plot.curves["loss"].getData()[1]
+    np.testing.assert_allclose(10**drawn, 100 * np.asarray(losses))  # % of the initial mismatch, log axis
+    assert window.progress.value() == window.progress.maximum() == len(history)
+    assert window.progress.text() == f"{run.final.status}: {len(history)} iterations"
+    title = window.loss_plot.getPlotItem().titleLabel.text
+    assert "mismatch −" in title and f"best: iteration {history.best_iteration()}" in title
     assert "fidelity -" in window.status_line.text()
     assert window.run_button.isEnabled() and not window.stop_button.isEnabled()
     assert "torch on cpu" in window.log_panel.toPlainText()
@@ -71,7 +77,7 @@ def test_playback_advances_frames_and_changes_the_picture(window, qtbot):
     run_to_end(qtbot, window)
     pb = window.playback
     pb.seek(0)
-    np.testing.assert_allclose(window.current_frame_points(), window.result.scene.rest)
+    np.testing.assert_allclose(window.current_frame_points(), window.result.scene.rest, atol=1e-12)
     first = rendered(window.result.view)
     seen = set()
     pb.frame_changed.connect(seen.add)

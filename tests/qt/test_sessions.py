@@ -35,11 +35,52 @@ def test_save_and_reopen_restores_meshes_parameters_result_and_frame(window, qtb
     np.testing.assert_array_equal(other.meshes["target"].vertices, window.meshes["target"].vertices)
     assert other.parameters.kernel.text.text() == "0.5*gaussian(0.4) + cauchy(1)"
     assert other.parameters.regularization.value() == 0.25 and other.parameters.steps.value() == 5
-    np.testing.assert_allclose(other.run.final.trajectory, window.run.final.trajectory)
+    np.testing.assert_allclose(other.doc.result.trajectory, window.run.final.trajectory)
     assert other.playback.index == 3 and other.playback.n_frames == 6
     np.testing.assert_allclose(other.current_frame_points(), window.run.final.trajectory[3])
-    assert other.loss_plot.series["loss"] == window.loss_plot.series["loss"]
+    assert other.doc.history.series["loss"] == window.doc.history.series["loss"]
     assert not other.isWindowModified()
+    qtbot.waitUntil(lambda: other.loss_plot.curves["loss"].getData()[0] is not None)  # the reopened history
+    assert "press Run" not in _result_title(other) and "iteration 2" in _result_title(other)
+
+
+def _result_title(win) -> str:
+    return win.result.view.renderer.actors["result-title"].GetText(2)
+
+
+def test_a_reopened_session_keeps_control_points_camera_and_joins_recent(window, qtbot, tmp_path):
+    """Momentum arrows need the control points' indices; the camera and the Recent menu come back too."""
+    quick_settings(window, iterations=2, steps=4)
+    window.parameters.control_points.setValue(12)
+    run_to_end(qtbot, window)
+    index = window.doc.result.control_index
+    assert index is not None and len(index) == 12
+    window.result.view.camera_position = [(5.0, 1.0, 2.0), (0.0, 0.0, 0.0), (0.0, 0.0, 1.0)]
+    path = tmp_path / "cp.svsession"
+    assert window.session.save(path)
+
+    other = _new_window(qtbot, tmp_path / "other-recovery.svsession")
+    assert other.session.open(path)
+    np.testing.assert_array_equal(other.doc.result.control_index, index)
+    other.display.momenta.setChecked(True)
+    assert other.result.scene.arrows_actor is not None  # drawn on the 12 control points
+    np.testing.assert_allclose(other.result.view.camera_position.position, (5.0, 1.0, 2.0))
+    assert f"{path.name} (session)" in [a.text() for a in other.actions.recent_menu.actions()]
+
+
+def test_a_plain_start_reopens_the_last_session(window, tmp_path):
+    from shapeviewer.qt.app import create_window
+
+    path = tmp_path / "last.svsession"
+    window.parameters.kernel.set_spec("laplacian(0.9)")
+    assert window.session.save(path)
+    again = create_window()
+    try:
+        assert again.session.path == path
+        assert again.parameters.kernel.text.text() == "laplacian(0.9)"
+    finally:
+        again.ask_unsaved = lambda: "discard"
+        again.close()
 
 
 def test_closing_with_unsaved_changes_asks(window, qtbot):

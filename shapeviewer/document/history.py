@@ -1,0 +1,60 @@
+"""The loss history of a run, one entry per L-BFGS iteration, with the iterations where levels begin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SERIES = ("loss", "fidelity", "energy")  # loss = fidelity (relative to its level's start) + energy share
+
+
+@dataclass
+class LevelStart:
+    iteration: int
+    level: int
+    vertices: int
+
+
+@dataclass
+class LossHistory:
+    iterations: list[int] = field(default_factory=list)
+    series: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in SERIES})
+    level_starts: list[LevelStart] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.iterations)
+
+    def add(self, rep) -> None:
+        """One ``core.registration.Report``; the fidelity is relative to its level's initial mismatch."""
+        if rep.levels > 1 and (not self.level_starts or self.level_starts[-1].level != rep.level):
+            self.level_starts.append(LevelStart(rep.iteration, rep.level, rep.level_vertices))
+        fidelity = rep.fidelity / rep.fidelity_initial if rep.fidelity_initial > 0 else rep.fidelity
+        self.iterations.append(int(rep.iteration))
+        self.series["loss"].append(float(rep.loss))
+        self.series["fidelity"].append(float(fidelity))
+        self.series["energy"].append(float(rep.loss - fidelity))
+
+    def best_iteration(self) -> int | None:
+        """The iteration of lowest loss on the last level (the one whose state is kept)."""
+        first = self.level_starts[-1].iteration if self.level_starts else None
+        losses = zip(self.iterations, self.series["loss"], strict=True)
+        pairs = [(loss, it) for it, loss in losses if first is None or it >= first]
+        return min(pairs)[1] if pairs else None
+
+    def as_dict(self) -> dict:
+        """The JSON form stored in sessions and summaries."""
+        levels = [[s.iteration, s.level, s.vertices] for s in self.level_starts]
+        return {"iteration": list(self.iterations), **{k: list(v) for k, v in self.series.items()}, "levels": levels}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LossHistory:
+        """Inverse of :meth:`as_dict`; also reads the older names ('fidelity / initial', 'gamma H / H_unit')."""
+        old_names = {"fidelity": "fidelity / initial", "energy": "gamma H / H_unit"}
+        iterations = [int(i) for i in data.get("iteration", [])]
+        n = len(iterations)
+        series = {}
+        for name in SERIES:
+            values = data.get(name, data.get(old_names.get(name, name), []))
+            values = [float(v) for v in values][:n]
+            series[name] = values + [float("nan")] * (n - len(values))
+        starts = [LevelStart(int(i), int(lv), int(v)) for i, lv, v in data.get("levels", [])]
+        return cls(iterations, series, starts)

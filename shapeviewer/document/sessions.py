@@ -1,0 +1,59 @@
+"""The document to and from a session file's contents (``io.session``): what Save writes and Open restores."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..core.registration import Report
+from ..io.session import Session, SessionResult, settings_from_dict
+from .history import LossHistory
+from .state import Document, Result
+
+
+def to_session(doc: Document) -> Session:
+    result = None
+    if doc.result is not None:
+        rep, info = doc.result.report, dict(doc.result.info)
+        info["report_fidelity_initial"] = rep.fidelity_initial  # of the level the result comes from
+        result = SessionResult(
+            rep.trajectory, rep.momenta, rep.status, rep.iteration, rep.loss, rep.fidelity, rep.energy,
+            info, doc.history.as_dict(), control_index=doc.result.control_index, levels=info.get("levels"),
+        )  # fmt: skip
+    return Session(
+        doc.meshes["source"], doc.meshes["target"], asdict(doc.settings), doc.mask, result, doc.frame,
+        camera=doc.camera, source_path=_path(doc, "source"), target_path=_path(doc, "target"),
+    )  # fmt: skip
+
+
+def _path(doc: Document, role: str) -> str | None:
+    path = doc.paths.get(role)
+    return None if path is None else str(path)
+
+
+def session_paths(session: Session) -> dict[str, Path]:
+    """Where the meshes came from when the session knows, else their names."""
+    known = {"source": session.source_path, "target": session.target_path}
+    return {role: Path(known[role] or getattr(session, role).name) for role in known}
+
+
+def restored_result(session: Session) -> tuple[Result, LossHistory] | None:
+    r = session.result
+    if r is None:
+        return None
+    info = dict(r.info)
+    initial = float(info.get("report_fidelity_initial") or info.get("fidelity_initial") or 0.0)
+    report = Report(
+        r.iteration, r.loss, r.fidelity, r.energy, 0.0, np.asarray(r.trajectory), np.asarray(r.momenta), r.status,
+        "restored from a session", fidelity_initial=initial,
+    )  # fmt: skip
+    index = None if r.control_index is None else np.asarray(r.control_index, dtype=np.int64)
+    return Result(report, index, info), LossHistory.from_dict(r.history or {})
+
+
+def session_settings(session: Session):
+    settings = settings_from_dict(session.settings)
+    settings.validate()
+    return settings

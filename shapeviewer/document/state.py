@@ -1,0 +1,212 @@
+"""The app's document: everything a session holds, Qt-free, observed through psygnal signals.
+
+Widgets never keep their own copy of the truth: they change the document through its methods and
+redraw when it says so (napari's models follow the same pattern). One method writes each part; the
+geodesic shown (``result``) has exactly one writer, :meth:`Document.set_result`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from psygnal import Signal
+
+from ..core.errors import InputError
+from ..core.registration import RegistrationSettings, Report
+from ..io.meshes import Mesh
+from .history import LossHistory
+
+ROLES = ("source", "target")
+
+
+@dataclass
+class Result:
+    """A geodesic with what produced it. ``control_index``: the source vertices carrying the momenta
+    (None: every vertex); ``info``: what the run used (backend, device, kernel, levels...)."""
+
+    report: Report
+    control_index: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def trajectory(self) -> np.ndarray:
+        return self.report.trajectory
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.report.trajectory)
+
+    def control_points(self, frame: int) -> np.ndarray:
+        """Where the control points are at ``frame`` (they move with the flow)."""
+        points = self.report.trajectory[frame]
+        return points if self.control_index is None else points[self.control_index]
+
+
+class Document:
+    meshes_changed = Signal(str)  # role
+    settings_changed = Signal()
+    mask_changed = Signal()
+    run_changed = Signal(bool)  # running
+    history_changed = Signal()
+    result_changed = Signal()  # a new geodesic, or none
+    frame_changed = Signal(int)
+    camera_changed = Signal()
+    modified_changed = Signal(bool)
+
+    def __init__(self) -> None:
+        self.meshes: dict[str, Mesh] = {}
+        self.paths: dict[str, Path] = {}
+        self.settings = RegistrationSettings()
+        self.mask: np.ndarray | None = None  # per source vertex; None means uniform
+        self.result: Result | None = None
+        self.history = LossHistory()
+        self.run_info: dict = {}  # what the current (or last) run uses, from Registration.describe()
+        self.control_index: np.ndarray | None = None  # of the current run
+        self.running = False
+        self.frame = 0
+        self.camera: list | None = None  # result view: position, focal point, view up
+        self.modified = False
+
+    # ---- inputs ---------------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return all(role in self.meshes for role in ROLES)
+
+    def set_mesh(self, role: str, mesh: Mesh, path: Path | None = None) -> None:
+        """A new source or target: any result and history become meaningless and are dropped."""
+        if role not in ROLES:
+            raise ValueError(f"unknown mesh role {role!r}")
+        self.meshes[role] = mesh
+        self.paths[role] = Path(path) if path is not None else Path(mesh.name)
+        if role == "source":
+            self.mask = None
+        self.clear_result()
+        self.meshes_changed.emit(role)
+        self.set_modified(True)
+
+    def set_settings(self, settings: RegistrationSettings) -> None:
+        if settings != self.settings:
+            self.settings = settings
+            self.settings_changed.emit()
+            self.set_modified(True)
+
+    def set_mask(self, weights: np.ndarray | None) -> None:
+        source = self.meshes.get("source")
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
+            if source is None or weights.shape != (source.n_vertices,):
+                raise InputError(f"a mask needs one weight per source vertex, got shape {weights.shape}")
+        self.mask = weights
+        self.mask_changed.emit()
+        self.set_modified(True)
+
+    def mask_for_run(self) -> np.ndarray | None:
+        """The mask as the core wants it: None when every weight is 1 (mu = the vertex areas)."""
+        if self.mask is None or np.all(self.mask == 1.0):
+            return None
+        return self.mask.copy()
+
+    def run_problem(self, settings_problem: str = "") -> str:
+        """Why Run cannot start, or '' when it can (meshes, settings, then the mask)."""
+        if not self.ready:
+            return "open a source and a target mesh"
+        if settings_problem:
+            return settings_problem
+        return self.mask_problem()
+
+    def mask_problem(self) -> str:
+        """A mask that is zero everywhere, or (normalized cometric) one the kernel cannot reach from some
+        zero-weight vertices, checked at the vertices farthest from any weight."""
+        w = self.mask
+        if w is None or "source" not in self.meshes:
+            return ""
+        if not (w > 0).any():
+            return "the weight mask is zero everywhere: paint or fill some weight"
+        model = self.settings.model
+        if (w > 0).all() or model.cometric != "normalized":
+            return ""
+        from ..core.kernel_reach import quick_reach_problem
+        from ..core.kernels import KernelSpecError, parse_kernel
+        from ..core.model import DTYPES
+
+        try:
+            kernel = parse_kernel(model.kernel) if model.kernel else None
+        except KernelSpecError:
+            return ""  # the settings' own problem is reported first
+        if kernel is None:
+            return ""
+        source = self.meshes["source"]
+        return quick_reach_problem(kernel, source.vertices, source.faces, w, DTYPES[model.dtype])
+
+    # ---- the run --------------------------------------------------------------------------------
+    def begin_run(self) -> None:
+        """A run starts: its history starts empty; the previous geodesic stays until a new one arrives."""
+        self.running = True
+        self.run_info, self.control_index = {}, None
+        self.history = LossHistory()
+        self.history_changed.emit()
+        self.run_changed.emit(True)
+
+    def run_started(self, info: dict, control_index: np.ndarray | None) -> None:
+        self.run_info, self.control_index = dict(info), control_index
+
+    def record(self, rep: Report) -> None:
+        """One iteration's numbers (any level, with or without the full mesh's frames)."""
+        self.history.add(rep)
+        self.history_changed.emit()
+
+    def set_result(self, rep: Report | None, info: dict | None = None, control_index=None) -> None:
+        """Show a geodesic (``rep.trajectory``, T+1 frames of the full source) or none."""
+        if rep is None:
+            self.result = None
+        else:
+            if rep.trajectory is None:
+                raise ValueError("a result needs the full mesh's trajectory")
+            index = self.control_index if control_index is None and info is None else control_index
+            self.result = Result(rep, index, dict(self.run_info if info is None else info))
+        self.result_changed.emit()
+        self.set_frame(self.frame)  # clamped to the new frame count
+        self.set_modified(True)
+
+    def end_run(self) -> None:
+        self.running = False
+        self.run_changed.emit(False)
+
+    def clear_result(self) -> None:
+        had = self.result is not None or len(self.history)
+        self.result, self.history, self.run_info, self.control_index = None, LossHistory(), {}, None
+        self.frame = 0
+        if had:
+            self.history_changed.emit()
+            self.result_changed.emit()
+
+    def restore(self, result: Result, history: LossHistory, frame: int) -> None:
+        """A result computed earlier (a reopened session), shown as if its run had just ended."""
+        self.run_info, self.control_index = dict(result.info), result.control_index
+        self.history = history
+        self.history_changed.emit()
+        self.result = result
+        self.result_changed.emit()
+        self.set_frame(frame)
+
+    # ---- view state -----------------------------------------------------------------------------
+    @property
+    def n_frames(self) -> int:
+        return self.result.n_frames if self.result is not None else 1
+
+    def set_frame(self, index: int) -> None:
+        index = max(0, min(int(index), self.n_frames - 1))
+        if index != self.frame:
+            self.frame = index
+            self.frame_changed.emit(index)
+
+    def set_camera(self, camera) -> None:
+        self.camera = None if camera is None else [[float(x) for x in row] for row in camera]
+        self.camera_changed.emit()
+
+    def set_modified(self, modified: bool) -> None:
+        if modified != self.modified:
+            self.modified = modified
+            self.modified_changed.emit(modified)
