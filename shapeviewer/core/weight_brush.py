@@ -70,6 +70,19 @@ class WeightPainter:
         self.weights[idx] = np.clip(new, 0.0, WEIGHT_MAX)
         return idx
 
+    def stroke_segment(self, start: np.ndarray, end: np.ndarray, brush: Brush, spacing: float = 0.25) -> None:
+        """Brush steps from just after ``start`` to ``end``, at most ``spacing`` x radius apart: a quick
+        mouse move paints a continuous band instead of blotches at the sampled positions."""
+        start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+        n = max(1, int(np.ceil(np.linalg.norm(end - start) / (spacing * brush.radius))))
+        for t in np.arange(1, n + 1) / n:
+            self.stroke_step(start + t * (end - start), brush)
+
+    @property
+    def untouched(self) -> bool:
+        """Every weight at WEIGHT_MAX: the uniform mask nobody painted yet (adding changes nothing)."""
+        return bool(np.all(self.weights == WEIGHT_MAX))
+
     def fill(self, value: float, seed: int | None = None) -> None:
         """Every vertex (or, with ``seed``, the connected part of the mesh holding it) set to ``value``."""
         value = min(max(float(value), 0.0), WEIGHT_MAX)

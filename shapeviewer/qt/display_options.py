@@ -46,6 +46,7 @@ class DisplayOptions(QGroupBox):
             return
         scene.set_wireframe(self.wireframe.isChecked())
         scene.color_by_displacement(self.displacement.isChecked())
+        window.result.show_legend(scene.by_displacement and scene.n_frames > 1)
         scene.show_target(self.target.isChecked())
         schedule_paint(window.result.view)
 

@@ -52,6 +52,7 @@ def _scrolled(widget: QWidget) -> QScrollArea:
     scroll = QScrollArea()
     scroll.setWidget(page)
     scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # fields shrink instead
     return scroll
 
 
@@ -318,6 +319,7 @@ class MainWindow(QMainWindow):
         res = self.doc.result
         trajectory = scene.rest[None] if res is None else np.asarray(res.trajectory)
         scene.set_trajectory(trajectory)
+        self.result.show_legend(scene.by_displacement and scene.n_frames > 1)
         self.playback.blockSignals(True)
         self.playback_bar.set_frame_count(len(trajectory))
         if not self.playback.playing:

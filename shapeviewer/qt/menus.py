@@ -58,11 +58,19 @@ def _action(window, menu, text, slot, shortcut=None, tip="", checkable=False) ->
     return act
 
 
+STANDARD_VIEW_ZOOM = 0.8  # a margin around the meshes, so that none reaches the view's title
+
+
 def _standard_view(window, method: str) -> None:
     for view in (window.inputs.view, window.result.view):
+        cameras = {}
         for row, col in [(0, i) for i in range(len(view.renderers))]:
             view.subplot(row, col)
             getattr(view, method)(render=False)
+            camera = view.renderer.GetActiveCamera()
+            cameras[camera.GetAddressAsString("vtkCamera")] = camera  # the input views share one camera
+        for camera in cameras.values():
+            camera.Zoom(STANDARD_VIEW_ZOOM)
         schedule_paint(view)
 
 

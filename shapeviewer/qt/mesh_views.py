@@ -20,6 +20,7 @@ from .opengl_info import multi_samples
 
 BACKGROUND = "#f4f4f6"
 SOURCE_VALUES = "shown values"
+DISPLACEMENT_SWATCH = "#21918c"  # the middle of viridis, the displacement colour map
 
 
 class _FileDropFilter(QObject):
@@ -132,7 +133,7 @@ class InputViews(QObject):
                 if self.values_title in bars:
                     self.view.remove_scalar_bar(self.values_title, render=False)
                 self.view.subplot(0, 0)
-                add_colour_legend(self.view, title, actor.mapper, "%.2g", x=0.86)
+                add_colour_legend(self.view, title, actor.mapper, "%.2g", x=0.03)  # at the source, not between views
                 self.values_title = title
         schedule_paint(self.view)
 
@@ -218,8 +219,16 @@ class ResultView(QObject):
         self.view.remove_legend(render=False)
         self.scene = DeformationScene(self.view, source_vertices, source_faces, target_vertices, target_faces)
         self.scene.prepare_playback()  # while loading, so that Play starts at once on large meshes
-        self.view.add_legend(bcolor=None, size=(0.22, 0.1), loc="lower left", face="rectangle")
+        self.show_legend(by_displacement=False)
         self.set_title("Result: press Run")
+
+    def show_legend(self, by_displacement: bool) -> None:
+        """The swatch of the deformed source is its colour, or says the colour is the displacement."""
+        deformed = ["deformed source: colour = displacement", DISPLACEMENT_SWATCH] if by_displacement else [
+            "deformed source", SOURCE_COLOR]  # fmt: skip
+        self.view.remove_legend(render=False)
+        labels = [deformed, ["target", TARGET_COLOR]]
+        self.view.add_legend(labels, bcolor=None, size=(0.3, 0.1), loc="lower left", face="rectangle")
 
     def set_title(self, text: str) -> None:
         self.view.add_text(text, font_size=8, name="result-title", position="upper_left")

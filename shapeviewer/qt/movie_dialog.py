@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLineEdit, QSpinBox
+import warnings
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+)
 
 from ..render.movie import MovieSettings, parse_size
+from . import settings_store
+from .wheel_guard import guard_wheel
 
 SIZES = ("1280x720", "1920x1080", "854x480", "1080x1080", "640x360")
 
@@ -23,8 +36,8 @@ class MovieDialog(QDialog):
         self.frames_per_step.setRange(1, 100)
         self.frames_per_step.setValue(4)
         self.frames_per_step.setToolTip("Movie frames per time step of the geodesic, interpolated in between")
-        self.duration = QLineEdit()
-        self.duration.setReadOnly(True)
+        self.duration = QLabel()  # a read-only value: Tab does not stop on it
+        self.duration.setObjectName("movieDuration")
         self.pingpong = QCheckBox("Forward then back (ping-pong)")
         self.target = QCheckBox("Translucent target")
         self.target.setChecked(True)
@@ -32,6 +45,7 @@ class MovieDialog(QDialog):
         self.displacement.setChecked(True)
         self.caption = QLineEdit(caption)
         self.caption.setToolTip("Text in the upper left corner (empty: none)")
+        self.caption.setMinimumWidth(380)
         form = QFormLayout(self)
         form.addRow("Size", self.size_box)
         form.addRow("Frames per second", self.fps)
@@ -48,7 +62,36 @@ class MovieDialog(QDialog):
         for w in (self.fps, self.frames_per_step):
             w.valueChanged.connect(self._show_duration)
         self.pingpong.toggled.connect(self._show_duration)
+        self._restore()
+        self.accepted.connect(self._remember)
+        guard_wheel(self)
         self._show_duration()
+
+    def _boxes(self) -> dict:
+        return {"size": self.size_box, "fps": self.fps, "frames_per_step": self.frames_per_step,
+                "pingpong": self.pingpong, "target": self.target, "displacement": self.displacement}  # fmt: skip
+
+    def _restore(self) -> None:
+        """The options of the last export (the caption is the run's own, so it is not remembered)."""
+        for key, box in self._boxes().items():
+            value = settings_store.app_settings().value(f"movie/{key}")
+            if value is None:
+                continue
+            if isinstance(box, QComboBox):
+                box.setCurrentText(str(value))
+            elif isinstance(box, QCheckBox):
+                box.setChecked(str(value).lower() == "true")
+            elif str(value).isdigit():
+                box.setValue(int(value))
+            else:
+                warnings.warn(f"ignored the stored movie option {key}={value!r} (not a whole number)", stacklevel=2)
+
+    def _remember(self) -> None:
+        store = settings_store.app_settings()
+        for key, box in self._boxes().items():
+            value = box.currentText() if isinstance(box, QComboBox) else box.isChecked() if isinstance(
+                box, QCheckBox) else box.value()  # fmt: skip
+            store.setValue(f"movie/{key}", value)
 
     def _show_duration(self, *_):
         frames = self.n_steps * self.frames_per_step.value() * (2 if self.pingpong.isChecked() else 1) + 1

@@ -93,6 +93,7 @@ class PaintController(QObject):
         self.cursor_actor = None
         self.last_point: np.ndarray | None = None  # where the brush last was on the source
         self._before: np.ndarray | None = None
+        self._stroke_at: np.ndarray | None = None  # the previous brush position of the stroke in progress
         self._stand_in: StrokeStandIn | None = None
         iren = inputs.view.iren.interactor
         self._tags = {}
@@ -165,6 +166,7 @@ class PaintController(QObject):
 
     def begin_stroke(self) -> None:
         self._before = self.painter.weights.copy()
+        self._stroke_at = None
         # nothing moves in the target view during a stroke (the camera is held): keep its pixels
         self._target_renderer().SetDraw(False)
         if len(self.painter.weights) > STROKE_STAND_IN_ABOVE:
@@ -179,8 +181,12 @@ class PaintController(QObject):
         return self.inputs.view.renderers[1]
 
     def step(self, point: np.ndarray) -> None:
-        self.painter.stroke_step(point, self.brush)
-        self.last_point = point
+        """The brush at ``point``; within a stroke, along the segment from the previous sample."""
+        if self._stroke_at is None:
+            self.painter.stroke_step(point, self.brush)
+        else:
+            self.painter.stroke_segment(self._stroke_at, point, self.brush)
+        self._stroke_at = self.last_point = point
         if self._stand_in_shown():  # large mesh mid-stroke: only the stand-in's colours change
             self._stand_in.update(self.painter.weights)
         else:

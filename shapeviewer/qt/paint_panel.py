@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
@@ -15,7 +16,9 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QToolButton,
 )
@@ -67,7 +70,15 @@ class PaintPanel(QGroupBox):
         for col, action in ((0, undo), (1, redo)):
             tool = QToolButton()
             tool.setDefaultAction(action)
+            tool.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            tool.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # "Undo fill region" never reflows
             buttons.addWidget(tool, 2, col)
+        for action in (undo, redo):  # the step goes to the tooltip, not the label
+            action.changed.connect(self._short_labels)
+        self._short_labels()
+        self.hint = QLabel()
+        self.hint.setObjectName("paintHint")
+        self.hint.setWordWrap(True)
         self.influence = QCheckBox("Show influence")
         self.influence.setToolTip(
             "Colour the source by how strongly each part leads the deformation with this kernel and mask: "
@@ -83,6 +94,7 @@ class PaintPanel(QGroupBox):
         form.addRow("Value", self.value)
         form.addRow(buttons)
         form.addRow(self.influence)
+        form.addRow(self.hint)
         self._wire()
 
     def _button(self, text, tip, grid, row, col) -> QPushButton:
@@ -94,6 +106,7 @@ class PaintPanel(QGroupBox):
     def _wire(self) -> None:
         c = self.controller
         self.paint.toggled.connect(c.set_enabled)
+        self.paint.toggled.connect(self._paint_toggled)
         self.mode.currentTextChanged.connect(lambda m: setattr(c.brush, "mode", m))
         self.radius.valueChanged.connect(self._radius_changed)
         self.radius_slider.valueChanged.connect(lambda v: self.radius.setValue(self._slider_radius(v)))
@@ -103,6 +116,30 @@ class PaintPanel(QGroupBox):
         self.fill_region.clicked.connect(self._fill_region)
         self.invert.clicked.connect(lambda: c.edit("invert", lambda p: p.invert()))
         self.clear.clicked.connect(lambda: c.edit("clear", lambda p: p.clear()))
+
+    def _short_labels(self) -> None:
+        """Keep the buttons' text at 'Undo'/'Redo' and put 'Undo fill region' in their tooltips."""
+        for action, name in ((self.undo_action, "Undo"), (self.redo_action, "Redo")):
+            if not shiboken6.isValid(action):  # the window is closing: the actions go one by one
+                continue
+            full = action.text()
+            if full != name:
+                action.blockSignals(True)
+                action.setToolTip(full)
+                action.setText(name)
+                action.blockSignals(False)
+
+    def _paint_toggled(self, on: bool) -> None:
+        """An unpainted mask is 1 everywhere, where adding does nothing: the brush starts by lowering."""
+        painter = self.controller.painter
+        if on and painter is not None and painter.untouched and self.mode.currentText() == "add":
+            self.mode.setCurrentText("subtract")
+            self.hint.setText(
+                "The mask is 1 everywhere, so the brush now lowers weights. To paint only the parts that "
+                "should lead: Clear, then paint with 'add'."
+            )
+        elif not on:
+            self.hint.setText("")
 
     def sync_from_brush(self) -> None:
         c = self.controller

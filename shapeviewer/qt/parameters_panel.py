@@ -96,9 +96,8 @@ class ParametersPanel(QWidget):
             "converged" if MODEL.sinkhorn.iterations is None else "fixed iterations",
             "converged: Newton to the tolerance, exact gradients; fixed: the talk's unrolled loop",
         )
-        self.sinkhorn_tol = _combo(
-            TOLERANCES, f"{MODEL.sinkhorn.tol:g}", "largest residual |lambda K(lambda mu) - 1| accepted"
-        )
+        self.sinkhorn_tol = _combo(TOLERANCES, "", "largest residual |lambda K(lambda mu) - 1| accepted")
+        self._show_tolerance(MODEL.sinkhorn.tol)
         self.sinkhorn_iters = _spin(
             1, 1000, MODEL.sinkhorn.iterations or FIXED_SINKHORN_ITERATIONS, "Sinkhorn iterations from lambda = 1"
         )
@@ -220,10 +219,7 @@ class ParametersPanel(QWidget):
         self.sinkhorn_mode.setCurrentText("fixed iterations" if fixed else "converged")
         if fixed:
             self.sinkhorn_iters.setValue(m.sinkhorn.iterations)
-        matches = [t for t in TOLERANCES if float(t) == m.sinkhorn.tol]
-        if not matches:
-            self.sinkhorn_tol.addItem(f"{m.sinkhorn.tol:g}")
-        self.sinkhorn_tol.setCurrentText(matches[0] if matches else f"{m.sinkhorn.tol:g}")
+        self._show_tolerance(m.sinkhorn.tol)
         self.integrator.setCurrentText(m.integrator)
         self.steps.setValue(m.steps)
         cp = m.control_points  # the spin box: 0 is auto, its maximum (the vertex count) is every vertex
@@ -243,6 +239,14 @@ class ParametersPanel(QWidget):
             self.tolerance.addItem(f"{settings.tolerance:g}")
         self.tolerance.setCurrentText(f"{settings.tolerance:g}")
         self._revalidate()
+
+    def _show_tolerance(self, tol: float) -> None:
+        """Select ``tol`` among the choices by value ('1e-6' is 1e-06), adding it when it is not one."""
+        box = self.sinkhorn_tol
+        matches = [i for i in range(box.count()) if float(box.itemText(i)) == tol]
+        if not matches:
+            box.addItem(f"{tol:g}")
+        box.setCurrentIndex(matches[0] if matches else box.count() - 1)
 
     def problem(self) -> str:
         """Why Run cannot start with these settings, or '' when it can."""

@@ -68,7 +68,7 @@ class LossPlot(pg.PlotWidget):
     REDRAW_DELAY_MS = 30  # the plot redraws after the 3D paint, in its own event-loop turn
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, axisItems={"left": _PercentLogAxis("left")})
         self.setMenuEnabled(False)
         self.setMinimumHeight(170)
         item = self.getPlotItem()
@@ -169,6 +169,15 @@ class LossPlot(pg.PlotWidget):
         step = max(1, int(np.ceil(last / 8)))
         axis.setTickSpacing(step, step)  # whole iterations only
         item.enableAutoRange()  # follow the data again after a fixed range
+
+
+class _PercentLogAxis(pg.AxisItem):
+    """Log axis labelled in plain numbers (0.1, 1, 10, 100): decades only, unless less than a decade shows."""
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph name)
+        low, high = self.range
+        every = high - low < 1.0
+        return [f"{10**v:.3g}" if every or abs(v - round(v)) < 1e-9 else "" for v in values]
 
 
 def _thousands(n: int) -> str:

@@ -117,7 +117,8 @@ class RunController(QObject):
     def _idle(self) -> None:
         self.timer.stop()
         self.apply_pending()
-        done = len(self.doc.history)
+        history = self.doc.history
+        done = self.final.iteration if self.final is not None else (history.iterations[-1] if len(history) else 0)
         outcome = self.final.status if self.final is not None else "failed"
         self.progress.emit(done, max(done, 1), f"{outcome}: {done} iteration{'' if done == 1 else 's'}")
         self.doc.end_run()

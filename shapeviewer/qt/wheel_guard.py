@@ -19,8 +19,15 @@ class _WheelGuard(QObject):
         return True
 
 
+COMBO_MIN_CHARACTERS = 10
+
+
 def guard_wheel(root: QWidget) -> None:
-    """Guard every combo and spin box under ``root`` (and keep a wheel from giving them focus)."""
+    """Guard every combo and spin box under ``root`` (and keep a wheel from giving them focus); combos
+    also stop asking for the width of their longest item, so that a narrow panel needs no side scrolling."""
+    for box in root.findChildren(QComboBox):
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        box.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
     guard = getattr(root, "_wheel_guard", None) or _WheelGuard(root)
     root._wheel_guard = guard
     for field in root.findChildren(QComboBox) + root.findChildren(QAbstractSpinBox):

@@ -59,3 +59,13 @@ def test_fill_invert_clear_and_region_fill():
     assert np.allclose(p.weights[:n], 0.3) and np.all(p.weights[n:] == 1.0)
     p.fill(2.0)
     assert np.all(p.weights == WEIGHT_MAX)
+
+
+def test_a_quick_stroke_paints_a_continuous_band_between_its_samples(painter):
+    """Two mouse samples far apart: the segment between them is painted, not two blotches."""
+    brush = Brush(radius=0.1, strength=1.0)
+    a, b = np.array([-0.6, 0.0, 0.7]), np.array([0.6, 0.0, 0.7])
+    painter.stroke_segment(a, b, brush)
+    middle = np.linalg.norm(painter.vertices - np.array([0.0, 0.0, 0.7]), axis=1) < 0.05
+    assert middle.any() and (painter.weights[middle] > 0.5).all()
+    assert painter.weights.max() <= WEIGHT_MAX

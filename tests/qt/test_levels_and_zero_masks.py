@@ -50,7 +50,7 @@ def test_a_coarse_to_fine_run_shows_its_levels(window, qtbot, monkeypatch):
     assert any(s.startswith("level 2/2") for s in statuses), statuses
     assert [line.value() for line in window.loss_plot.level_lines][0] == 0
     assert len(window.loss_plot.level_lines) == 2
-    assert window.progress.maximum() == len(window.doc.history)
+    assert window.progress.maximum() == final.iteration
     assert "coarse to fine over 2 levels" in window.log_panel.toPlainText()
     np.testing.assert_allclose(window.current_frame_points(), final.trajectory[-1])
 

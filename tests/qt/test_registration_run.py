@@ -25,8 +25,8 @@ def test_run_shows_live_frames_loss_and_progress(window, qtbot):
     assert losses[-1] < losses[0]
     drawn = window.loss_plot.curves["loss"].getData()[1]
     np.testing.assert_allclose(10**drawn, 100 * np.asarray(losses))  # % of the initial mismatch, log axis
-    assert window.progress.value() == window.progress.maximum() == len(history)
-    assert window.progress.text() == f"{run.final.status}: {len(history)} iterations"
+    assert window.progress.value() == window.progress.maximum() == run.final.iteration == history.iterations[-1]
+    assert window.progress.text() == f"{run.final.status}: {run.final.iteration} iterations"
     title = window.loss_plot.getPlotItem().titleLabel.text
     assert "mismatch −" in title and f"best: iteration {history.best_iteration()}" in title
     assert "fidelity -" in window.status_line.text()

@@ -1,0 +1,116 @@
+"""What a new user hit in the first walkthrough, each driven as the user would."""
+
+import numpy as np
+from gui_helpers import quick_settings, run_to_end
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication, QScrollArea
+
+from shapeviewer.qt.movie_dialog import MovieDialog
+
+
+def _wheel(widget, steps: int = -1) -> None:
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    buttons, modifiers = Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    angle = QPoint(0, 120 * steps)
+    event = QWheelEvent(pos, widget.mapToGlobal(pos), QPoint(0, 0), angle, buttons, modifiers,
+                        Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_scrolls_the_panel_instead_of_changing_an_unfocused_field(window, qtbot):
+    box = window.parameters.integrator
+    before = box.currentText()
+    scroll = box.parentWidget()
+    while not isinstance(scroll, QScrollArea):
+        scroll = scroll.parentWidget()
+    bar = scroll.verticalScrollBar()
+    bar.setValue(0)
+    _wheel(box)
+    assert box.currentText() == before
+    assert bar.maximum() == 0 or bar.value() > 0  # the panel scrolled (when it can)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus)
+    _wheel(box)
+    assert box.hasFocus() and box.currentText() != before  # a focused field still takes the wheel
+
+
+def test_the_parameters_panel_fits_its_dock_without_side_scrolling(window):
+    scroll = window.parameters.parentWidget().parentWidget().parentWidget()
+    assert isinstance(scroll, QScrollArea)
+    assert scroll.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    assert window.parameters.minimumSizeHint().width() <= scroll.viewport().width()
+
+
+def test_an_invalid_kernel_is_said_in_the_plot_too(window):
+    editor = window.parameters.kernel
+    editor.text.setText("gaussian(0.3) +")
+    assert editor.plot.message.toPlainText() == "invalid kernel" and editor.plot.line is None
+    assert "color:#b00020" in editor.error.text()
+    editor.text.setText("gaussian(0.3)")
+    assert editor.plot.message.toPlainText() == "" and editor.plot.line is not None
+
+
+def test_the_first_stroke_on_an_unpainted_mask_does_something(window):
+    panel = window.paint_panel
+    assert np.all(window.paint.weights == 1.0) and panel.mode.currentText() == "add"
+    panel.paint.setChecked(True)
+    assert panel.mode.currentText() == "subtract" and "Clear" in panel.hint.text()
+    paint = window.paint
+    paint.begin_stroke()
+    paint.step(window.meshes["source"].vertices[0])
+    paint.end_stroke()
+    assert paint.weights.min() < 1.0
+
+
+def test_undo_and_redo_keep_short_labels_and_tell_the_step_in_the_tooltip(window):
+    panel = window.paint_panel
+    panel.fill_all.click()
+    assert panel.undo_action.text() == "Undo" and "fill all" in panel.undo_action.toolTip()
+    panel.undo_action.trigger()
+    assert panel.redo_action.text() == "Redo" and "fill all" in panel.redo_action.toolTip()
+
+
+def test_the_movie_dialog_remembers_its_options_and_tab_skips_the_duration(window):
+    first = MovieDialog(window, "caption of the run")
+    assert first.caption.minimumWidth() >= 300
+    assert first.duration.focusPolicy() == Qt.FocusPolicy.NoFocus
+    first.fps.setValue(12)
+    first.pingpong.setChecked(True)
+    first.size_box.setCurrentText("640x360")
+    first.accept()
+    again = MovieDialog(window, "another caption")
+    assert again.fps.value() == 12 and again.pingpong.isChecked() and again.size_box.currentText() == "640x360"
+    assert again.caption.text() == "another caption"
+    cancelled = MovieDialog(window)
+    cancelled.fps.setValue(50)
+    cancelled.reject()
+    assert MovieDialog(window).fps.value() == 12  # only an export that went ahead is remembered
+
+
+def test_status_and_progress_agree_before_during_and_after_a_run(window, qtbot):
+    assert window.progress.text() == ""  # no "0 / 1" before any run
+    quick_settings(window, iterations=3, steps=4)
+    run_to_end(qtbot, window)
+    shown = window.doc.result.report.iteration
+    assert window.doc.history.iterations[-1] == shown  # the plot ends where the state shown is
+    assert window.progress.text() == f"{window.run.final.status}: {shown} iteration{'' if shown == 1 else 's'}"
+    assert f"iteration {shown}" in window.result.view.renderer.actors["result-title"].GetText(2)
+    assert f"iteration {shown}" in window.status_line.text()
+
+
+def test_momentum_arrows_follow_their_points_and_the_legend_says_what_colours_mean(window, qtbot):
+    quick_settings(window, iterations=2, steps=4)
+    run_to_end(qtbot, window)
+    window.display.momenta.setChecked(True)
+    window.playback.seek(0)
+    at_start = np.array(window.result.scene.arrows_actor.GetBounds())
+    window.playback.seek(window.playback.n_frames - 1)
+    at_end = np.array(window.result.scene.arrows_actor.GetBounds())
+    assert np.abs(at_end - at_start).max() > 1e-3  # drawn where the control points are at the frame shown
+    legend = window.result.view.legend
+    assert "displacement" in legend.GetEntryString(0)  # the default colouring is by displacement
+    window.display.displacement.setChecked(False)
+    assert window.result.view.legend.GetEntryString(0) == "deformed source"
