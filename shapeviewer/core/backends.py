@@ -37,9 +37,11 @@ def keops_importable() -> bool:
     except Exception as exc:  # ImportError, or a broken install raising anything
         warnings.warn(f"KeOps unavailable ({exc}); using dense torch reductions", stacklevel=2)
         return False
+    from .keops_compile import install as announce_compilations
     from .keops_gil import release_gil_in_cpu_reductions
 
     release_gil_in_cpu_reductions()
+    announce_compilations()
     return True
 
 

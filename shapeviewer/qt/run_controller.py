@@ -38,6 +38,7 @@ class RunController(QObject):
         r.finished.connect(self._finished)
         r.failed.connect(self._failed)
         r.idle.connect(self._idle)
+        r.compiling.connect(self._compiling)
 
     @property
     def running(self) -> bool:
@@ -82,6 +83,18 @@ class RunController(QObject):
             self.log.emit(f"coarse to fine over {sum(lv['run'] for lv in levels)} levels: {sizes} vertices")
         self.progress.emit(0, self._total(), "")
         self.status.emit(f"First iteration with {where}…")
+
+    def _compiling(self, k: int, phase: str) -> None:
+        """Said only when KeOps really compiles (the first use of a formula on this machine)."""
+        if phase == "start":
+            self.status.emit(
+                f"Compiling KeOps formula {k} for this machine (a few seconds each, only the first time; "
+                "later runs reuse it)…"
+            )
+            self.progress.emit(0, 0, f"compiling formula {k}")
+            self.log.emit(f"KeOps: compiling formula {k}")
+        else:
+            self.progress.emit(0, 0, f"compiled {k} formula{'' if k == 1 else 's'}")
 
     def _total(self) -> int:
         levels = [lv for lv in self.doc.run_info.get("levels", []) if lv.get("run", True)]

@@ -34,6 +34,7 @@ class RegistrationWorker(QObject):
     report = Signal(object)  # core.registration.Report, numpy only
     finished = Signal(object)  # the final Report (status finished|converged|cancelled|failed)
     failed = Signal(str, str)  # message, traceback
+    compiling = Signal(int, str)  # KeOps formula k, "start" | "end"
 
     def __init__(self, job: RegistrationJob):
         super().__init__()
@@ -45,9 +46,15 @@ class RegistrationWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from ..core.registration import Registration
+        from ..core.keops_compile import compile_notices
 
         lower_thread_priority()
+        with compile_notices(self.compiling.emit):
+            self._run()
+
+    def _run(self) -> None:
+        from ..core.registration import Registration
+
         try:
             job = self.job
             reg = Registration(job.source, job.target, job.settings, job.mask)
@@ -116,6 +123,7 @@ class RegistrationRunner(QObject):
     report = Signal(object)
     finished = Signal(object)
     failed = Signal(str, str)
+    compiling = Signal(int, str)
     idle = Signal()
 
     def __init__(self, parent=None):
@@ -139,6 +147,7 @@ class RegistrationRunner(QObject):
         worker.report.connect(self.report)
         worker.finished.connect(self.finished)
         worker.failed.connect(self.failed)
+        worker.compiling.connect(self.compiling)
         # direct: quit() is thread-safe, and a queued call would never arrive while the GUI waits at quit
         worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         worker.failed.connect(thread.quit, Qt.ConnectionType.DirectConnection)

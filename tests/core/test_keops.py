@@ -95,3 +95,22 @@ def test_keops_reductions_let_other_threads_run():
     thread.join()
     assert one_call > 0.05  # long enough for the test to mean something
     assert max(b - a for a, b in zip(beats, beats[1:], strict=False)) < 0.5 * one_call
+
+
+def test_a_formula_compiled_for_the_cpu_is_announced(monkeypatch):
+    """Listeners hear start and end around a compilation, and nothing for a formula already built."""
+    from pykeops.torch import Genred
+
+    from shapeviewer.core import keops_compile
+
+    monkeypatch.setattr(keops_compile, "_library_exists", lambda _path: False)  # as on a first run
+    heard = []
+    x = random_cloud(20, torch.float64, 7)
+    with keops_compile.compile_notices(lambda k, phase: heard.append((k, phase))):
+        reduce = Genred("Sum(Square(x-y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], axis=1)
+        reduce(x, x, torch.ones(20, 1, dtype=torch.float64))
+    k = keops_compile.compiled_count()
+    assert heard == [(k, "start"), (k, "end")]
+    heard.clear()
+    reduce(x, x, torch.ones(20, 1, dtype=torch.float64))
+    assert heard == []  # the same formula again: nothing to compile, nothing said

@@ -114,3 +114,31 @@ def test_momentum_arrows_follow_their_points_and_the_legend_says_what_colours_me
     assert "displacement" in legend.GetEntryString(0)  # the default colouring is by displacement
     window.display.displacement.setChecked(False)
     assert window.result.view.legend.GetEntryString(0) == "deformed source"
+
+
+def test_a_keops_compilation_in_the_worker_is_said_with_its_count(window, qtbot, monkeypatch):
+    """The first run on a machine compiles KeOps formulas for minutes: the window says so, formula by
+    formula, instead of looking hung (the worker's notices come from core.keops_compile)."""
+    from pykeops.torch import Genred
+
+    from shapeviewer.core import keops_compile, registration
+
+    def compiling_run(self, should_stop=None):
+        x = np.zeros((5, 3))
+        import torch
+
+        Genred("Sum(Abs(x-y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], axis=1)(
+            torch.as_tensor(x), torch.as_tensor(x), torch.ones(5, 1, dtype=torch.float64)
+        )
+        raise RuntimeError("stop after the compilation")
+        yield
+
+    monkeypatch.setattr(keops_compile, "_library_exists", lambda _path: False)
+    monkeypatch.setattr(registration.Registration, "run", compiling_run)
+    statuses = []
+    window.run.status.connect(statuses.append)
+    quick_settings(window)
+    window.start_run()
+    qtbot.waitUntil(lambda: not window.run.running, timeout=60_000)
+    assert any(s.startswith("Compiling KeOps formula") for s in statuses), statuses
+    assert "KeOps: compiling formula" in window.log_panel.toPlainText()

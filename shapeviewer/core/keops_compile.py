@@ -1,0 +1,87 @@
+"""Notices when KeOps compiles a formula for the CPU (a few seconds each, once; cached afterwards).
+
+pykeops compiles a formula's module in ``LoadKeOps_cpp_class.init_phase1`` when its shared library is
+not in the cache yet. That method is wrapped so that listeners hear ``(count, "start" | "end")`` around
+every real compilation, in the thread that triggers it (the registration's). The GPU path compiles
+with NVRTC in well under a second and is not announced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sysconfig
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+
+Listener = Callable[[int, str], None]
+
+_listeners: list[Listener] = []
+_lock = threading.Lock()
+_compiled = 0
+_installed = False
+
+
+@contextlib.contextmanager
+def compile_notices(listener: Listener) -> Iterator[None]:
+    """Call ``listener(k, phase)`` around each formula compiled while the block runs (k counts from 1)."""
+    install()
+    with _lock:
+        _listeners.append(listener)
+    try:
+        yield
+    finally:
+        with _lock:
+            _listeners.remove(listener)
+
+
+def compiled_count() -> int:
+    """Formulas compiled by this process so far."""
+    return _compiled
+
+
+def _notify(phase: str) -> None:
+    with _lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        listener(_compiled, phase)
+
+
+def _library_exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
+def install() -> None:
+    """Wrap pykeops' CPU compile step once (nothing to do where pykeops is missing)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    try:
+        from pykeops.common.keops_io.LoadKeOps_cpp import LoadKeOps_cpp_class
+        from pykeops.config import pykeops_cpp_name
+    except ImportError:
+        return  # no KeOps: nothing ever compiles
+    except Exception as exc:  # a broken install: the backends module reports it
+        warnings.warn(f"KeOps compile notices unavailable ({exc})", stacklevel=2)
+        return
+    original = getattr(LoadKeOps_cpp_class, "init_phase1", None)
+    if original is None:
+        warnings.warn("this pykeops has no init_phase1: compile notices unavailable", stacklevel=2)
+        return
+
+    def init_phase1(self):
+        global _compiled
+        library = pykeops_cpp_name(tag=self.params.tag, extension=sysconfig.get_config_var("EXT_SUFFIX"))
+        if _library_exists(library):
+            return original(self)
+        with _lock:
+            _compiled += 1
+        _notify("start")
+        try:
+            return original(self)
+        finally:
+            _notify("end")
+
+    LoadKeOps_cpp_class.init_phase1 = init_phase1
