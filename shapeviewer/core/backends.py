@@ -267,16 +267,35 @@ def kernel_gradient(kernel: Kernel, q: torch.Tensor, u: torch.Tensor, v: torch.T
     return weighted_kernel_gradient(kernel, q, torch.cat([u, v], 1), torch.cat([v, u], 1), backend)
 
 
+def raised_by_keops(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of pykeops or keopscore (a compile or load failure, even in a backward pass)."""
+    seen = 0
+    while exc is not None and seen < 10:  # the exception and what caused it
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_globals.get("__name__", "").startswith(("pykeops", "keopscore")):
+                return True
+            tb = tb.tb_next
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def mark_keops_broken(exc: BaseException) -> str:
+    """Remember why KeOps is unusable in this process (every later choice is dense); the one-line reason."""
+    global _keops_broken
+    if _keops_broken is None:
+        _keops_broken = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:300]
+    return _keops_broken
+
+
 def _keops_call(function, *args):
     """Run a KeOps reduction; on failure, remember why, warn once and return None (dense fallback)."""
-    global _keops_broken
     try:
         return function(*args)
     except (KeyboardInterrupt, MemoryError):
         raise
     except Exception as exc:
-        _keops_broken = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        warnings.warn(f"KeOps failed ({_keops_broken}); falling back to dense torch", stacklevel=3)
+        warnings.warn(f"KeOps failed ({mark_keops_broken(exc)}); falling back to dense torch", stacklevel=3)
         return None
 
 

@@ -15,20 +15,35 @@ GUI worker and the tests all drive it. It never sleeps and knows nothing of Qt.
 from __future__ import annotations
 
 import math
+import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from .backends import BackendError, mark_keops_broken, raised_by_keops
 from .fidelity import FIDELITIES, Fidelity
 from .lbfgs import LBFGS
 from .levels import LevelPlan, plan_levels
-from .model import DeformationModel, InputError, ModelSettings
+from .model import DTYPES, DeformationModel, InputError, ModelSettings
 from .shooting import ShootingCancelled
 
 PATIENCE = 3  # iterations over which the loss must gain at least ``tolerance``
+# Dense autograd through a shooting keeps about this many N x M matrices per time step (8 GB at N = 2046,
+# float32, 10 steps: see backends.DENSE_MAX_PAIRS); a fallback from KeOps uses at most this share of memory.
+DENSE_BYTES_PER_PAIR_STEP = 48
+DENSE_MEMORY_SHARE = 0.7
+
+
+def physical_memory() -> int:
+    """Bytes of memory of this machine (0 where unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 @dataclass
@@ -143,11 +158,41 @@ class _Level:
         return info
 
 
+def dense_fallback_check(exc: Exception, n_points: int, n_control: int, n_faces: int, steps: int, dtype) -> str:
+    """Record that KeOps failed; the one-line reason, or BackendError when dense reductions cannot fit."""
+    reason = mark_keops_broken(exc)
+    need = max(n_points * n_control, n_faces**2) * steps * DENSE_BYTES_PER_PAIR_STEP * torch.finfo(dtype).bits // 8
+    have = physical_memory()
+    if have and need > DENSE_MEMORY_SHARE * have:
+        raise BackendError(
+            f"KeOps failed ({reason}) and dense reductions would need about {need / 2**30:.0f} GB here "
+            f"({have / 2**30:.0f} GB of memory): make KeOps work (a C++ compiler, g++, and Python headers; "
+            "an intact ~/.cache/keops2.3), or use fewer control points or coarser levels"
+        ) from exc
+    return reason
+
+
 class Registration:
     """Source/target set-up; :meth:`run` is the per-iteration generator."""
 
     def __init__(self, source, target, settings: RegistrationSettings, mask=None, initial_momenta=None):
-        """``source``/``target``: (vertices (N, 3), faces (M, 3)) numpy pairs."""
+        """``source``/``target``: (vertices (N, 3), faces (M, 3)) numpy pairs. A KeOps failure while setting
+        up (a missing compiler, a broken cache) sets up again with dense reductions, where they fit."""
+        try:
+            self._prepare(source, target, settings, mask, initial_momenta)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:
+            if not raised_by_keops(exc):
+                raise
+            n = len(source[0])
+            steps, dtype = settings.model.steps, DTYPES[settings.model.dtype]
+            reason = dense_fallback_check(exc, n, settings.model.control_count(n), len(source[1]), steps, dtype)
+            warnings.warn(f"KeOps failed ({reason}); using dense torch reductions", stacklevel=2)
+            self._prepare(source, target, settings, mask, initial_momenta)
+            self.backend_fallback = reason
+
+    def _prepare(self, source, target, settings: RegistrationSettings, mask, initial_momenta) -> None:
         settings.validate()
         self.settings = settings
         self.model = DeformationModel(source[0], source[1], mask, settings.model)
@@ -161,6 +206,7 @@ class Registration:
         self.fidelity_scale = None if landmarks else settings.fidelity_scale or default_fidelity_scale(m.size)
         self.plans = plan_levels(source, target, settings.levels, self.fidelity_scale)
         self.to_run = [p for p in self.plans if p.run]
+        self.backend_fallback: str | None = None  # why KeOps was given up during the run
         self._levels: list[_Level] = [self._set_up(self.to_run[0])]
         with torch.no_grad():
             ref = self._reference_momenta()
@@ -173,7 +219,8 @@ class Registration:
         )
 
     def _set_up(self, plan: LevelPlan) -> _Level:
-        return _Level(plan, self.model, self.settings.fidelity, self.settings.model.backend)
+        backend = "torch" if self.backend_fallback else self.settings.model.backend
+        return _Level(plan, self.model, self.settings.fidelity, backend)
 
     @property
     def level(self) -> _Level:
@@ -206,6 +253,20 @@ class Registration:
         loss = gamma * energy / self.energy_unit + fid / level.unit
         return loss, fid, energy, traj
 
+    def _use_dense(self, exc: Exception) -> None:
+        """KeOps failed mid-run: go on with dense torch reductions (one warning), or say why they cannot fit."""
+        m = self.model
+        faces = max(len(lv.plan.source.faces) for lv in self._levels)
+        reason = dense_fallback_check(exc, len(m.vertices), m.n_control, faces, m.settings.steps, m.dtype)
+        warnings.warn(f"KeOps failed ({reason}); this run goes on with dense torch reductions", stacklevel=2)
+        self.backend_fallback = reason
+        m.backend = m.cometric.backend = "torch"
+        if hasattr(m.cometric, "solver"):
+            m.cometric.solver.backend = "torch"
+        for level in self._levels:
+            if hasattr(level.fidelity, "backend"):
+                level.fidelity.backend = "torch"
+
     def full_trajectory(self, z: torch.Tensor, should_stop=None) -> np.ndarray:
         """(T+1, N, 3): the full mesh carried along the geodesic of momenta ``z * momentum_scale``."""
         with torch.no_grad():
@@ -219,6 +280,17 @@ class Registration:
         best: list[_Evaluation] = []  # the best state of the newest level that has one
 
         def objective(z: torch.Tensor):
+            try:
+                return evaluate_with_gradient(z)
+            except (KeyboardInterrupt, MemoryError, _Cancelled, ShootingCancelled):
+                raise
+            except Exception as exc:
+                if not raised_by_keops(exc) or self.backend_fallback is not None:
+                    raise
+                self._use_dense(exc)  # a KeOps compile or load failure, maybe in the backward pass
+                return evaluate_with_gradient(z)
+
+        def evaluate_with_gradient(z: torch.Tensor):
             if stop():
                 raise _Cancelled()
             with torch.enable_grad():  # also when the caller runs under no_grad

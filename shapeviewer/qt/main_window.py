@@ -39,6 +39,7 @@ from .plots import LossPlot
 from .progress_strip import ProgressStrip
 from .run_controller import RunController
 from .session_manager import SessionManager
+from .warning_relay import WarningRelay
 from .worker import RegistrationJob
 
 MESH_FILTER = "Meshes (*.ply *.obj *.stl *.vtk *.vtp *.off);;All files (*)"
@@ -122,6 +123,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
 
         self.run = RunController(self.doc, self)
+        self.warnings = WarningRelay(self)
+        self.warnings.warned.connect(self._warned)
         self.session = SessionManager(self)
         self.actions = build_menus(self)
         self._connect()
@@ -174,6 +177,10 @@ class MainWindow(QMainWindow):
         self.display.connect_window(self)
         connect_mask_tools(self)
         self.revalidate()
+
+    def _warned(self, text: str) -> None:
+        self.log_panel.add(f"warning: {text}")
+        self.status_line.setText(f"Warning: {text}")
 
     def _settings_edited(self) -> None:
         """The panel's settings become the document's whenever they are valid."""
@@ -406,6 +413,7 @@ class MainWindow(QMainWindow):
         for view in (self.inputs.view, self.result.view):
             view.close()
         self.session.discard_recovery()  # a clean exit: nothing to recover next time
+        self.warnings.uninstall()
         super().closeEvent(event)
 
     def current_frame_points(self) -> np.ndarray | None:

@@ -1,0 +1,25 @@
+"""Python warnings (from any thread: the registration's KeOps fallback, a skipped preference) reach the
+window's log and status bar instead of only the terminal the user never sees."""
+
+from __future__ import annotations
+
+import warnings
+
+from PySide6.QtCore import QObject, Signal
+
+
+class WarningRelay(QObject):
+    warned = Signal(str)  # one line; queued into the GUI thread when emitted elsewhere
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._previous = warnings.showwarning
+        warnings.showwarning = self._show
+
+    def _show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        self._previous(message, category, filename, lineno, file, line)  # the terminal keeps it too
+        self.warned.emit(str(message).strip().splitlines()[0] if str(message).strip() else category.__name__)
+
+    def uninstall(self) -> None:
+        if warnings.showwarning == self._show:
+            warnings.showwarning = self._previous

@@ -1,0 +1,104 @@
+"""A KeOps failure at any point (while setting up, in a backward pass) falls back to dense reductions with
+one warning, or stops with one line when dense reductions cannot fit in memory.
+
+The failures are raised from a module named like pykeops' own (what a missing compiler or a corrupt cache
+raises there), so that no formula has to be broken for real.
+"""
+
+import types
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from shapeviewer.core import backends, registration
+from shapeviewer.core.backends import BackendError
+from shapeviewer.core.fidelity import Fidelity
+from shapeviewer.core.registration import Registration, RegistrationSettings
+from tests.core.test_registration import deformed_copy
+from tests.core.test_registration import settings as model_settings
+
+KEOPS_LIKE = types.ModuleType("pykeops.common.keops_io.simulated")
+exec(  # noqa: S102 (a module whose frames look like pykeops' own)
+    "def fail():\n    raise ImportError('simulated: libKeOps.so: cannot open shared object file (no compiler)')\n",
+    KEOPS_LIKE.__dict__,
+)
+
+
+@pytest.fixture(autouse=True)
+def keops_state(monkeypatch):
+    monkeypatch.setattr(backends, "_keops_broken", None)  # restored afterwards: other tests keep KeOps
+
+
+class _FailOnceBackward(torch.autograd.Function):
+    armed = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        if _FailOnceBackward.armed:
+            _FailOnceBackward.armed = False
+            KEOPS_LIKE.fail()
+        return grad
+
+
+def settings(iterations: int) -> RegistrationSettings:
+    s = model_settings(backend="torch")  # nothing compiles: the failures are simulated
+    s.iterations = iterations
+    return s
+
+
+def _run(reg):
+    return list(reg.run())[-1]
+
+
+def test_a_failure_in_the_backward_pass_goes_on_dense_with_one_warning(human, monkeypatch):
+    original = Fidelity.__call__
+    monkeypatch.setattr(Fidelity, "__call__", lambda self, x: original(self, _FailOnceBackward.apply(x)))
+    _FailOnceBackward.armed = True
+    reg = Registration((human.vertices, human.faces), deformed_copy(human), settings(iterations=3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        final = _run(reg)
+    assert final.status in ("finished", "converged") and final.iteration >= 1
+    notices = [w for w in caught if "KeOps failed" in str(w.message)]
+    assert len(notices) == 1 and "dense" in str(notices[0].message) and "no compiler" in str(notices[0].message)
+    assert reg.backend_fallback and not backends.keops_usable()
+    assert reg.model.backend == "torch" and reg.level.fidelity.backend == "torch"
+
+
+def test_a_failure_while_setting_up_sets_up_again_dense(human, monkeypatch):
+    original = Fidelity.__init__
+    calls = []
+
+    def first_fails(self, *args):
+        calls.append(1)
+        if len(calls) == 1:
+            KEOPS_LIKE.fail()
+        original(self, *args)
+
+    monkeypatch.setattr(Fidelity, "__init__", first_fails)
+    with pytest.warns(UserWarning, match="KeOps failed .* dense"):
+        reg = Registration((human.vertices, human.faces), deformed_copy(human), settings(iterations=2))
+    assert reg.backend_fallback and _run(reg).status in ("finished", "converged")
+
+
+def test_when_dense_cannot_fit_the_run_stops_with_one_clear_line(human, monkeypatch):
+    monkeypatch.setattr(registration, "physical_memory", lambda: 2**20)  # a 1 MiB machine
+    monkeypatch.setattr(Fidelity, "__init__", lambda self, *a: KEOPS_LIKE.fail())
+    with pytest.raises(BackendError) as info:
+        Registration((human.vertices, human.faces), deformed_copy(human), settings(iterations=2))
+    message = str(info.value)
+    assert "\n" not in message and "KeOps failed" in message and "dense reductions would need" in message
+    assert "compiler" in message
+
+
+def test_other_errors_are_not_mistaken_for_keops_failures(human, monkeypatch):
+    monkeypatch.setattr(Fidelity, "__init__", lambda self, *a: np.linalg.inv(np.zeros((2, 2))))
+    with pytest.raises(np.linalg.LinAlgError):
+        Registration((human.vertices, human.faces), deformed_copy(human), RegistrationSettings())
+    assert backends.keops_usable() or not backends.keops_importable()
