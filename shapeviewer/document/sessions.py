@@ -18,8 +18,9 @@ def to_session(doc: Document) -> Session:
     if doc.result is not None:
         rep, info = doc.result.report, dict(doc.result.info)
         info["report_fidelity_initial"] = rep.fidelity_initial  # of the level the result comes from
+        status = "interrupted" if rep.status == "running" else rep.status  # saved while its run went on
         result = SessionResult(
-            rep.trajectory, rep.momenta, rep.status, rep.iteration, rep.loss, rep.fidelity, rep.energy,
+            rep.trajectory, rep.momenta, status, rep.iteration, rep.loss, rep.fidelity, rep.energy,
             info, doc.history.as_dict(), control_index=doc.result.control_index, levels=info.get("levels"),
         )  # fmt: skip
     return Session(

@@ -83,9 +83,10 @@ class SessionManager(QObject):
         return self.save(path)
 
     def autosave(self) -> None:
-        """Write the recovery file when there are unsaved changes (and no run in progress)."""
+        """Write the recovery file when there are unsaved changes, also during a run (its newest geodesic is
+        kept as an interrupted result), so that a crash or a kill loses at most a minute."""
         w = self.window
-        if not w.isWindowModified() or w.run.running or "source" not in w.meshes or "target" not in w.meshes:
+        if not w.isWindowModified() or not w.doc.ready:
             return
         try:
             self._write(self.recovery_path)
