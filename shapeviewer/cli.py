@@ -1,6 +1,8 @@
-"""Command line: ``shapeviewer shoot|register|demo``; a thin layer over core and io.
+"""Command line: ``shapeviewer shoot|register|demo|movie``; a thin layer over core and io.
 
 Exit status: 0 success, 2 bad input (one line on stderr), 130 interrupted (results so far written).
+Every option is checked against its range, and every output path, before any work starts. This
+module imports only the standard library at first, so that Ctrl-C during start-up is caught by main().
 """
 
 from __future__ import annotations
@@ -14,20 +16,23 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__
-from .core.backends import BACKENDS
-from .core.cometrics import COMETRICS
-from .core.model import AUTO_ALL_CONTROL_POINTS, AUTO_CONTROL_POINTS, DEVICES, DTYPES, ModelSettings
-from .core.pyramid import COARSEST_VERTICES, LEVEL_FACTOR, SINGLE_LEVEL_MAX
-from .core.registration import PATIENCE, RegistrationSettings
-from .core.shooting import INTEGRATORS
-
-MODEL, REGISTRATION = ModelSettings(), RegistrationSettings()  # the defaults, written once in core
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+
+# Limits a run can finish within (beyond: hours, or memory for the whole geodesic's graph).
+MAX_STEPS = 1000
+MAX_SINKHORN_ITERATIONS = 1000
+MAX_ITERATIONS = 10000
+MAX_LEVELS = 8
+MAX_CONTROL_POINTS = 10**6
+MAX_REGULARIZATION = 1e6
+SINKHORN_TOLERANCE = (1e-12, 1.0)
+RELATIVE_SCALE = (1e-4, 1e3)  # kernel and fidelity scales, as a fraction of the source's bounding-box diagonal
+MAX_MASK_WEIGHT = 1e12
+MAX_MOMENTUM = 1e30  # beyond, squared norms overflow; what the geodesic does is checked after shooting
+MAX_TRAVEL = 1e3  # a geodesic that carries vertices farther than this x the shape's size has diverged
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,42 +41,63 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _positive_int(text: str) -> int:
+def _whole(text: str, low: int = 1, high: int | None = None, why: str = "") -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected a number >= {low}, got {value}")
+    if high is not None and value > high:
+        raise argparse.ArgumentTypeError(f"{value} is above the limit of {high}{why}")
     return value
+
+
+def _real(text: str, low: float = 0.0, high: float = math.inf, low_open: bool = True) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    if value < low or (low_open and value == low) or value > high:
+        bound = (
+            f"{'(' if low_open else '['}{low:g}, {high:g}]"
+            if math.isfinite(high)
+            else f"{'>' if low_open else '>='} {low:g}"
+        )
+        raise argparse.ArgumentTypeError(f"expected a number {'in ' if math.isfinite(high) else ''}{bound}, got {text}")
+    return value
+
+
+def _ranged(kind, name: str, **limits):
+    def parse(text: str):
+        return kind(text, **limits)
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return value
+    return _real(text)
 
 
 def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
+    return _real(text, low_open=False)
+
+
+def _out_path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the output path is empty")
+    return Path(text)
 
 
 def _control_points(text: str) -> int | str:
-    return text if text in ("auto", "all") else _positive_int(text)
+    return text if text in ("auto", "all") else _whole(text, high=MAX_CONTROL_POINTS)
 
 
 def _levels(text: str) -> int | None:
-    return None if text == "auto" else _positive_int(text)
+    return None if text == "auto" else _whole(text, high=MAX_LEVELS)
 
 
 def _fraction(text: str) -> float:
@@ -81,7 +107,21 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _model_options(p: argparse.ArgumentParser) -> None:
+CANNOT_FINISH = " (a run that long cannot finish)"
+STEPS = _ranged(_whole, "steps", high=MAX_STEPS, why=CANNOT_FINISH)
+SINKHORN_ITERATIONS = _ranged(_whole, "iterations", high=MAX_SINKHORN_ITERATIONS, why=CANNOT_FINISH)
+ITERATIONS = _ranged(_whole, "iterations", high=MAX_ITERATIONS, why=CANNOT_FINISH)
+TOLERANCE = _ranged(_real, "tolerance", low=SINKHORN_TOLERANCE[0], high=SINKHORN_TOLERANCE[1], low_open=False)
+REGULARIZATION = _ranged(_real, "regularization", high=MAX_REGULARIZATION, low_open=False)
+
+
+def _model_options(p: argparse.ArgumentParser, defaults) -> None:
+    from .core.backends import BACKENDS
+    from .core.cometrics import COMETRICS
+    from .core.model import AUTO_ALL_CONTROL_POINTS, AUTO_CONTROL_POINTS, DEVICES, DTYPES
+    from .core.shooting import INTEGRATORS
+
+    model_defaults = defaults.model
     g = p.add_argument_group("deformation model")
     g.add_argument("--mask", type=Path, help="(N,) .npy of non-negative vertex weights of SOURCE (mu = area * weight)")
     g.add_argument(
@@ -89,26 +129,36 @@ def _model_options(p: argparse.ArgumentParser) -> None:
         help="kernel string, e.g. 'cauchy(0.3)' or '1 + cauchy(0.25) + cauchy(0.05)' "
         "(default: cauchy at 0.15 x the source's bounding-box diagonal)",
     )
-    g.add_argument("--cometric", choices=COMETRICS, default=MODEL.cometric)
+    g.add_argument("--cometric", choices=COMETRICS, default=model_defaults.cometric)
     s = g.add_mutually_exclusive_group()
-    s.add_argument("--sinkhorn-iters", type=_positive_int, help="fixed Sinkhorn iterations from lambda=1 (the talk)")
-    s.add_argument("--sinkhorn-tol", type=_positive_float, default=1e-6, help="converge lambda to this residual")
-    g.add_argument("--steps", type=_positive_int, default=MODEL.steps, help=f"time steps T (default {MODEL.steps})")
-    g.add_argument("--integrator", choices=INTEGRATORS, default=MODEL.integrator)
+    s.add_argument(
+        "--sinkhorn-iters", type=SINKHORN_ITERATIONS,
+        help=f"fixed Sinkhorn iterations from lambda=1 (the talk; at most {MAX_SINKHORN_ITERATIONS})",
+    )  # fmt: skip
+    s.add_argument("--sinkhorn-tol", type=TOLERANCE, default=1e-6, help="converge lambda to this residual")
+    g.add_argument(
+        "--steps", type=STEPS, default=model_defaults.steps, help=f"time steps T (default {model_defaults.steps})"
+    )
+    g.add_argument("--integrator", choices=INTEGRATORS, default=model_defaults.integrator)
     g.add_argument(
         "--control-points",
         type=_control_points,
-        default=MODEL.control_points,
+        default=model_defaults.control_points,
         help=f"momenta on N farthest-point samples of the weighted vertices, 'all', or 'auto' (the default: all up "
         f"to {AUTO_ALL_CONTROL_POINTS} vertices, else {AUTO_CONTROL_POINTS})",
     )
-    g.add_argument("--backend", choices=BACKENDS, default=MODEL.backend)
-    g.add_argument("--device", choices=DEVICES, default=MODEL.device)
-    g.add_argument("--dtype", choices=tuple(DTYPES), default=MODEL.dtype)
-    p.add_argument("--out", type=Path, required=True, help="result folder (created if missing)")
+    g.add_argument("--backend", choices=BACKENDS, default=model_defaults.backend)
+    g.add_argument("--device", choices=DEVICES, default=model_defaults.device)
+    g.add_argument("--dtype", choices=tuple(DTYPES), default=model_defaults.dtype)
+    p.add_argument("--out", type=_out_path, required=True, help="result folder (created if missing)")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .core.pyramid import COARSEST_VERTICES, LEVEL_FACTOR, SINGLE_LEVEL_MAX
+    from .core.registration import PATIENCE, RegistrationSettings
+
+    defaults = RegistrationSettings()  # written once in core
+
     parser = _Parser(
         prog="shapeviewer",
         description="Diffeomorphic registration of surface meshes (LDDMM and normalized kernel cometrics).",
@@ -118,37 +168,39 @@ def build_parser() -> argparse.ArgumentParser:
     shoot = sub.add_parser("shoot", help="shoot a geodesic from SOURCE with given momenta")
     shoot.add_argument("source", type=Path)
     shoot.add_argument("--momenta", type=Path, required=True, help="(n, 3) .npy momenta on the control points")
-    _model_options(shoot)
+    _model_options(shoot, defaults)
     reg = sub.add_parser("register", help="register SOURCE onto TARGET")
     reg.add_argument("source", type=Path)
     reg.add_argument("target", type=Path)
-    _model_options(reg)
+    _model_options(reg, defaults)
     reg.add_argument("--fidelity", choices=("varifold", "currents", "landmarks"), default="varifold")
     reg.add_argument("--fidelity-scale", type=_positive_float, help="default: 0.1 x the bounding-box diagonal")
     gamma_help = "gamma, relative: translating the shape by its size costs gamma x the initial mismatch"
-    reg.add_argument("--regularization", type=_non_negative_float, default=REGISTRATION.regularization, help=gamma_help)
+    reg.add_argument("--regularization", type=REGULARIZATION, default=defaults.regularization, help=gamma_help)
     reg.add_argument(
-        "--iterations", type=_positive_int, default=REGISTRATION.iterations,
-        help=f"L-BFGS iterations at most, per level (default {REGISTRATION.iterations})",
+        "--iterations", type=ITERATIONS, default=defaults.iterations,
+        help=f"L-BFGS iterations at most, per level (default {defaults.iterations})",
     )  # fmt: skip
     reg.add_argument(
-        "--levels", type=_levels, default=REGISTRATION.levels,
+        "--levels", type=_levels, default=defaults.levels,
         help=f"coarse-to-fine levels: 'auto' (the default: one level up to {SINGLE_LEVEL_MAX} vertices, else "
         f"decimations by {LEVEL_FACTOR} down to about {COARSEST_VERTICES}), or a count (1: the full meshes only)",
     )  # fmt: skip
     reg.add_argument(
-        "--tolerance", type=_fraction, default=REGISTRATION.tolerance,
+        "--tolerance", type=_fraction, default=defaults.tolerance,
         help=f"a level ends when {PATIENCE} iterations lower the loss by less than this fraction of the initial "
-        f"mismatch (default {REGISTRATION.tolerance:g}; 0: only at --iterations)",
+        f"mismatch (default {defaults.tolerance:g}; 0: only at --iterations)",
     )  # fmt: skip
     movie = sub.add_parser("movie", help="render a result folder's geodesic to an MP4 or GIF (no display needed)")
     movie.add_argument("result", type=Path, help="a folder written by 'shapeviewer register' or 'shoot'")
-    movie.add_argument("--out", type=Path, required=True, help="movie file: .mp4 (H.264) or .gif")
+    movie.add_argument("--out", type=_out_path, required=True, help="movie file: .mp4 (H.264) or .gif")
     movie.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT in pixels (default 1280x720)")
-    movie.add_argument("--fps", type=_positive_int, default=30, help="frames per second (default 30)")
+    movie.add_argument(
+        "--fps", type=_ranged(_whole, "fps", high=120), default=30, help="frames per second (default 30)"
+    )
     movie.add_argument(
         "--frames-per-step",
-        type=_positive_int,
+        type=_ranged(_whole, "frames", high=100),
         default=4,
         help="movie frames per time step of the geodesic, interpolated (default 4)",
     )
@@ -159,8 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("source", type=Path, nargs="?")
     gui.add_argument("target", type=Path, nargs="?")
     demo = sub.add_parser("demo", help="register the bundled demo pair from the command line")
-    demo.add_argument("--out", type=Path, default=Path("shapeviewer-demo"), help="result folder")
-    demo.add_argument("--iterations", type=_positive_int, default=20)
+    demo.add_argument("--out", type=_out_path, default=Path("shapeviewer-demo"), help="result folder")
+    demo.add_argument("--iterations", type=ITERATIONS, default=20)
     return parser
 
 
@@ -181,13 +233,78 @@ def _model_settings(args):
     )
 
 
+class BadInput(ValueError):
+    """A CLI input refused by the checks here; the message is the whole line."""
+
+
+def _check_backend(args) -> None:
+    """KeOps on a CPU compiles C++: without a compiler, say so in one line (keops) or use torch (auto)."""
+    import shutil
+
+    if args.backend not in ("keops", "auto") or args.device == "cuda":
+        return
+    cxx = os.environ.get("CXX")
+    if (cxx and shutil.which(cxx)) or shutil.which("g++"):
+        return
+    missing = f"CXX={cxx!r} is not found and no g++ is on PATH" if cxx else "no g++ on PATH and CXX is not set"
+    if args.backend == "keops":
+        raise BadInput(
+            f"--backend keops needs a C++ compiler ({missing}): install g++ or set CXX, or use --backend torch"
+        )
+    args.backend = "torch"
+    print(f"shapeviewer: note: no C++ compiler for KeOps ({missing}); using the dense torch backend", file=sys.stderr)
+
+
+def _check_relative(value: float, size: float, what: str) -> None:
+    low, high = RELATIVE_SCALE
+    if not low * size <= value <= high * size:
+        raise BadInput(
+            f"{what} {value:g} is {value / size:.3g} x the source's size ({size:.4g}); "
+            f"use {low:g} to {high:g} x its size"
+        )
+
+
+def _check_options_against(args, source) -> None:
+    """Scales that make sense for this source: kernel and fidelity scales relative to its size."""
+    from .core.kernels import parse_kernel
+
+    lo, hi = source.vertices.min(0), source.vertices.max(0)
+    size = float(sum((high - low) ** 2 for low, high in zip(lo, hi, strict=True)) ** 0.5)
+    if args.kernel is not None:
+        for term in parse_kernel(args.kernel).terms:
+            _check_relative(term.sigma, size, f"kernel scale {term.profile}({term.sigma:g})")
+    if getattr(args, "fidelity_scale", None) is not None:
+        _check_relative(args.fidelity_scale, size, "--fidelity-scale")
+
+
 def _load_mask(args, n_vertices: int):
-    from .core.model import check_mask
-    from .io.arrays import load_array
+    from .io.masks import load_mask
 
     if args.mask is None:
         return None
-    return check_mask(load_array(args.mask, "mask"), n_vertices, f"mask {args.mask}")
+    mask = load_mask(args.mask, n_vertices)
+    if mask.max() > MAX_MASK_WEIGHT:
+        raise BadInput(f"mask {args.mask}: weights reach {mask.max():.3g}, above {MAX_MASK_WEIGHT:g}; rescale them")
+    return mask
+
+
+def _inputs(args, *paths) -> list[Path]:
+    return [p for p in (*paths, getattr(args, "mask", None), getattr(args, "momenta", None)) if p is not None]
+
+
+def _prepare(args, *mesh_paths):
+    """Every check that needs no registration: kernel text, backend, output path, meshes, mask."""
+    from .core.kernels import parse_kernel
+    from .io.meshes import read_mesh
+    from .io.output_paths import check_output_folder
+
+    if args.kernel is not None:
+        parse_kernel(args.kernel)  # '' included: an empty kernel is an error, not the default
+    _check_backend(args)
+    check_output_folder(args.out, _inputs(args, *mesh_paths))
+    meshes = [read_mesh(p) for p in mesh_paths]
+    _check_options_against(args, meshes[0])
+    return meshes, _load_mask(args, meshes[0].n_vertices)
 
 
 def _summary(model, p0_tensor, seconds: float) -> dict:
@@ -207,23 +324,48 @@ def _mu_and_lambda(model):
     return model.mu.detach().cpu().numpy(), model.lam()
 
 
+def _check_geodesic(frames, source) -> None:
+    import numpy as np
+
+    size = float(np.linalg.norm(source.vertices.max(0) - source.vertices.min(0)))
+    travel = np.abs(frames - source.vertices[None]).max() if np.isfinite(frames).all() else math.inf
+    if travel > MAX_TRAVEL * size:
+        raise BadInput(
+            f"the momenta are too large: the geodesic carries vertices {travel:.3g} away, over {MAX_TRAVEL:g} x "
+            f"the shape's size ({size:.3g})"
+        )
+
+
 def cmd_shoot(args) -> int:
+    import numpy as np
+
     from .core.model import DeformationModel
     from .io.arrays import load_array
-    from .io.meshes import read_mesh
-    from .io.results import write_result_dir
 
     start = time.perf_counter()
-    source = read_mesh(args.source)
-    model = DeformationModel(source.vertices, source.faces, _load_mask(args, source.n_vertices), _model_settings(args))
-    p0 = model.momenta_tensor(load_array(args.momenta, "momenta"))
+    (source,), mask = _prepare(args, args.source)
+    momenta = load_array(args.momenta, "momenta", shape=(None, 3), max_entries=3 * source.n_vertices)
+    if np.abs(momenta).max(initial=0.0) > MAX_MOMENTUM:
+        raise BadInput(f"momenta file {args.momenta}: values reach {np.abs(momenta).max():.3g}, above {MAX_MOMENTUM:g}")
+    model = DeformationModel(source.vertices, source.faces, mask, _model_settings(args))
+    p0 = model.momenta_tensor(momenta)
     traj = model.shoot(p0, create_graph=False)
     frames = np.stack([model.to_user(x) for x in traj.points])
+    _check_geodesic(frames, source)
     result = _summary(model, p0, time.perf_counter() - start)
     mu, lam = _mu_and_lambda(model)
-    write_result_dir(args.out, frames, source.faces, p0.cpu().numpy(), mu, lam, result)
+    _write(args.out, frames, source.faces, p0.cpu().numpy(), mu, lam, result)
     print(f"shot {len(frames) - 1} steps; distance {result['distance']:.6g}; wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def _write(out, *parts, meshes=None) -> Path:
+    from .io.results import write_result_dir
+
+    try:
+        return write_result_dir(out, *parts, meshes=meshes)
+    except OSError as exc:
+        raise BadInput(f"cannot write results to {out}: {exc.strerror or exc}") from None
 
 
 class _Interrupt:
@@ -243,11 +385,9 @@ class _Interrupt:
 
 def run_registration(source_path, target_path, args) -> int:
     from .core.registration import Registration, RegistrationSettings
-    from .io.meshes import read_mesh, write_mesh
-    from .io.results import write_result_dir
 
     start = time.perf_counter()
-    source, target = read_mesh(source_path), read_mesh(target_path)
+    (source, target), mask = _prepare(args, source_path, target_path)
     settings = RegistrationSettings(
         model=_model_settings(args),
         fidelity=args.fidelity,
@@ -257,7 +397,6 @@ def run_registration(source_path, target_path, args) -> int:
         levels=args.levels,
         tolerance=args.tolerance,
     )
-    mask = _load_mask(args, source.n_vertices)
     reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), settings, mask)
     d = reg.describe()
     print(
@@ -290,6 +429,10 @@ def run_registration(source_path, target_path, args) -> int:
                     file=sys.stderr,
                 )
             final = rep
+    except Exception:
+        if interrupt.requested:  # stopped before the first evaluation: nothing to write
+            raise KeyboardInterrupt from None
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
     p0 = reg.model.momenta_tensor(final.momenta)
@@ -309,9 +452,8 @@ def run_registration(source_path, target_path, args) -> int:
         seconds=time.perf_counter() - start,
     )
     mu, lam = _mu_and_lambda(reg.model)
-    out = write_result_dir(args.out, final.trajectory, source.faces, final.momenta, mu, lam, result)
-    write_mesh(out / "deformed.vtp", final.trajectory[-1], source.faces)
-    write_mesh(out / "target.vtp", target.vertices, target.faces)  # for 'shapeviewer movie'
+    meshes = {"deformed.vtp": (final.trajectory[-1], source.faces), "target.vtp": (target.vertices, target.faces)}
+    out = _write(args.out, final.trajectory, source.faces, final.momenta, mu, lam, result, meshes=meshes)
     print(
         f"{final.status}: {final.message}; fidelity -{100 * result['fidelity_drop']:.1f}%, distance "
         f"{result['distance']:.6g}, {result['seconds']:.1f} s; wrote {out}",
@@ -332,23 +474,25 @@ def cmd_demo(args) -> int:
 
 
 def cmd_movie(args) -> int:
+    from .io.output_paths import check_output_file
     from .io.results import read_result_dir
     from .render.movie import MovieSettings, parse_size, write_movie
 
-    result = read_result_dir(args.result)
-    info = result.info
-    caption = f"{info.get('cometric', '')} {info.get('kernel', '')}".strip()
-    if "distance" in info:
-        caption += f"   geodesic distance {info['distance']:.4g}"
     settings = MovieSettings(
         size=parse_size(args.size),
         fps=args.fps,
         frames_per_step=args.frames_per_step,
         pingpong=args.pingpong,
         show_target=not args.no_target,
-        color_by_displacement=not args.no_displacement,
-        caption=caption,
     )
+    settings.validate(args.out)
+    check_output_file(args.out, [args.result])
+    result = read_result_dir(args.result)
+    info = result.info
+    settings.color_by_displacement = not args.no_displacement
+    settings.caption = f"{info.get('cometric', '')} {info.get('kernel', '')}".strip()[:200]
+    if "distance" in info:
+        settings.caption += f"   geodesic distance {info['distance']:.4g}"
     if result.target is None and not args.no_target:
         print(
             "shapeviewer: note: the result folder holds no target.vtp; the movie shows the source only", file=sys.stderr
@@ -387,35 +531,60 @@ def _short_warning(message, category, filename, lineno, line=None):
     return f"shapeviewer: warning: {message}\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def _error(message: str, kind: str = "error") -> None:
+    line = " ".join(str(message).split())  # one line, whatever the message held
+    print(f"shapeviewer: {kind}: {line}", file=sys.stderr)
+
+
+def _run(args) -> int:
     from .core.backends import BackendError
     from .core.kernels import KernelSpecError
     from .core.model import InputError
-    from .io.arrays import ArrayReadError
     from .io.meshes import MeshReadError
+    from .io.output_paths import OutputPathError
     from .io.results import ResultReadError
     from .render.movie import MovieError
 
-    warnings.formatwarning = _short_warning
-    args = build_parser().parse_args(argv)
-    if args.command in (None, "gui"):
-        return cmd_gui(getattr(args, "source", None), getattr(args, "target", None))
+    commands = {"shoot": cmd_shoot, "register": lambda a: run_registration(a.source, a.target, a), "movie": cmd_movie}
     try:
-        if args.command == "shoot":
-            return cmd_shoot(args)
-        if args.command == "register":
-            return run_registration(args.source, args.target, args)
-        if args.command == "movie":
-            return cmd_movie(args)
-        return cmd_demo(args)
+        return commands.get(args.command, cmd_demo)(args)
     except KernelSpecError as exc:
-        print(f"shapeviewer: error: {exc.short}", file=sys.stderr)
-    except (InputError, MeshReadError, ArrayReadError, BackendError, MovieError, ResultReadError) as exc:
-        print(f"shapeviewer: error: {exc}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("shapeviewer: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        _error(exc.short)
+    except (InputError, MeshReadError, BackendError, MovieError, ResultReadError, OutputPathError, BadInput) as exc:
+        _error(exc)
+    except MemoryError:
+        _error("out of memory: the input is too large for this machine")
+    except OSError as exc:
+        _error(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
     return EXIT_BAD_INPUT
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; Ctrl-C at any point before the first iteration exits 130 with one line."""
+    try:
+        warnings.formatwarning = _short_warning
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        for name, value in vars(args).items():
+            if isinstance(value, list):  # argparse's '--opt=--' gives a list, never passed to the type check
+                parser.error(f"argument --{name.replace('_', '-')}: expected one value, got '--'")
+        if args.command in (None, "gui"):
+            return cmd_gui(getattr(args, "source", None), getattr(args, "target", None))
+        return _run(args)
+    except KeyboardInterrupt:
+        _error("stopped before any result was written", "interrupted")
+        if argv is None:  # the real command: CPython may still end it by SIGINT if a library saw the interrupt
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001  a bug: still one line, the traceback on request
+        if os.environ.get("SHAPEVIEWER_TRACEBACK"):
+            raise
+        _error(
+            f"{type(exc).__name__}: {exc} (a bug: rerun with SHAPEVIEWER_TRACEBACK=1 and report it)", "internal error"
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import torch
 
 PROFILES = ("gaussian", "cauchy", "laplacian", "inverse_multiquadric")
+NUMBER_RANGE = (1e-12, 1e12)  # scales and weights outside this range overflow or vanish in float32/64 kernels
+MAX_TERMS = 16  # profile terms in one kernel; more cannot be meant, and each costs a kernel evaluation
+MAX_SPEC_LENGTH = 1000
 
 
 class KernelSpecError(ValueError):
@@ -139,6 +142,7 @@ class _Parser:
         self.spec = spec
         self.tokens = _tokenize(spec)
         self.i = 0
+        self.terms_so_far: list[str] = []
 
     def peek(self):
         return self.tokens[self.i]
@@ -166,6 +170,9 @@ class _Parser:
         value = float(tok[1])
         if value <= 0:
             self.fail(tok, f"{what} must be positive, got {tok[1]}")
+        low, high = NUMBER_RANGE
+        if not low <= value <= high:  # also an infinite 1e400 or a 1e-400 that reads as 0
+            self.fail(tok, f"{what} {tok[1]} is out of range", f"use {low:g} to {high:g}")
         return value
 
     def parse(self) -> Kernel:
@@ -183,6 +190,8 @@ class _Parser:
                 self.fail(tok, f"unexpected '{tok[1]}', expected '+' or end of string")
         if not terms:
             raise KernelSpecError(self.spec, 0, "a kernel needs at least one profile term such as gaussian(0.1)")
+        if constant > NUMBER_RANGE[1]:
+            raise KernelSpecError(self.spec, 0, f"the constant term {constant:g} is out of range")
         return Kernel(constant, tuple(terms))
 
     def term(self) -> tuple[float, KernelTerm | None]:
@@ -203,6 +212,9 @@ class _Parser:
         self.expect("op", "(", f"'(' after {tok[1]}")
         sigma = self.number(f"scale of {tok[1]}")
         self.expect("op", ")", "')'")
+        if len(self.terms_so_far) >= MAX_TERMS:
+            self.fail(tok, f"more than {MAX_TERMS} profile terms", "a kernel sums a few scales")
+        self.terms_so_far.append(tok[1])
         return 0.0, KernelTerm(coefficient, tok[1], sigma)
 
 
@@ -212,4 +224,8 @@ def parse_kernel(spec: str | Kernel) -> Kernel:
         return spec
     if not isinstance(spec, str) or not spec.strip():
         raise KernelSpecError(str(spec), 0, "empty kernel string")
+    if len(spec) > MAX_SPEC_LENGTH:
+        raise KernelSpecError(
+            spec[:40] + "...", 0, f"a kernel string of {len(spec)} characters (at most {MAX_SPEC_LENGTH})"
+        )
     return _Parser(spec).parse()

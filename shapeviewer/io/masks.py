@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from ..core.model import InputError, check_mask
 from .arrays import load_array
+from .atomic import write_bytes
 from .meshes import MeshReadError, write_mesh
 
 MASK_ARRAY = "mask"
@@ -17,23 +19,21 @@ MASK_ARRAY = "mask"
 def load_mask(path: str | os.PathLike, n_vertices: int) -> np.ndarray:
     """A checked (N,) weight array; InputError/ArrayReadError/MeshReadError name the file and problem."""
     path = Path(path)
-    values = _vtp_array(path) if path.suffix.lower() == ".vtp" else load_array(path, "mask")
+    values = _vtp_array(path) if path.suffix.lower() == ".vtp" else load_array(path, "mask", shape=(n_vertices,))
     return check_mask(values, n_vertices, f"mask {path.name}")
 
 
 def _vtp_array(path: Path) -> np.ndarray:
-    import pyvista as pv
+    from .vtk_reader import read_point_array
 
     if not path.is_file():
         raise MeshReadError(f"cannot read mask {path}: no such file")
-    try:
-        poly = pv.read(str(path))
-    except Exception as exc:  # VTK raises assorted types for damaged files
-        raise MeshReadError(f"cannot read mask {path}: {exc}") from None
-    if MASK_ARRAY not in poly.point_data:
-        names = ", ".join(poly.point_data.keys()) or "none"
-        raise InputError(f"{path.name} has no point array '{MASK_ARRAY}' (point arrays: {names})")
-    return np.asarray(poly.point_data[MASK_ARRAY], dtype=np.float64)
+    values = read_point_array(path, MASK_ARRAY)
+    if values is None:
+        raise InputError(f"{path.name} has no point array '{MASK_ARRAY}'")
+    if np.iscomplexobj(values) or values.ndim != 1:
+        raise InputError(f"{path.name}: point array '{MASK_ARRAY}' must hold one real number per vertex")
+    return np.asarray(values, dtype=np.float64)
 
 
 def save_mask(path: str | os.PathLike, weights: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> Path:
@@ -42,7 +42,9 @@ def save_mask(path: str | os.PathLike, weights: np.ndarray, vertices: np.ndarray
     if path.suffix.lower() == ".vtp":
         write_mesh(path, vertices, faces, {MASK_ARRAY: np.asarray(weights, dtype=np.float64)})
     elif path.suffix.lower() == ".npy":
-        np.save(path, np.asarray(weights, dtype=np.float64))
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(weights, dtype=np.float64))
+        write_bytes(path, buffer.getvalue())
     else:
         raise InputError(f"masks are saved as .npy or .vtp, not '{path.suffix}'")
     return path

@@ -1,19 +1,32 @@
-"""Reading and writing triangle meshes through pyvista (PLY, OBJ, STL, VTK, VTP, OFF, ...)."""
+"""Reading and writing triangle meshes (PLY, OFF, OBJ, legacy VTK, VTP, STL, ...).
+
+Readers that VTK gets wrong (crashes on cut PLY files, zero-filled legacy VTK, float32 PLY
+coordinates) are the project's own, checking every declared size against the file; the rest go
+through VTK with its errors raised. Every mesh then passes the same geometric checks.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import warnings
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_bytes
+from .legacy_vtk import read_legacy_vtk
+from .mesh_checks import check_geometry
+from .mesh_errors import MeshReadError
+from .ply import ply_bytes, read_ply
+from .polygons import triangles
+from .text_meshes import read_obj, read_off
+from .vtk_reader import read_with_vtk
 
-class MeshReadError(ValueError):
-    """A mesh file that cannot be used; the message names the file and the problem."""
+__all__ = ["Mesh", "MeshReadError", "read_mesh", "to_polydata", "write_mesh"]
+
+MAX_FILE_BYTES = 2 * 2**30  # a mesh file larger than this is refused before it is read into memory
+OWN_READERS = {".ply": read_ply, ".off": read_off, ".obj": read_obj, ".vtk": read_legacy_vtk}
 
 
 @dataclass
@@ -27,100 +40,38 @@ class Mesh:
         return len(self.vertices)
 
 
-def _read_off(path: Path):
-    """Minimal OFF reader (pyvista/VTK has none): vertices and polygon faces."""
-    import pyvista as pv
-
-    words = [ln.split("#")[0].split() for ln in path.read_text(errors="replace").splitlines()]
-    tokens = [w for line in words for w in line]
-    if not tokens or not tokens[0].endswith("OFF"):
-        raise MeshReadError(f"{path}: not an OFF file (no 'OFF' header)")
-    tokens = tokens[1:] if tokens[0] == "OFF" else [tokens[0][:-3], *tokens[1:]] if tokens[0][:-3] else tokens[1:]
-    try:
-        nv, nf = int(tokens[0]), int(tokens[1])
-        pos = 3
-        verts = np.array(tokens[pos : pos + 3 * nv], dtype=float).reshape(nv, 3)
-        pos += 3 * nv
-        cells = []
-        for _ in range(nf):
-            k = int(tokens[pos])
-            cells.append([k, *map(int, tokens[pos + 1 : pos + 1 + k])])
-            if len(cells[-1]) != k + 1:
-                raise ValueError("truncated face list")
-            pos += k + 1
-    except (ValueError, IndexError) as exc:
-        raise MeshReadError(f"{path}: malformed OFF file ({exc})") from exc
-    flat = np.concatenate([np.asarray(c) for c in cells]) if cells else np.zeros(0, int)
-    if flat.size and (flat.min() < 0):
-        raise MeshReadError(f"{path}: negative vertex index in the face list")
-    _check_indices(path, cells, nv)
-    return pv.PolyData(verts, flat) if cells else pv.PolyData(verts)
-
-
-@contextlib.contextmanager
-def _quiet_logging():
-    """VTK's error observer logs through the root logger; keep it off the terminal while reading."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-
-
-def _check_indices(path, cells, nv):
-    for c in cells:
-        if max(c[1:], default=0) >= nv:
-            raise MeshReadError(f"{path}: a face refers to vertex {max(c[1:])}, but the file has only {nv} vertices")
-
-
-def read_mesh(path: str | os.PathLike) -> Mesh:
-    """Read a surface mesh, triangulated; raise MeshReadError naming the file and the problem."""
-    import pyvista as pv
-
-    path = Path(path)
+def _file_bytes(path: Path) -> bytes:
     if not path.exists():
         raise MeshReadError(f"{path}: no such file")
     if path.is_dir():
         raise MeshReadError(f"{path}: is a folder, not a mesh file")
-    if path.stat().st_size == 0:
-        raise MeshReadError(f"{path}: the file is empty")
-    reader_said = ""
     try:
-        if path.suffix.lower() == ".off":
-            data = _read_off(path)
-        else:
-            with pv.vtk_verbosity("off"), warnings.catch_warnings(record=True) as caught, _quiet_logging():
-                warnings.simplefilter("always")
-                data = pv.read(path)
-            reader_said = next((str(w.message).strip().splitlines()[0] for w in caught), "")
-    except MeshReadError:
-        raise
-    except Exception as exc:  # VTK and meshio raise many types for unreadable files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MeshReadError(f"{path}: cannot be read as a mesh ({first})") from exc
-    if isinstance(data, pv.MultiBlock):
-        data = data.combine()
-    if data is None or data.n_points == 0:
-        detail = f" ({reader_said})" if reader_said else ""
-        raise MeshReadError(f"{path}: the mesh has no vertices: empty, corrupt or not a mesh file{detail}")
-    surface = data.extract_surface(algorithm=None) if not isinstance(data, pv.PolyData) else data
-    points = np.array(surface.points, dtype=np.float64)
-    if not np.isfinite(points).all():
-        bad = int((~np.isfinite(points).all(1)).sum())
-        raise MeshReadError(f"{path}: {bad} vertices have non-finite coordinates (NaN or Inf)")
-    faces = _triangles(surface if surface.is_all_triangles else surface.triangulate())
-    if len(faces) == 0:
-        raise MeshReadError(f"{path}: no faces: a point cloud (or a set of lines) is not a surface mesh")
-    if faces.max() >= len(points) or faces.min() < 0:
-        raise MeshReadError(f"{path}: face indices out of range (0..{len(points) - 1})")
-    return Mesh(points, faces, path.name)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise MeshReadError(f"{path}: {size / 2**30:.1f} GiB is larger than a mesh file can be here (2 GiB)")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MeshReadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not data:
+        raise MeshReadError(f"{path}: the file is empty")
+    return data
 
 
-def _triangles(poly) -> np.ndarray:
-    """(M, 3) triangles of a triangulated PolyData; its faces array holds polygons only."""
-    return np.asarray(poly.faces, dtype=np.int64).reshape(-1, 4)[:, 1:].copy()  # own it: VTK buffers are read-only
+def read_mesh(path: str | os.PathLike) -> Mesh:
+    """Read a surface mesh, triangulated; raise MeshReadError naming the file and the problem."""
+    path = Path(path)
+    data = _file_bytes(path)
+    reader = OWN_READERS.get(path.suffix.lower())
+    if reader is not None:
+        try:
+            points, polygons = reader(path, data)
+        except (MemoryError, OverflowError):
+            raise MeshReadError(f"{path}: declares more data than can be read (corrupt)") from None
+        faces = polygons if isinstance(polygons, np.ndarray) else triangles(path, *polygons, len(points))
+    else:
+        points, faces = read_with_vtk(path, data)
+    check_geometry(path, points, faces)
+    return Mesh(np.ascontiguousarray(points, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64), path.name)
 
 
 def to_polydata(vertices: np.ndarray, faces: np.ndarray):
@@ -130,9 +81,40 @@ def to_polydata(vertices: np.ndarray, faces: np.ndarray):
     return pv.PolyData(np.asarray(vertices, dtype=np.float64), cells)
 
 
+def _vtp_bytes(poly) -> bytes:
+    import vtk
+
+    writer = vtk.vtkXMLPolyDataWriter()
+    writer.SetInputData(poly)
+    writer.SetDataModeToBinary()  # base64 inside the XML: the output string is plain ASCII
+    writer.WriteToOutputStringOn()
+    if not writer.Write():
+        raise OSError("VTK could not encode the mesh as .vtp")
+    return writer.GetOutputString().encode("ascii")
+
+
+def _vtk_bytes(poly, suffix: str) -> bytes:
+    """Other formats: VTK writes into a private temporary folder, which is read back whole."""
+    import pyvista as pv
+
+    with tempfile.TemporaryDirectory(prefix="shapeviewer-") as folder:
+        tmp = Path(folder) / f"mesh{suffix}"
+        with pv.VtkErrorCatcher(raise_errors=True, send_to_logging=False):
+            poly.save(str(tmp))
+        return tmp.read_bytes()
+
+
 def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray, point_data: dict | None = None):
-    """Write a triangle mesh; the format follows the suffix (.vtp, .ply, .obj, .stl, .vtk)."""
+    """Write a triangle mesh; the format follows the suffix (.vtp, .ply, .obj, .stl, .vtk).
+
+    Every byte goes through one checked, synced write: a full disk raises OSError, never a short file.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".ply" and not point_data:
+        write_bytes(path, ply_bytes(vertices, faces))
+        return
     poly = to_polydata(vertices, faces)
     for name, values in (point_data or {}).items():
         poly.point_data[name] = np.asarray(values)
-    poly.save(str(path))
+    write_bytes(path, _vtp_bytes(poly) if suffix == ".vtp" else _vtk_bytes(poly, suffix))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import commit_folder, partial_sibling, remove_quietly, write_bytes
 from .meshes import write_mesh
 
 
@@ -30,8 +34,15 @@ def write_frames(out: Path, trajectory: np.ndarray, faces: np.ndarray) -> None:
 
 def write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=jsonable) + "\n")
+    write_bytes(tmp, (json.dumps(data, indent=2, default=jsonable) + "\n").encode("utf-8"))
     os.replace(tmp, path)
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """``np.save`` through one checked, synced write."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array, dtype=np.float64))
+    write_bytes(path, buffer.getvalue())
 
 
 def jsonable(value):
@@ -51,15 +62,29 @@ def write_result_dir(
     mu: np.ndarray,
     lam: np.ndarray | None,
     result: dict,
+    meshes: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Path:
+    """Write the result folder aside and rename it into place once complete (an earlier one is replaced).
+
+    ``meshes``: further files, name -> (vertices, faces), e.g. deformed.vtp and target.vtp. A failure
+    (a full disk...) raises OSError and leaves neither a half folder nor a damaged earlier result.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_frames(out, trajectory, faces)
-    np.save(out / "momenta.npy", np.asarray(momenta, dtype=np.float64))
-    np.save(out / "mu.npy", np.asarray(mu, dtype=np.float64))
-    if lam is not None:
-        np.save(out / "lambda.npy", np.asarray(lam, dtype=np.float64))
-    write_json(out / "result.json", result)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_sibling(out)
+    try:
+        write_frames(partial, trajectory, faces)
+        save_array(partial / "momenta.npy", momenta)
+        save_array(partial / "mu.npy", mu)
+        if lam is not None:
+            save_array(partial / "lambda.npy", lam)
+        for name, (vertices, mesh_faces) in (meshes or {}).items():
+            write_mesh(partial / name, vertices, mesh_faces)
+        write_json(partial / "result.json", result)
+        commit_folder(partial, out)
+    except BaseException:
+        remove_quietly(partial)
+        raise
     return out
 
 
@@ -75,27 +100,68 @@ class ResultDir:
     info: dict  # result.json
 
 
+FRAME = re.compile(r"^frame_(\d+)\.vtp$")
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    """frames/frame_0..T.vtp, all present, none extra, padded as ``frame_name`` pads them."""
+    names = sorted(p.name for p in (folder / "frames").iterdir()) if (folder / "frames").is_dir() else []
+    if not names:
+        raise ResultReadError(f"{folder} holds no frames/frame_*.vtp: is it a 'shapeviewer register|shoot' result?")
+    bad = [n for n in names if not FRAME.match(n)]
+    if bad:
+        raise ResultReadError(f"{folder}/frames holds a file that is not a frame: {bad[0]}")
+    last = len(names) - 1
+    expected = [frame_name(i, last) for i in range(last + 1)]
+    if names != expected:
+        missing = sorted(set(expected) - set(names))
+        extra = sorted(set(names) - set(expected))
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise ResultReadError(
+            f"{folder}/frames is incomplete or mixed ({what}; expected {expected[0]}..{expected[-1]})"
+        )
+    if last < 1:
+        raise ResultReadError(f"{folder}/frames holds a single frame: a geodesic needs at least two")
+    return [folder / "frames" / n for n in names]
+
+
+def _result_info(folder: Path, n_frames: int) -> dict:
+    path = folder / "result.json"
+    if not path.exists():
+        return {}
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultReadError(f"{folder}/result.json is unreadable: {exc}") from None
+    if not isinstance(info, dict):
+        raise ResultReadError(f"{folder}/result.json holds a {type(info).__name__}, not an object")
+    for key in ("distance", "hamiltonian"):
+        value = info.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ResultReadError(f"{folder}/result.json: '{key}' is {value!r}, not a finite number")
+    steps = info.get("steps")
+    if isinstance(steps, int) and not isinstance(steps, bool) and steps + 1 != n_frames:
+        raise ResultReadError(f"{folder}: result.json says {steps} steps, but frames/ holds {n_frames} frames")
+    return info
+
+
 def read_result_dir(folder: str | os.PathLike) -> ResultDir:
-    """Read back what ``write_result_dir`` wrote (frames, result.json, target.vtp if any)."""
+    """Read back what ``write_result_dir`` wrote (frames, result.json, target.vtp if any), checked whole."""
     from .meshes import MeshReadError, read_mesh
 
     folder = Path(folder)
     if not folder.is_dir():
         raise ResultReadError(f"result folder {folder} does not exist")
-    frames = sorted((folder / "frames").glob("frame_*.vtp"))
-    if not frames:
-        raise ResultReadError(f"{folder} holds no frames/frame_*.vtp: is it a 'shapeviewer register|shoot' result?")
+    frames = _frame_files(folder)
+    info = _result_info(folder, len(frames))
     try:
         meshes = [read_mesh(f) for f in frames]
         target = read_mesh(folder / "target.vtp") if (folder / "target.vtp").exists() else None
     except MeshReadError as exc:
         raise ResultReadError(f"{folder}: {exc}") from None
-    counts = {m.n_vertices for m in meshes}
-    if len(counts) != 1:
-        raise ResultReadError(f"{folder}: the frames disagree on the number of vertices ({sorted(counts)})")
-    try:
-        info = json.loads((folder / "result.json").read_text()) if (folder / "result.json").exists() else {}
-    except (OSError, ValueError) as exc:
-        raise ResultReadError(f"{folder}/result.json is unreadable: {exc}") from None
+    first = meshes[0]
+    for path, mesh in zip(frames, meshes, strict=True):
+        if mesh.n_vertices != first.n_vertices or not np.array_equal(mesh.faces, first.faces):
+            raise ResultReadError(f"{folder}: {path.name} has other vertices or faces than {frames[0].name}")
     trajectory = np.stack([m.vertices for m in meshes])
-    return ResultDir(trajectory, meshes[0].faces, None if target is None else (target.vertices, target.faces), info)
+    return ResultDir(trajectory, first.faces, None if target is None else (target.vertices, target.faces), info)

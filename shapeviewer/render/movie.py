@@ -1,19 +1,25 @@
 """Movies of a geodesic deformation, rendered off screen and streamed frame by frame to ffmpeg.
 
-MP4 (H.264) or GIF, chosen by the suffix. Frames go straight to the encoder, never into memory as a
-whole; the file appears under its name only once complete (written to a temporary name, then renamed),
-so a cancelled or failed export leaves nothing half-written behind.
+MP4 (H.264) or GIF (a palette made for the movie), chosen by the suffix. Frames go straight to the
+encoder, never into memory as a whole; the file appears under its name only once complete (written in
+a hidden ``.NAME.partial.PID.*`` folder, then renamed), so a cancelled, failed or terminated export
+leaves nothing half-written behind, and what a killed one left is removed by the next export.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .encoder import EncoderError, FramePipe, work_folder
 
 FORMATS = (".mp4", ".gif")
 
@@ -74,18 +80,53 @@ def interpolate(trajectory: np.ndarray, time: float) -> np.ndarray:
     return (1 - a) * trajectory[i] + a * trajectory[i + 1]
 
 
-def _writer(path: Path, settings: MovieSettings):
-    import imageio_ffmpeg
+@contextlib.contextmanager
+def _terminate_cleanly():
+    """SIGTERM (in the main thread) raises SystemExit, so that the partial files are removed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    if path.suffix.lower() == ".gif":
-        codec = {"codec": "gif", "pix_fmt_out": "rgb8"}
-    else:
-        codec = {"codec": "libx264", "pix_fmt_out": "yuv420p", "quality": None, "output_params": ["-crf", "18"]}
-    writer = imageio_ffmpeg.write_frames(
-        str(path), settings.size, fps=settings.fps, macro_block_size=1, ffmpeg_log_level="error", **codec
-    )
-    writer.send(None)
-    return writer
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Keep what VTK and Xlib print while opening an off-screen window (a 'bad X server connection'
+    warning when no display is reachable, though the off-screen rendering works) off the terminal."""
+    import vtk
+
+    vtk.vtkLogger.SetStderrVerbosity(vtk.vtkLogger.VERBOSITY_OFF)
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _plotter(settings: MovieSettings):
+    import pyvista as pv
+
+    with _quiet_stderr():
+        plotter = pv.Plotter(off_screen=True, window_size=list(settings.size))
+        plotter.set_background("white")
+        plotter.render()
+    return plotter
 
 
 def write_movie(
@@ -101,52 +142,56 @@ def write_movie(
 
     camera: a pyvista camera position (position, focal point, view up) or None to fit everything.
     """
-    import pyvista as pv
-
+    from ..io.output_paths import clean_stale_partials
     from .scene import DeformationScene
 
     path = Path(path)
     settings.validate(path)
     if not path.parent.is_dir():
         raise MovieError(f"folder {path.parent} does not exist")
+    if path.is_dir():
+        raise MovieError(f"cannot write {path}: it is a folder")
     trajectory = np.asarray(trajectory, dtype=np.float64)
     times = movie_times(len(trajectory), settings)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    plotter = pv.Plotter(off_screen=True, window_size=list(settings.size))
-    writer = None
+    clean_stale_partials(path)
+    pipe = None
     try:
-        plotter.set_background("white")
-        tv, tf = target if target is not None else (trajectory[-1], faces)
-        scene = DeformationScene(plotter, trajectory[0], faces, tv, tf)
-        scene.set_trajectory(trajectory)
-        scene.show_target(settings.show_target and target is not None)
-        scene.color_by_displacement(settings.color_by_displacement)
-        if settings.caption:
-            plotter.add_text(settings.caption, font_size=10, position="upper_left", color="black")
-        if camera is not None:
-            plotter.camera_position = camera
-        else:
-            plotter.view_isometric()
-            plotter.reset_camera(bounds=_bounds(trajectory, tv))
-        writer = _writer(partial, settings)
-        for done, t in enumerate(times):
-            scene.show_points(interpolate(trajectory, t))
-            plotter.render()
-            writer.send(np.ascontiguousarray(plotter.screenshot(return_img=True)[..., :3]))
-            if progress is not None and progress(done + 1, len(times)) is False:
-                raise MovieCancelled(f"export of {path.name} cancelled")
-        writer.close()
-        writer = None
-        os.replace(partial, path)
-    except OSError as exc:  # ffmpeg failed, the disk is full, the folder is read-only...
-        raise MovieError(f"cannot write {path}: {exc}") from exc
-    finally:
-        if writer is not None:
-            with contextlib.suppress(OSError):  # the encoder may already be gone; the error above says why
-                writer.close()
-        plotter.close()
-        if partial.is_file():
-            partial.unlink()
+        with _terminate_cleanly(), work_folder(path) as work:
+            partial = Path(work) / f"movie{path.suffix.lower()}"
+            plotter = _plotter(settings)
+            try:
+                tv, tf = target if target is not None else (trajectory[-1], faces)
+                scene = DeformationScene(plotter, trajectory[0], faces, tv, tf)
+                scene.set_trajectory(trajectory)
+                scene.show_target(settings.show_target and target is not None)
+                scene.color_by_displacement(settings.color_by_displacement)
+                if settings.caption:
+                    plotter.add_text(settings.caption, font_size=10, position="upper_left", color="black")
+                if camera is not None:
+                    plotter.camera_position = camera
+                else:
+                    plotter.view_isometric()
+                    plotter.reset_camera(bounds=_bounds(trajectory, tv))
+                pipe = FramePipe(partial, settings.size, settings.fps, Path(work))
+                for done, t in enumerate(times):
+                    scene.show_points(interpolate(trajectory, t))
+                    plotter.render()
+                    pipe.send(plotter.screenshot(return_img=True)[..., :3])
+                    if progress is not None and progress(done + 1, len(times)) is False:
+                        raise MovieCancelled(f"export of {path.name} cancelled")
+                pipe.close()
+                pipe = None
+            finally:
+                if pipe is not None:
+                    pipe.kill()
+                plotter.close()
+            if not partial.is_file() or partial.stat().st_size == 0:
+                raise EncoderError("ffmpeg wrote nothing")
+            os.replace(partial, path)
+    except EncoderError as exc:
+        raise MovieError(f"cannot write {path}: {exc}") from None
+    except OSError as exc:  # the disk is full, the folder is read-only...
+        raise MovieError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 

@@ -201,3 +201,51 @@ def test_levels_are_reported_in_result_json(tmp_path, data_dir):
     assert levels[0]["fidelity_scale"] == pytest.approx(0.1)
     assert all(lv["run"] and lv["iterations"] >= 1 and lv["seconds"] > 0 for lv in levels)
     assert read_mesh(out / "deformed.vtp").n_vertices == 5261
+
+
+def test_a_bad_out_is_refused_before_the_registration_starts(tmp_path, data_dir, capsys):
+    (tmp_path / "file").write_text("mine")
+    args = ["register", str(data_dir / "finger0.ply"), str(data_dir / "finger1.ply"), "--iterations", "1"]
+    for out in (tmp_path / "file", data_dir / "finger0.ply", "/dev/null", "/proc/results"):
+        assert main([*args, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "registering" not in err, err
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--kernel", ""], "empty kernel string"),
+        (["--kernel=gaussian(1e400)"], "out of range"),
+        (["--kernel", "1e38*gaussian(1)"], "out of range"),
+        (["--steps", "1000000000"], "limit of 1000"),
+        (["--sinkhorn-iters", "100000"], "limit of 1000"),
+        (["--iterations", str(10**30)], "limit of 10000"),
+        (["--fidelity-scale", "1e-30"], "--fidelity-scale 1e-30"),
+    ],
+)
+def test_options_out_of_range_name_the_problem_in_one_line(tmp_path, human, capsys, option, message):
+    args = ["register", str(human_path(human)), str(human_path(human)), "--out", str(tmp_path / "o"), *option]
+    with contextlib.suppress(SystemExit):
+        assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_auto_backend_without_a_compiler_uses_torch_with_a_notice(tmp_path, human, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))
+    monkeypatch.setenv("CXX", "/nowhere/g++")
+    args = ["register", str(human_path(human)), str(human_path(human)), "--out", str(tmp_path / "o"), *FAST]
+    assert main([*args, "--iterations", "1", "--backend", "auto"]) == 0
+    err = capsys.readouterr().err
+    assert "no C++ compiler for KeOps" in err and "torch on cpu" in err
+
+
+def test_results_are_written_whole_with_the_usual_permissions(tmp_path, human):
+    np.save(tmp_path / "p.npy", np.zeros((human.n_vertices, 3)))
+    out = tmp_path / "out"
+    assert main(["shoot", str(human_path(human)), "--momenta", str(tmp_path / "p.npy"), "--out", str(out), *FAST]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p.npy"]  # no partial folder left
+    assert out.stat().st_mode & 0o755 == 0o755

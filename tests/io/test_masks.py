@@ -26,3 +26,22 @@ def test_bad_masks_are_refused(tmp_path, values, message):
     with pytest.raises(InputError, match=message) as err:
         load_mask(tmp_path / "bad.npy", 58)
     assert "bad.npy" in str(err.value)
+
+
+def test_complex_masks_are_refused_and_big_endian_ones_read_right(tmp_path):
+    np.save(tmp_path / "c.npy", np.ones(58, complex))
+    with pytest.raises(InputError, match="complex"):
+        load_mask(tmp_path / "c.npy", 58)
+    w = np.linspace(0, 1, 58)
+    np.save(tmp_path / "be.npy", w.astype(">f8"))
+    np.testing.assert_array_equal(load_mask(tmp_path / "be.npy", 58), w)
+
+
+def test_a_mask_header_claiming_10_8_entries_is_refused_by_its_length(tmp_path):
+    import io
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**8,)})
+    (tmp_path / "huge.npy").write_bytes(header.getvalue())
+    with pytest.raises(InputError, match=r"shape \(100000000,\), expected \(58,\)"):
+        load_mask(tmp_path / "huge.npy", 58)

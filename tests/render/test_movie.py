@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from shapeviewer.io.demo import make_demo_pair
+from shapeviewer.render import encoder
 from shapeviewer.render.movie import MovieCancelled, MovieError, MovieSettings, movie_times, write_movie
+from tests.hostile.full_disk import full_disk_folder  # noqa: F401  (the full_disk fixture)
 
 
 @pytest.fixture
@@ -131,9 +133,59 @@ def test_cli_movie_without_x_server(tmp_path):
     assert bad.returncode == 2 and "result folder" in bad.stderr and "does not exist" in bad.stderr
 
 
-def test_a_failing_encoder_is_a_clear_error(tmp_path, geodesic):
+def test_a_failing_encoder_is_one_clear_line_and_leaves_nothing(tmp_path, geodesic, monkeypatch):
     trajectory, faces, target = geodesic
-    (tmp_path / ".m.partial.mp4").mkdir()  # ffmpeg cannot open its output: it is a folder
-    with pytest.raises(MovieError, match="cannot write"):
+    fake = tmp_path / "bin" / "ffmpeg"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Error opening output: No space left on device' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(encoder, "_ffmpeg", lambda: str(fake))
+    with pytest.raises(MovieError, match="No space left on device") as info:
         write_movie(tmp_path / "m.mp4", trajectory, faces, target, MovieSettings(size=(160, 120)))
-    assert not (tmp_path / "m.mp4").exists()
+    assert "\n" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]  # no movie, no partial file
+
+
+def test_a_full_disk_is_an_error_not_a_cut_movie(full_disk, geodesic):
+    trajectory, faces, target = geodesic
+    with pytest.raises(MovieError, match="cannot write"):
+        write_movie(full_disk / "m.mp4", trajectory, faces, target, MovieSettings(size=(320, 240)))
+    assert not [p for p in full_disk.iterdir() if p.name != "filler"]
+
+
+def test_gif_uses_a_palette_of_the_movie(tmp_path, geodesic, monkeypatch):
+    """Decoded GIF frames match the rendered ones closely, and the file is not many times the MP4."""
+    trajectory, faces, target = geodesic
+    sent, send = [], encoder.FramePipe.send
+    monkeypatch.setattr(encoder.FramePipe, "send", lambda self, f: (sent.append(np.array(f)), send(self, f)))
+    settings = MovieSettings(size=(320, 240), fps=10, caption="demo")
+    gif = write_movie(tmp_path / "m.gif", trajectory, faces, target, settings)
+    rendered = list(sent)
+    mp4 = write_movie(tmp_path / "m.mp4", trajectory, faces, target, settings)
+    reader = imageio_ffmpeg.read_frames(str(gif))
+    next(reader)
+    decoded = [np.frombuffer(f, np.uint8).reshape(240, 320, 3) for f in reader]
+    assert len(decoded) == len(rendered)
+    errors = [np.abs(d.astype(int) - r).mean() for d, r in zip(decoded, rendered, strict=True)]
+    assert max(errors) < 2.0  # of 255: no halos, no 3-3-2 banding
+    assert gif.stat().st_size < 4 * mp4.stat().st_size
+
+
+def test_sigterm_removes_the_partial_movie_and_stale_ones_are_cleaned(tmp_path):
+    stale = tmp_path / ".m.mp4.partial.999999999.abc"  # a run killed by SIGKILL left this
+    stale.mkdir()
+    (stale / "movie.mp4").write_bytes(b"half")
+    (tmp_path / ".m.partial.mp4").write_bytes(b"half")  # the name earlier exports used
+    script = (
+        "import os, signal, numpy as np\n"
+        "from shapeviewer.io.demo import make_demo_pair\n"
+        "from shapeviewer.render.movie import MovieSettings, write_movie\n"
+        "s, t = make_demo_pair(resolution=8)\n"
+        "traj = np.stack([s.vertices, t.vertices])\n"
+        "stop = lambda done, total: os.kill(os.getpid(), signal.SIGTERM) if done == 3 else True\n"
+        f"write_movie({str(tmp_path / 'm.mp4')!r}, traj, s.faces, None, MovieSettings(size=(64, 48)), progress=stop)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 128 + 15, done.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the stale partial nor this run's
