@@ -207,7 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     movie.add_argument("--pingpong", action="store_true", help="play forward then back")
     movie.add_argument("--no-target", action="store_true", help="leave out the translucent target")
     movie.add_argument("--no-displacement", action="store_true", help="plain colour instead of displacement")
-    gui = sub.add_parser("gui", help="open the desktop app on SOURCE and TARGET (no files: the demo pair)")
+    gui = sub.add_parser(
+        "gui", help="open the desktop app on SOURCE and TARGET, or on a saved SESSION.svsession (no files: what "
+        "was open last, the demo pair the first time)"
+    )  # fmt: skip
     gui.add_argument("source", type=Path, nargs="?")
     gui.add_argument("target", type=Path, nargs="?")
     demo = sub.add_parser("demo", help="register the bundled demo pair from the command line")
@@ -508,10 +511,19 @@ def cmd_movie(args) -> int:
     return 0
 
 
+SESSION_SUFFIX = ".svsession"
+
+
 def cmd_gui(source: Path | None, target: Path | None) -> int:
-    if (source is None) != (target is None):
+    session = source if source is not None and target is None and source.suffix == SESSION_SUFFIX else None
+    if session is not None:
+        if not session.is_file():
+            _error(f"{session}: no such session file")
+            return EXIT_BAD_INPUT
+        source = None
+    elif (source is None) != (target is None):
         print(
-            "shapeviewer: error: 'shapeviewer gui' takes both SOURCE and TARGET, or neither (demo pair)",
+            "shapeviewer: error: 'shapeviewer gui' takes both SOURCE and TARGET, a SESSION.svsession, or nothing",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
@@ -524,7 +536,7 @@ def cmd_gui(source: Path | None, target: Path | None) -> int:
         return EXIT_BAD_INPUT
     from .qt.app import run_gui
 
-    return run_gui(source, target)
+    return run_gui(source, target, session)
 
 
 def _short_warning(message, category, filename, lineno, line=None):
@@ -563,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; Ctrl-C at any point before the first iteration exits 130 with one line."""
     try:
         warnings.formatwarning = _short_warning
+        words = sys.argv[1:] if argv is None else argv
+        if len(words) == 1 and words[0].endswith(SESSION_SUFFIX) and not words[0].startswith("-"):
+            return cmd_gui(Path(words[0]), None)  # 'shapeviewer FILE.svsession', as a file manager calls it
         parser = build_parser()
         args = parser.parse_args(argv)
         for name, value in vars(args).items():

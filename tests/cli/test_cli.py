@@ -249,3 +249,18 @@ def test_results_are_written_whole_with_the_usual_permissions(tmp_path, human):
     assert main(["shoot", str(human_path(human)), "--momenta", str(tmp_path / "p.npy"), "--out", str(out), *FAST]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p.npy"]  # no partial folder left
     assert out.stat().st_mode & 0o755 == 0o755
+
+
+def test_a_session_file_opens_the_app_on_it(tmp_path, monkeypatch, capsys):
+    """'shapeviewer FILE.svsession' (how a file manager opens it) and 'shapeviewer gui FILE.svsession'."""
+    import shapeviewer.qt.app as app
+
+    opened = []
+    monkeypatch.setattr(app, "run_gui", lambda *args: opened.append(args) or 0)
+    monkeypatch.setenv("DISPLAY", ":99")
+    session = tmp_path / "work.svsession"
+    session.write_bytes(b"PK")
+    assert main([str(session)]) == 0 and main(["gui", str(session)]) == 0
+    assert opened == [(None, None, session), (None, None, session)]
+    assert main([str(tmp_path / "missing.svsession")]) == 2
+    assert "missing.svsession: no such session file" in capsys.readouterr().err
