@@ -48,7 +48,6 @@ def load_mask_file(window, path) -> bool:
         weights = load_mask(path, source.n_vertices)
     except (InputError, ArrayReadError, MeshReadError) as exc:
         window.show_error("Cannot load the mask", str(exc))
-        window.log_panel.add(f"error: {exc}")
         return False
     window.paint.set_weights(weights, text=f"load {path.name}")
     window.log_panel.add(f"loaded mask {path}")

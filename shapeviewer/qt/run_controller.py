@@ -123,7 +123,6 @@ class RunController(QObject):
         self.result_ready.emit(rep)
 
     def _failed(self, message: str, details: str) -> None:
-        self.log.emit(f"error: {message}\n{details}")
         self.status.emit(f"Registration failed: {message}")
         self.error.emit("Registration failed", message, details)
 
