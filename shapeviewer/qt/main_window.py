@@ -27,6 +27,7 @@ from ..io.meshes import Mesh, MeshReadError, read_mesh
 from . import settings_store
 from .busy import busy_cursor
 from .display_options import DisplayOptions
+from .formula_warmup import FormulaWarmup
 from .log_panel import LogPanel
 from .mask_actions import connect_mask_tools
 from .menus import build_menus
@@ -123,6 +124,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
 
         self.run = RunController(self.doc, self)
+        self.warmup = FormulaWarmup(self.doc, self)
+        self._run_after_warmup = False
         self.warnings = WarningRelay(self)
         self.warnings.warned.connect(self._warned)
         self.session = SessionManager(self)
@@ -162,6 +165,8 @@ class MainWindow(QMainWindow):
         run.progress.connect(self.progress.set_progress)
         run.log.connect(self.log_panel.add)
         run.error.connect(self.show_error)
+        self.warmup.status.connect(self._warmup_said)
+        self.warmup.finished.connect(self._warmup_finished)
         self.parameters.changed.connect(self._settings_edited)
         self.playback.frame_changed.connect(doc.set_frame)
         # A new geodesic from the run is painted one event-loop turn after it is applied: input and
@@ -177,6 +182,16 @@ class MainWindow(QMainWindow):
         self.display.connect_window(self)
         connect_mask_tools(self)
         self.revalidate()
+
+    def _warmup_said(self, text: str) -> None:
+        self.log_panel.add(text)
+        if not self.doc.running:
+            self.status_line.setText(text)
+
+    def _warmup_finished(self) -> None:
+        if self._run_after_warmup:
+            self._run_after_warmup = False
+            self.start_run()
 
     def _warned(self, text: str) -> None:
         self.log_panel.add(f"warning: {text}")
@@ -286,6 +301,11 @@ class MainWindow(QMainWindow):
             self.show_error("Invalid parameters", str(exc))
             return
         self.doc.set_settings(settings)
+        self.warmup.timer.stop()
+        if self.warmup.busy:  # two threads must not compile one formula: the run starts right after
+            self._run_after_warmup = True
+            self.status_line.setText("Finishing the KeOps formulas compiled in the background, then the run starts…")
+            return
         src, tgt = self.meshes["source"], self.meshes["target"]
         job = RegistrationJob(
             (src.vertices.copy(), src.faces.copy()),
@@ -400,6 +420,7 @@ class MainWindow(QMainWindow):
             if choice == "cancel" or (choice == "save" and not self.session.save()):
                 event.ignore()
                 return
+        self.warmup.cancel()
         if self.run.running:
             self.status_line.setText("Stopping the registration before quitting…")
         if not self.run.shutdown(15_000):

@@ -1,0 +1,104 @@
+"""KeOps formulas compiled in the background as soon as meshes and settings are known (core.warmup).
+
+After the settings have been still for SETTLE_MS and the run would use KeOps, a background thread
+evaluates the run's first level once; every formula it compiles is announced. A Run pressed meanwhile
+waits for it (two threads must not compile one formula), with a status line that says so.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..core.keops_compile import compile_notices
+from ..core.shooting import ShootingCancelled
+from ..core.warmup import structure_key, warm_formulas, will_use_keops
+from .worker import lower_thread_priority
+
+SETTLE_MS = 1500
+
+
+class FormulaWarmup(QObject):
+    status = Signal(str)
+    finished = Signal()  # queued from the warm-up thread
+
+    def __init__(self, doc, parent=None):
+        super().__init__(parent)
+        self.doc = doc
+        self.warmed: set = set()
+        self.thread: threading.Thread | None = None
+        self.stop_flag = threading.Event()
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(SETTLE_MS)
+        self.timer.timeout.connect(self.start)
+        self.finished.connect(self._ended)
+        for signal in (doc.meshes_changed, doc.settings_changed, doc.mask_changed):
+            signal.connect(self.schedule)
+
+    @property
+    def busy(self) -> bool:
+        return self.thread is not None
+
+    def schedule(self, *_) -> None:
+        self.timer.start()
+
+    def start(self) -> bool:
+        """Warm now if it is worth it (KeOps, a structure not warmed yet, nothing running)."""
+        doc = self.doc
+        if self.busy or doc.running or not doc.ready or doc.run_problem():
+            return False
+        n = doc.meshes["source"].n_vertices
+        mask = doc.mask_for_run()
+        try:
+            if not will_use_keops(n, doc.settings):
+                return False
+            key = structure_key(doc.settings, mask is not None and bool((mask == 0).any()), n)
+        except ValueError as exc:  # settings the run itself will refuse, with its own message
+            self.status.emit(f"No formula warm-up: {exc}")
+            return False
+        if key in self.warmed:
+            return False
+        self.warmed.add(key)
+        src, tgt = doc.meshes["source"], doc.meshes["target"]
+        job = ((src.vertices.copy(), src.faces.copy()), (tgt.vertices.copy(), tgt.faces.copy()), doc.settings, mask)
+        self.stop_flag.clear()
+        self.thread = threading.Thread(target=self._warm, args=job, name="shapeviewer-keops-warmup", daemon=True)
+        self.thread.start()
+        return True
+
+    def _warm(self, source, target, settings, mask) -> None:
+        lower_thread_priority()
+        said = []
+
+        def notice(k: int, phase: str) -> None:
+            if phase == "start":
+                said.append(k)
+                self.status.emit(f"Compiling KeOps formula {k} in the background for the coming run…")
+
+        try:
+            with compile_notices(notice):
+                warm_formulas(source, target, settings, mask, self.stop_flag.is_set)
+            if said:
+                self.status.emit(f"KeOps formulas ready ({len(said)} compiled in the background)")
+        except ShootingCancelled:
+            pass  # cancelled for a run or a closing window: nothing to say
+        except Exception as exc:  # the run will meet the same problem and report it; say it here too
+            self.status.emit(f"Background formula warm-up stopped: {type(exc).__name__}: {exc}".splitlines()[0])
+        finally:
+            self.finished.emit()
+
+    def _ended(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if not self.doc.running:
+            self.schedule()  # settings changed meanwhile may need other formulas
+
+    def cancel(self, wait_s: float = 10.0) -> None:
+        """Stop the warm-up at its next time step (a compilation in progress completes first) and wait."""
+        self.timer.stop()
+        self.stop_flag.set()
+        if self.thread is not None:
+            self.thread.join(wait_s)

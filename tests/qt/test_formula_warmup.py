@@ -1,0 +1,35 @@
+"""KeOps formulas compile in the background once meshes and settings are known; a Run pressed meanwhile
+starts right after the warm-up instead of compiling the same formulas in a second thread."""
+
+import threading
+
+from gui_helpers import quick_settings
+
+from shapeviewer.core import keops_compile
+from shapeviewer.qt import formula_warmup
+
+
+def test_the_formulas_of_a_keops_run_are_compiled_before_run_is_pressed(window, qtbot, monkeypatch):
+    monkeypatch.setattr(keops_compile, "_library_exists", lambda _path: False)  # as on a first run
+    window.warmup.timer.setInterval(50)
+    quick_settings(window, iterations=2, steps=3)
+    window.parameters.backend.setCurrentText("keops")  # the settings settle, then the warm-up starts
+    qtbot.waitUntil(lambda: window.warmup.busy, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.warmup.busy, timeout=120_000)
+    log = window.log_panel.toPlainText()
+    assert "in the background for the coming run" in log and "KeOps formulas ready" in log
+    assert not window.warmup.start()  # the same structure is not warmed twice
+
+
+def test_run_pressed_during_the_warm_up_starts_when_it_ends(window, qtbot, monkeypatch):
+    release = threading.Event()
+    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda n, settings: True)
+    monkeypatch.setattr(formula_warmup, "warm_formulas", lambda *args: release.wait(30))
+    quick_settings(window, iterations=2, steps=3)
+    assert window.warmup.start() and window.warmup.busy
+    window.start_run()
+    assert not window.run.running and "then the run starts" in window.status_line.text()
+    release.set()
+    qtbot.waitUntil(lambda: window.run.running or window.run.final is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.run.running, timeout=60_000)
+    assert window.run.final.status in ("finished", "converged")
