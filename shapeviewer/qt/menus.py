@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
@@ -164,7 +165,10 @@ def build_menus(window) -> WindowActions:
     _action(window, reg, "Last frame", lambda: pb.seek(pb.n_frames - 1), "End", "The deformed source (t = 1)")
 
     help_menu = bar.addMenu("&Help")
-    _action(window, help_menu, "&About shapeviewer", partial(_about, window), None, "Version and licence")
+    _action(
+        window, help_menu, "&About shapeviewer", partial(_about, window), None,
+        "Version, licence and the versions of torch, KeOps, VTK and Qt in use",
+    )  # fmt: skip
 
     tools = window.addToolBar("Main")
     tools.setObjectName("mainToolbar")
@@ -177,14 +181,45 @@ def build_menus(window) -> WindowActions:
     return actions
 
 
-def _about(window) -> None:
-    from PySide6.QtWidgets import QMessageBox
+def component_versions() -> dict[str, str]:
+    """Versions of what the app runs on, as About shows them ('not installed' where missing)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import PySide6
+    import torch
+    import vtkmodules
 
     from .. import __version__
 
-    QMessageBox.about(
-        window,
-        "About shapeviewer",
-        f"shapeviewer {__version__}\nDiffeomorphic registration of surface "
-        "meshes with LDDMM and normalized kernel cometrics.\nMIT License.",
+    try:
+        keops = version("pykeops")
+    except PackageNotFoundError:
+        keops = "not installed"
+    return {
+        "shapeviewer": __version__,
+        "torch": torch.__version__ + (" (CUDA)" if torch.cuda.is_available() else " (CPU)"),
+        "KeOps": keops,
+        "VTK": vtkmodules.__version__,
+        "Qt": f"{PySide6.QtCore.qVersion()} (PySide6 {PySide6.__version__})",
+    }
+
+
+def _about(window) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    versions = component_versions()
+    rows = "".join(f"<tr><td>{name}</td><td>{v}</td></tr>" for name, v in versions.items() if name != "shapeviewer")
+    box = QMessageBox(window)
+    box.setObjectName("aboutDialog")
+    box.setWindowTitle("About shapeviewer")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(
+        f"<b>shapeviewer {versions['shapeviewer']}</b><br>Diffeomorphic registration of surface meshes with "
+        "LDDMM and normalized kernel cometrics.<br>MIT License."
+        f"<table style='margin-top:8px'>{rows}</table>"
     )
+    if not window.windowIcon().isNull():
+        box.setIconPixmap(window.windowIcon().pixmap(64, 64))
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    window.last_dialog = box
+    box.open()

@@ -163,3 +163,15 @@ def test_a_keops_failure_in_the_worker_is_said_in_the_window_and_the_run_goes_on
     run_to_end(qtbot, window)
     assert window.run.final.status in ("finished", "converged")
     qtbot.waitUntil(lambda: "warning: KeOps failed" in window.log_panel.toPlainText())
+
+
+def test_about_names_the_version_licence_and_the_libraries_in_use(window):
+    import torch
+
+    about = next(a for a in window.findChildren(type(window.actions.run)) if a.text() == "&About shapeviewer")
+    about.trigger()
+    text = window.last_dialog.text()
+    assert "MIT License" in text and torch.__version__ in text
+    for name in ("KeOps", "VTK", "Qt"):
+        assert f"<td>{name}</td>" in text
+    window.last_dialog.close()
