@@ -20,6 +20,7 @@ from . import settings_store
 from .wheel_guard import guard_wheel
 
 SIZES = ("1280x720", "1920x1080", "854x480", "1080x1080", "640x360")
+DEFAULTS = MovieSettings()  # the command line's defaults too: written once, in render/movie.py
 
 
 class MovieDialog(QDialog):
@@ -28,21 +29,23 @@ class MovieDialog(QDialog):
         self.setWindowTitle("Export movie")
         self.size_box = QComboBox()
         self.size_box.addItems(SIZES)
+        self.size_box.setCurrentText("{}x{}".format(*DEFAULTS.size))
         self.size_box.setToolTip("Width x height in pixels (even numbers for MP4)")
         self.fps = QSpinBox()
         self.fps.setRange(1, 120)
-        self.fps.setValue(30)
+        self.fps.setValue(DEFAULTS.fps)
         self.frames_per_step = QSpinBox()
         self.frames_per_step.setRange(1, 100)
-        self.frames_per_step.setValue(4)
+        self.frames_per_step.setValue(DEFAULTS.frames_per_step)
         self.frames_per_step.setToolTip("Movie frames per time step of the geodesic, interpolated in between")
         self.duration = QLabel()  # a read-only value: Tab does not stop on it
         self.duration.setObjectName("movieDuration")
         self.pingpong = QCheckBox("Forward then back (ping-pong)")
+        self.pingpong.setChecked(DEFAULTS.pingpong)
         self.target = QCheckBox("Translucent target")
-        self.target.setChecked(True)
+        self.target.setChecked(DEFAULTS.show_target)
         self.displacement = QCheckBox("Colour by displacement")
-        self.displacement.setChecked(True)
+        self.displacement.setChecked(DEFAULTS.color_by_displacement)
         self.caption = QLineEdit(caption)
         self.caption.setToolTip("Text in the upper left corner (empty: none)")
         self.caption.setMinimumWidth(380)
