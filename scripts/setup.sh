@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES="xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 \
 libxcb-randr0 libxcb-shape0 libxcb-xkb1 libxcb-cursor0 libxkbcommon-x11-0 libgl1 libegl1 libfontconfig1 \
-libdbus-1-3 g++"
+libdbus-1-3 libglib2.0-0 g++ desktop-file-utils appstream shared-mime-info libglib2.0-bin python3.11-venv"
 
 missing=""
 for pkg in $SYSTEM_PACKAGES; do

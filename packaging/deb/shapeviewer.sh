@@ -11,16 +11,5 @@ fi
 if [ -n "${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
   export QT_QPA_PLATFORM=xcb
 fi
-# The desktop entry runs 'shapeviewer %f': a lone .svsession (a double-clicked session file) opens in the app.
-# The command line itself has no argument for a session yet, so this calls the app's own entry point for it.
-if [ "$#" -eq 1 ] && [ -f "$1" ]; then
-  case "$1" in
-    *.svsession | *.SVSESSION)
-      exec "$APP/bin/python" -c 'import sys
-from pathlib import Path
-from shapeviewer.qt.app import run_gui
-sys.exit(run_gui(session=Path(sys.argv[1]).resolve()))' "$1"
-      ;;
-  esac
-fi
+# The desktop entry runs 'shapeviewer %f': the command line opens a lone FILE.svsession in the app.
 exec "$APP/bin/shapeviewer" "$@"

@@ -32,6 +32,16 @@ class BackendError(RuntimeError):
 
 @functools.cache
 def keops_importable() -> bool:
+    from .keops_compile import compiler_problem, quiet_keops
+
+    quiet_keops()
+    if not torch.cuda.is_available() and compiler_problem():
+        warnings.warn(
+            f"KeOps needs a C++ compiler on this CPU machine ({compiler_problem()}): using dense torch reductions "
+            "(install g++ to use KeOps)",
+            stacklevel=2,
+        )
+        return False
     try:
         import pykeops.torch  # noqa: F401
     except Exception as exc:  # ImportError, or a broken install raising anything

@@ -48,6 +48,22 @@ def _notify(phase: str) -> None:
         listener(_compiled, phase)
 
 
+def quiet_keops() -> None:
+    """KeOps prints its own notices on stdout (a CUDA warning on every CPU machine, compile messages); the
+    app and the command line announce compilations themselves. A user's PYKEOPS_VERBOSE wins."""
+    os.environ.setdefault("PYKEOPS_VERBOSE", "0")
+
+
+def compiler_problem() -> str:
+    """Why KeOps cannot compile for the CPU here ('' when a C++ compiler is found)."""
+    import shutil
+
+    cxx = os.environ.get("CXX")
+    if (cxx and shutil.which(cxx)) or shutil.which("g++"):
+        return ""
+    return f"CXX={cxx!r} is not found and no g++ is on PATH" if cxx else "no g++ on PATH and CXX is not set"
+
+
 def _library_exists(path: str) -> bool:
     return os.path.exists(path)
 
@@ -58,6 +74,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    quiet_keops()
     try:
         from pykeops.common.keops_io.LoadKeOps_cpp import LoadKeOps_cpp_class
         from pykeops.config import pykeops_cpp_name

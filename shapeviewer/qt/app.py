@@ -5,6 +5,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+APP_ID = "io.github.shapeviewer.ShapeViewer"
+
+
+def app_icon():
+    """The installed theme's icon where there is one, else the SVG shipped inside the package."""
+    from importlib.resources import files
+
+    from PySide6.QtGui import QIcon
+
+    return QIcon.fromTheme(APP_ID, QIcon(str(files("shapeviewer.qt") / "icons" / f"{APP_ID}.svg")))
+
 
 def create_window(source: Path | None = None, target: Path | None = None, session: Path | None = None):
     """A window on ``session``, on the pair, or else on what was open last (the demo the first time)."""
@@ -40,6 +51,8 @@ def run_gui(source: Path | None = None, target: Path | None = None, session: Pat
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("shapeviewer")
     app.setApplicationName("shapeviewer")
+    app.setDesktopFileName(APP_ID)  # the taskbar matches the window to the installed desktop entry
+    app.setWindowIcon(app_icon())
     window = create_window(source, target, session)
     window.show()
     from PySide6.QtCore import QTimer

@@ -25,6 +25,7 @@ from ..core.errors import InputError
 from ..document import Document
 from ..io.meshes import Mesh, MeshReadError, read_mesh
 from . import settings_store
+from .app import app_icon
 from .busy import busy_cursor
 from .display_options import DisplayOptions
 from .formula_warmup import FormulaWarmup
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("shapeviewer")
+        self.setWindowIcon(app_icon())
         self.doc = Document()
         self.last_dialog: QMessageBox | None = None
         self.movie_progress = None  # the progress dialog of a movie export in progress

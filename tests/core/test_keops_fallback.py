@@ -102,3 +102,21 @@ def test_other_errors_are_not_mistaken_for_keops_failures(human, monkeypatch):
     with pytest.raises(np.linalg.LinAlgError):
         Registration((human.vertices, human.faces), deformed_copy(human), RegistrationSettings())
     assert backends.keops_usable() or not backends.keops_importable()
+
+
+def test_without_a_compiler_auto_is_dense_with_one_notice(monkeypatch):
+    """Checked in a fresh interpreter: KeOps' usability is decided once per process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; warnings.simplefilter('always')\n"
+        "from shapeviewer.core.backends import resolve_backend\n"
+        "print(resolve_backend('auto', 10**5, 10**5))"
+    )
+    env = {**__import__("os").environ, "CXX": "/nonexistent/g++", "PATH": "/nonexistent"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "torch"
+    notices = [line for line in out.stderr.splitlines() if "KeOps needs a C++ compiler" in line]
+    assert len(notices) == 1 and "CXX='/nonexistent/g++' is not found" in notices[0]

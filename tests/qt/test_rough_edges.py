@@ -175,3 +175,8 @@ def test_about_names_the_version_licence_and_the_libraries_in_use(window):
     for name in ("KeOps", "VTK", "Qt"):
         assert f"<td>{name}</td>" in text
     window.last_dialog.close()
+
+
+def test_the_window_has_the_project_icon(window):
+    icon = window.windowIcon()
+    assert not icon.isNull() and not icon.pixmap(32, 32).toImage().isNull()
