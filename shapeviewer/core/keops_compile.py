@@ -52,6 +52,7 @@ def quiet_keops() -> None:
     """KeOps prints its own notices on stdout (a CUDA warning on every CPU machine, compile messages); the
     app and the command line announce compilations themselves. A user's PYKEOPS_VERBOSE wins."""
     os.environ.setdefault("PYKEOPS_VERBOSE", "0")
+    os.environ.setdefault("KEOPS_VERBOSE", os.environ["PYKEOPS_VERBOSE"])  # keopscore is imported first
 
 
 def compiler_problem() -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -145,19 +146,7 @@ class ParametersPanel(QWidget):
             self.device.model().item(cuda).setEnabled(False)
             self.device.setItemData(cuda, "torch sees no CUDA GPU on this machine", 3)  # ToolTipRole
 
-        model_box, self._model_form = _group(
-            "Deformation",
-            [
-                (None, self.kernel),
-                ("Cometric", self.cometric),
-                ("Sinkhorn", self.sinkhorn_mode),
-                ("Tolerance", self.sinkhorn_tol),
-                ("Iterations", self.sinkhorn_iters),
-                ("Integrator", self.integrator),
-                ("Time steps", self.steps),
-                ("Control points", self.control_points),
-            ],
-        )
+        model_box, _ = _group("Deformation", [(None, self.kernel), ("Cometric", self.cometric)])
         fit_box, self._fit_form = _group(
             "Matching",
             [
@@ -169,18 +158,39 @@ class ParametersPanel(QWidget):
                 ("Levels", self.levels),
             ],
         )
-        compute_box, _ = _group(
-            "Computation",
+        shooting_box, self._model_form = _group(
+            "Shooting",
             [
-                ("Backend", self.backend),
-                ("Device", self.device),
-                ("Precision", self.dtype),
-                (None, self.uses),
+                ("Sinkhorn", self.sinkhorn_mode),
+                ("Tolerance", self.sinkhorn_tol),
+                ("Iterations", self.sinkhorn_iters),
+                ("Integrator", self.integrator),
+                ("Time steps", self.steps),
+                ("Control points", self.control_points),
             ],
         )
+        compute_box, _ = _group("Computation", [("Backend", self.backend), ("Device", self.device),
+                                                ("Precision", self.dtype)])  # fmt: skip
+        self.advanced = QWidget()
+        advanced_col = QVBoxLayout(self.advanced)
+        advanced_col.setContentsMargins(0, 0, 0, 0)
+        for box in (shooting_box, compute_box):
+            advanced_col.addWidget(box)
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setObjectName("advancedToggle")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setText("Shooting and computation")
+        self.advanced_summary = QLabel()
+        self.advanced_summary.setObjectName("advancedSummary")
+        self.advanced_summary.setWordWrap(True)
+        self.advanced_summary.setStyleSheet("color: #555")
+        self.advanced_toggle.setToolTip("Sinkhorn, integrator, time steps, control points, backend, device, precision")
+        self.advanced_toggle.toggled.connect(self._show_advanced)
+        self._show_advanced(False)
         layout = QVBoxLayout(self)
-        for box in (model_box, fit_box, compute_box):
-            layout.addWidget(box)
+        for widget in (model_box, fit_box, self.uses, self.advanced_toggle, self.advanced_summary, self.advanced):
+            layout.addWidget(widget)
         layout.addStretch(1)
 
         self.kernel.kernel_changed.connect(self._revalidate)
@@ -193,6 +203,7 @@ class ParametersPanel(QWidget):
         for box in self.findChildren(QSpinBox) + self.findChildren(QDoubleSpinBox):
             box.valueChanged.connect(self.changed)
         self.kernel.text.textChanged.connect(self.changed)
+        self.changed.connect(self._advanced_summary)
         guard_wheel(self)
         self._revalidate()
 
@@ -240,6 +251,21 @@ class ParametersPanel(QWidget):
         self.tolerance.setCurrentText(f"{settings.tolerance:g}")
         self._revalidate()
 
+    def _show_advanced(self, shown: bool) -> None:
+        """The less often changed settings fold away, so that Max iterations and Run stay in view."""
+        self.advanced.setVisible(shown)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self._advanced_summary()
+
+    def _advanced_summary(self) -> None:
+        cp = self.control_points.value() or "auto"
+        sinkhorn = (f"Sinkhorn {self.sinkhorn_iters.value()} iterations" if self.sinkhorn_mode.currentText() !=
+                    "converged" else "Sinkhorn converged")  # fmt: skip
+        parts = [sinkhorn, self.integrator.currentText(), f"{self.steps.value()} steps", f"{cp} control points",
+                 self.backend.currentText(), self.device.currentText(), self.dtype.currentText()]  # fmt: skip
+        self.advanced_summary.setText(", ".join(parts))
+        self.advanced_summary.setVisible(not self.advanced.isVisible())
+
     def _show_tolerance(self, tol: float) -> None:
         """Select ``tol`` among the choices by value ('1e-6' is 1e-06), adding it when it is not one."""
         box = self.sinkhorn_tol
@@ -270,6 +296,8 @@ class ParametersPanel(QWidget):
         self._model_form.setRowVisible(self.sinkhorn_iters, normalized and fixed)
         self._fit_form.setRowVisible(self.fidelity_scale, self.fidelity.currentText() != "landmarks")
         self.uses.setText(self._auto_choice())
+        if hasattr(self, "advanced_toggle"):
+            self._advanced_summary()
         reason = self.problem()
         self.validity_changed.emit(not reason, reason)
 

@@ -20,7 +20,7 @@ class KernelProfilePlot(pg.PlotWidget):
         self.setMouseEnabled(False, False)
         self.hideButtons()
         item = self.getPlotItem()
-        item.setLabel("bottom", "distance r (dashed: sigma, dotted: shape size)")
+        item.setLabel("bottom", "r  (dashed: sigma; dotted: shape size)")
         item.setLabel("left", "k(r)")
         self.curve = item.plot([], [], pen=SOURCE_PEN)
         self.marks: list = []

@@ -37,6 +37,7 @@ def test_presets_write_the_string_with_scales_from_the_mesh_size(window):
 
 def test_settings_carry_every_field_to_the_core(window):
     p = window.parameters
+    p.advanced_toggle.click()  # Shooting and computation, folded by default
     p.cometric.setCurrentText("normalized")
     p.sinkhorn_mode.setCurrentText("fixed iterations")
     p.sinkhorn_iters.setValue(2)

@@ -19,7 +19,7 @@ def _wheel(widget, steps: int = -1) -> None:
 
 
 def test_the_wheel_scrolls_the_panel_instead_of_changing_an_unfocused_field(window, qtbot):
-    box = window.parameters.integrator
+    box = window.parameters.levels
     before = box.currentText()
     scroll = box.parentWidget()
     while not isinstance(scroll, QScrollArea):
@@ -180,3 +180,20 @@ def test_about_names_the_version_licence_and_the_libraries_in_use(window):
 def test_the_window_has_the_project_icon(window):
     icon = window.windowIcon()
     assert not icon.isNull() and not icon.pixmap(32, 32).toImage().isNull()
+
+
+def test_max_iterations_and_levels_are_in_view_without_scrolling(window):
+    """The less used settings fold away under one line that says their values."""
+    p = window.parameters
+    scroll = p.parentWidget().parentWidget().parentWidget()
+    viewport = scroll.viewport()
+    for field in (p.iterations, p.levels, p.tolerance):
+        bottom = field.mapTo(viewport, field.rect().bottomLeft()).y()
+        assert 0 <= bottom <= viewport.height(), field
+    toggle = p.advanced_toggle
+    summary = p.advanced_summary.text()
+    assert not p.steps.isVisible() and "10 steps" in summary and "euler" in summary
+    p.steps.setValue(7)
+    assert "7 steps" in p.advanced_summary.text()
+    toggle.click()
+    assert p.steps.isVisible() and not p.advanced_summary.isVisible()
