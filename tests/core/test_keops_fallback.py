@@ -71,9 +71,9 @@ def test_a_failure_in_the_backward_pass_goes_on_dense_with_one_warning(human, mo
     assert reg.model.backend == "torch" and reg.level.fidelity.backend == "torch"
 
 
-def test_a_failure_while_setting_up_sets_up_again_dense(human, monkeypatch):
-    original = Fidelity.__init__
-    calls = []
+def fail_first_fidelity_set_up(monkeypatch) -> None:
+    """The first Fidelity built fails as KeOps does without a compiler; later ones work."""
+    original, calls = Fidelity.__init__, []
 
     def first_fails(self, *args):
         calls.append(1)
@@ -82,6 +82,10 @@ def test_a_failure_while_setting_up_sets_up_again_dense(human, monkeypatch):
         original(self, *args)
 
     monkeypatch.setattr(Fidelity, "__init__", first_fails)
+
+
+def test_a_failure_while_setting_up_sets_up_again_dense(human, monkeypatch):
+    fail_first_fidelity_set_up(monkeypatch)
     with pytest.warns(UserWarning, match="KeOps failed .* dense"):
         reg = Registration((human.vertices, human.faces), deformed_copy(human), settings(iterations=2))
     assert reg.backend_fallback and _run(reg).status in ("finished", "converged")

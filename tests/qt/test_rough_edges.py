@@ -146,19 +146,10 @@ def test_a_keops_compilation_in_the_worker_is_said_with_its_count(window, qtbot,
 
 def test_a_keops_failure_in_the_worker_is_said_in_the_window_and_the_run_goes_on(window, qtbot, monkeypatch):
     from shapeviewer.core import backends
-    from shapeviewer.core.fidelity import Fidelity
-    from tests.core.test_keops_fallback import KEOPS_LIKE
+    from tests.core.test_keops_fallback import fail_first_fidelity_set_up
 
     monkeypatch.setattr(backends, "_keops_broken", None)
-    original, calls = Fidelity.__init__, []
-
-    def first_fails(self, *args):
-        calls.append(1)
-        if len(calls) == 1:
-            KEOPS_LIKE.fail()
-        original(self, *args)
-
-    monkeypatch.setattr(Fidelity, "__init__", first_fails)
+    fail_first_fidelity_set_up(monkeypatch)
     quick_settings(window, iterations=2, steps=4)
     run_to_end(qtbot, window)
     assert window.run.final.status in ("finished", "converged")
