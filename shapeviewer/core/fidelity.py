@@ -2,7 +2,8 @@
 
 Varifold (unoriented): <S, T> = sum_ij A_i B_j exp(-|c_i - d_j|^2 / s^2) (n_i . m_j)^2;
 currents (oriented): the same with area-weighted normals and (N_i . M_j);
-D = <S,S> - 2 <S,T> + <T,T>. Landmarks: sum_i |x_i - y_i|^2.
+D = <S,S> - 2 <S,T> + <T,T>. Landmarks (every vertex paired with the target's same vertex, or a few
+paired points carried by the flow, :class:`LandmarkTerm`): sum_i |x_i - y_i|^2.
 """
 
 from __future__ import annotations
@@ -64,3 +65,27 @@ class Fidelity:
         src = _features(x, self.faces, self.oriented)
         cross = _inner(src, self.target, self.scale, self.oriented, self.backend)
         return _inner(src, src, self.scale, self.oriented, self.backend) - 2 * cross + self.target_self
+
+
+LANDMARK_FLOOR = 0.01  # L_unit >= K x (this x the shape's size)^2: landmarks that already coincide set no scale
+
+
+class LandmarkTerm:
+    """``L(x) = sum_i |x_i - y_i|^2`` for the carried source landmarks x (K, 3) against the target's y (K, 3).
+
+    ``source``/``target`` are tensors in the model's coordinates; ``initial`` is L at the identity and ``unit``
+    what the loss divides L by: ``max(initial, K (LANDMARK_FLOOR size)^2)``.
+    """
+
+    def __init__(self, source: torch.Tensor, target: torch.Tensor, size: float):
+        if source.shape != target.shape or source.ndim != 2 or source.shape[1] != 3:
+            raise ValueError(
+                f"landmarks must pair one to one as (K, 3), got {tuple(source.shape)} and {tuple(target.shape)}"
+            )
+        self.source, self.target = source, target
+        with torch.no_grad():
+            self.initial = float(self(source))
+        self.unit = max(self.initial, len(source) * (LANDMARK_FLOOR * size) ** 2) or 1.0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x - self.target) ** 2).sum()

@@ -1,5 +1,5 @@
 """Registration by geodesic shooting, coarse to fine: on each level l of the plan, minimise
-``gamma * H(q0, p0) / H_unit + D(phi_1(S_l), T_l) / D(S_l, T_l)``.
+``gamma * H(q0, p0) / H_unit + D(phi_1(S_l), T_l) / D(S_l, T_l) + w * L(phi_1(l)) / L_unit``.
 
 ``H_unit`` is the energy of translating the source by its own size and each level's data term is
 measured against its own initial value, so ``gamma`` is scale-free: gamma = 0.01 means such a
@@ -10,6 +10,14 @@ loss (1 at the identity) has dropped by less than ``tolerance`` over PATIENCE it
 
 :meth:`Registration.run` is a generator yielding one :class:`Report` per L-BFGS iteration; the CLI, the
 GUI worker and the tests all drive it. It never sleeps and knows nothing of Qt.
+
+Optional landmarks l_i (source) and l'_i (target) are carried by the flow with the mesh; the landmark term
+is ``L = sum_i |phi_1(l_i) - l'_i|^2`` over ``L_unit``, its value at the identity (at least K x (LANDMARK_FLOOR x
+size)^2, so landmarks that already coincide do not divide by zero), weighted by ``w = landmark_weight``:
+w = 1 weighs the landmark mismatch as much as the surface mismatch. An optional rigid or similarity
+``alignment`` (:mod:`.alignment`) moves the source (and its landmarks) first: every frame, the momenta and
+the landmark trajectory are then in the target's frame, and ``alignment.inverse()`` gives back the
+original source's coordinates.
 """
 
 from __future__ import annotations
@@ -24,8 +32,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .alignment import RigidTransform
 from .backends import BackendError, mark_keops_broken, raised_by_keops
-from .fidelity import FIDELITIES, Fidelity
+from .fidelity import FIDELITIES, Fidelity, LandmarkTerm
 from .lbfgs import LBFGS
 from .levels import LevelPlan, plan_levels
 from .model import DTYPES, DeformationModel, InputError, ModelSettings
@@ -55,6 +64,7 @@ class RegistrationSettings:
     iterations: int = 100  # L-BFGS iterations at most, per level
     levels: int | None = None  # None: auto (one level up to 10k vertices, see core/pyramid.py)
     tolerance: float = 0.01  # a level ends when PATIENCE iterations lower the loss (1 at the identity) by less
+    landmark_weight: float = 0.0  # w: the landmark term's weight against the surface term (both 1 at the identity)
 
     def validate(self) -> None:
         self.model.validate()
@@ -70,6 +80,8 @@ class RegistrationSettings:
             raise InputError(f"levels must be 'auto' or at least 1, got {self.levels}")
         if not (0 <= self.tolerance < 1):
             raise InputError(f"tolerance must lie in [0, 1), got {self.tolerance}")
+        if not (self.landmark_weight >= 0 and math.isfinite(self.landmark_weight)):
+            raise InputError(f"landmark weight must be a finite number >= 0, got {self.landmark_weight}")
 
 
 def default_fidelity_scale(size: float) -> float:
@@ -100,6 +112,8 @@ class Report:
     fidelity_initial: float = 0.0  # of this level's meshes, at the identity
     level_iteration: int = 0
     _carry: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    landmark_trajectory: np.ndarray | None = None  # (T+1, K, 3) the source landmarks along the geodesic
+    landmark_distance: float = 0.0  # L = sum_i |phi_1(l_i) - l'_i|^2 (0 without landmarks)
 
     @property
     def done(self) -> bool:
@@ -133,6 +147,8 @@ class _Evaluation:
     energy: float
     level: int
     points: list | None  # the full mesh along the geodesic, when the level is the full mesh
+    landmarks: list | None = None  # the source landmarks along the geodesic
+    landmark_distance: float = 0.0
 
 
 class _Level:
@@ -158,6 +174,24 @@ class _Level:
         return info
 
 
+def checked_landmarks(source_landmarks, target_landmarks, weight: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Paired (K, 3) float64 landmark arrays, or None when there are none; InputError for anything else."""
+    if source_landmarks is None and target_landmarks is None:
+        if weight > 0:
+            raise InputError("a landmark weight needs landmarks on the source and on the target")
+        return None
+    if source_landmarks is None or target_landmarks is None:
+        raise InputError("landmarks are needed on both the source and the target")
+    src, tgt = (np.asarray(x, dtype=np.float64) for x in (source_landmarks, target_landmarks))
+    if src.ndim != 2 or src.shape[1:] != (3,) or tgt.ndim != 2 or tgt.shape[1:] != (3,) or len(src) == 0:
+        raise InputError(f"landmarks must be (K, 3) arrays with K >= 1, got {src.shape} and {tgt.shape}")
+    if len(src) != len(tgt):
+        raise InputError(f"{len(src)} source landmarks and {len(tgt)} target landmarks: they pair one to one")
+    if not (np.isfinite(src).all() and np.isfinite(tgt).all()):
+        raise InputError("landmarks contain non-finite coordinates (NaN or Inf)")
+    return src, tgt
+
+
 def dense_fallback_check(exc: Exception, n_points: int, n_control: int, n_faces: int, steps: int, dtype) -> str:
     """Record that KeOps failed; the one-line reason, or BackendError when dense reductions cannot fit."""
     reason = mark_keops_broken(exc)
@@ -175,11 +209,35 @@ def dense_fallback_check(exc: Exception, n_points: int, n_control: int, n_faces:
 class Registration:
     """Source/target set-up; :meth:`run` is the per-iteration generator."""
 
-    def __init__(self, source, target, settings: RegistrationSettings, mask=None, initial_momenta=None):
+    def __init__(
+        self,
+        source,
+        target,
+        settings: RegistrationSettings,
+        mask=None,
+        initial_momenta=None,
+        *,
+        source_landmarks=None,
+        target_landmarks=None,
+        alignment: RigidTransform | None = None,
+    ):
         """``source``/``target``: (vertices (N, 3), faces (M, 3)) numpy pairs. A KeOps failure while setting
-        up (a missing compiler, a broken cache) sets up again with dense reductions, where they fit."""
+        up (a missing compiler, a broken cache) sets up again with dense reductions, where they fit.
+
+        ``source_landmarks``/``target_landmarks``: (K, 3) paired points (the source's in its original frame),
+        carried by the flow and, with ``settings.landmark_weight`` > 0, in the loss. ``alignment``: applied to
+        the source and its landmarks before anything else; the results are in the target's frame.
+        """
+        if alignment is not None and not isinstance(alignment, RigidTransform):
+            raise InputError(f"alignment must be a RigidTransform, got {type(alignment).__name__}")
+        self.alignment = alignment
+        pairs = checked_landmarks(source_landmarks, target_landmarks, settings.landmark_weight)
+        if alignment is not None:
+            source = (alignment.apply(source[0]), source[1])
+            if pairs is not None:
+                pairs = (alignment.apply(pairs[0]), pairs[1])
         try:
-            self._prepare(source, target, settings, mask, initial_momenta)
+            self._prepare(source, target, settings, mask, initial_momenta, pairs)
         except (KeyboardInterrupt, MemoryError):
             raise
         except Exception as exc:
@@ -189,14 +247,15 @@ class Registration:
             steps, dtype = settings.model.steps, DTYPES[settings.model.dtype]
             reason = dense_fallback_check(exc, n, settings.model.control_count(n), len(source[1]), steps, dtype)
             warnings.warn(f"KeOps failed ({reason}); using dense torch reductions", stacklevel=2)
-            self._prepare(source, target, settings, mask, initial_momenta)
+            self._prepare(source, target, settings, mask, initial_momenta, pairs)
             self.backend_fallback = reason
 
-    def _prepare(self, source, target, settings: RegistrationSettings, mask, initial_momenta) -> None:
+    def _prepare(self, source, target, settings: RegistrationSettings, mask, initial_momenta, pairs) -> None:
         settings.validate()
         self.settings = settings
         self.model = DeformationModel(source[0], source[1], mask, settings.model)
         m = self.model
+        self.landmarks = None if pairs is None else LandmarkTerm(*(m.to_internal(x) for x in pairs), m.size)
         if settings.fidelity == "landmarks" and len(target[0]) != len(m.vertices):
             raise InputError(
                 "landmark fidelity needs as many target vertices as source vertices "
@@ -242,16 +301,40 @@ class Registration:
         density = m.cometric.velocity(m.q0, m.q0, ones)
         return u / density
 
+    def _shoot(self, p0: torch.Tensor, mesh_points, create_graph: bool, should_stop=None):
+        """(mesh along the geodesic, landmarks along it or None): lists of T+1 tensors. ``mesh_points`` as
+        :meth:`DeformationModel.shoot` takes them (None: the full mesh); landmarks ride along as extra points."""
+        m, lm = self.model, self.landmarks
+        if lm is None:
+            traj = m.shoot(p0, create_graph=create_graph, should_stop=should_stop, points=mesh_points)
+            return traj.points, None
+        if mesh_points is None and m.control_index is not None:
+            mesh_points = m.vertices
+        if mesh_points is None:  # every vertex is a control point: the mesh is q itself
+            traj = m.shoot(p0, create_graph=create_graph, should_stop=should_stop, points=lm.source)
+            return traj.q, traj.x
+        n = len(mesh_points)
+        both = torch.cat([mesh_points, lm.source])
+        traj = m.shoot(p0, create_graph=create_graph, should_stop=should_stop, points=both)
+        return [x[:n] for x in traj.x], [x[n:] for x in traj.x]
+
     def evaluate(self, z: torch.Tensor, create_graph: bool, should_stop=None):
-        """(loss, fidelity, energy, trajectory) on the current level."""
+        """(loss, fidelity, energy, mesh points along the geodesic, landmarks along it or None, landmark
+        distance L) on the current level."""
         m, level = self.model, self.level
         p0 = z * self.momentum_scale
-        traj = m.shoot(p0, create_graph=create_graph, should_stop=should_stop, points=level.points)
-        fid = level.fidelity(traj.points[-1])
+        points, marks = self._shoot(p0, level.points, create_graph, should_stop)
+        fid = level.fidelity(points[-1])
         energy = m.hamiltonian(p0) if create_graph else _no_graph_energy(m, p0)
         gamma = self.settings.regularization
         loss = gamma * energy / self.energy_unit + fid / level.unit
-        return loss, fid, energy, traj
+        lm_distance = None
+        if marks is not None:
+            lm_distance = self.landmarks(marks[-1])
+            weight = self.settings.landmark_weight
+            if weight > 0:
+                loss = loss + weight * lm_distance / self.landmarks.unit
+        return loss, fid, energy, points, marks, lm_distance
 
     def _use_dense(self, exc: Exception) -> None:
         """KeOps failed mid-run: go on with dense torch reductions (one warning), or say why they cannot fit."""
@@ -272,6 +355,32 @@ class Registration:
         with torch.no_grad():
             traj = self.model.shoot(z * self.momentum_scale, should_stop=should_stop)
         return np.stack([self.model.to_user(x) for x in traj.points])
+
+    def landmark_errors(self, rep: Report) -> np.ndarray | None:
+        """(K,) |phi_1(l_i) - l'_i| of a report, in the target's units; None without landmarks."""
+        if self.landmarks is None or rep.landmark_trajectory is None:
+            return None
+        target = self.model.to_user(self.landmarks.target)
+        return np.linalg.norm(rep.landmark_trajectory[-1] - target, axis=1)
+
+    def carry(self, points, momenta=None, should_stop=None) -> np.ndarray:
+        """(T+1, K, 3): points (K, 3) of the original source's frame carried along the geodesic of ``momenta``
+        (a report's; default: the best state so far), in the result's frame: correspondence at every frame."""
+        m = self.model
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        if not np.isfinite(p).all():
+            raise InputError("points to carry must be finite")
+        if self.alignment is not None:
+            p = self.alignment.apply(p)
+        p0 = self.z * self.momentum_scale if momenta is None else m.momenta_tensor(momenta)
+        with torch.no_grad():
+            traj = m.shoot(p0, should_stop=should_stop, points=m.to_internal(p))
+        return np.stack([m.to_user(x) for x in traj.x])
+
+    def to_original(self, points) -> np.ndarray:
+        """Points of the result's frame (the target's) -> the original source's frame (undoes the alignment)."""
+        p = np.asarray(points, dtype=np.float64)
+        return p if self.alignment is None else self.alignment.inverse().apply(p)
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[Report]:
         """Yield a report per iteration, then a final report (status != 'running') with the best state."""
@@ -295,15 +404,17 @@ class Registration:
                 raise _Cancelled()
             with torch.enable_grad():  # also when the caller runs under no_grad
                 z = z.detach().requires_grad_(True)
-                loss, fid, energy, traj = self.evaluate(z, True, stop)
+                loss, fid, energy, traj_points, marks, lm_distance = self.evaluate(z, True, stop)
                 if not torch.isfinite(loss):
                     return math.inf, None  # the line search steps back
                 (grad,) = torch.autograd.grad(loss, z)
             if not torch.isfinite(grad).all():
                 return math.inf, None
             level = len(self._levels)
-            points = [x.detach() for x in traj.points] if self.level.points is None else None
+            points = [x.detach() for x in traj_points] if self.level.points is None else None
             ev = _Evaluation(z.detach(), *(float(v.detach()) for v in (loss, fid, energy)), level, points)
+            if marks is not None:
+                ev.landmarks, ev.landmark_distance = [x.detach() for x in marks], float(lm_distance.detach())
             if not best or best[0].level != level or ev.loss < best[0].loss:
                 best[:] = [ev]
             return ev.loss, grad
@@ -316,9 +427,10 @@ class Registration:
                 trajectory = np.stack([self.model.to_user(x) for x in ev.points])
             else:
                 carry = lambda z=ev.z: self.full_trajectory(z)  # noqa: E731
+            marks = None if ev.landmarks is None else np.stack([self.model.to_user(x) for x in ev.landmarks])
             return Report(iteration, ev.loss, ev.fidelity, ev.energy, time.perf_counter() - start, trajectory,
                           momenta, status, message, ev.level, len(self.to_run), level.plan.source.n_vertices,
-                          level.initial, level.iterations, carry)  # fmt: skip
+                          level.initial, level.iterations, carry, marks, ev.landmark_distance)  # fmt: skip
 
         status, message, iteration = "finished", "", 0
         try:
@@ -386,6 +498,11 @@ class Registration:
             fidelity_unit=self.level.unit,
             levels=[lv.describe() for lv in self._levels] + [p.describe() for p in self.plans[len(self._levels) :]],
         )
+        if self.landmarks is not None:
+            info.update(landmark_pairs=len(self.landmarks.source), landmark_weight=s.landmark_weight,
+                        landmark_initial=self.landmarks.initial, landmark_unit=self.landmarks.unit)  # fmt: skip
+        if self.alignment is not None:
+            info["alignment"] = self.alignment.to_json()
         return info
 
 
