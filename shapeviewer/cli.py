@@ -1,4 +1,4 @@
-"""Command line: ``shapeviewer shoot|register|demo|movie``; a thin layer over core and io.
+"""Command line: ``shapeviewer shoot|register|demo|movie|batch``; a thin layer over core, io and batch.
 
 Exit status: 0 success, 2 bad input (one line on stderr), 130 interrupted (results so far written).
 Every option is checked against its range, and every output path, before any work starts. This
@@ -37,7 +37,8 @@ MAX_TRAVEL = 1e3  # a geodesic that carries vertices farther than this x the sha
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        sys.stderr.write(f"shapeviewer: error: {message} (see 'shapeviewer {self.prog.split()[-1]} --help')\n")
+        words = " ".join(["shapeviewer", *self.prog.split()[1:], "--help"])
+        sys.stderr.write(f"shapeviewer: error: {message} (see '{words}')\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
 
@@ -115,7 +116,7 @@ TOLERANCE = _ranged(_real, "tolerance", low=SINKHORN_TOLERANCE[0], high=SINKHORN
 REGULARIZATION = _ranged(_real, "regularization", high=MAX_REGULARIZATION, low_open=False)
 
 
-def _model_options(p: argparse.ArgumentParser, defaults) -> None:
+def _model_options(p: argparse.ArgumentParser, defaults, out_help: str = "result folder (created if missing)") -> None:
     from .core.backends import BACKENDS
     from .core.cometrics import COMETRICS
     from .core.model import AUTO_ALL_CONTROL_POINTS, AUTO_CONTROL_POINTS, DEVICES, DTYPES
@@ -150,12 +151,93 @@ def _model_options(p: argparse.ArgumentParser, defaults) -> None:
     g.add_argument("--backend", choices=BACKENDS, default=model_defaults.backend)
     g.add_argument("--device", choices=DEVICES, default=model_defaults.device)
     g.add_argument("--dtype", choices=tuple(DTYPES), default=model_defaults.dtype)
-    p.add_argument("--out", type=_out_path, required=True, help="result folder (created if missing)")
+    p.add_argument("--out", type=_out_path, required=True, help=out_help)
+
+
+def _registration_options(p: argparse.ArgumentParser, defaults) -> None:
+    """The options of 'register' beyond the model's, shared with 'batch template|pairwise'."""
+    from .core.pyramid import COARSEST_VERTICES, LEVEL_FACTOR, SINGLE_LEVEL_MAX
+    from .core.registration import PATIENCE
+
+    p.add_argument("--fidelity", choices=("varifold", "currents", "landmarks"), default="varifold")
+    p.add_argument("--fidelity-scale", type=_positive_float, help="default: 0.1 x the bounding-box diagonal")
+    gamma_help = "gamma, relative: translating the shape by its size costs gamma x the initial mismatch"
+    p.add_argument("--regularization", type=REGULARIZATION, default=defaults.regularization, help=gamma_help)
+    p.add_argument(
+        "--iterations", type=ITERATIONS, default=defaults.iterations,
+        help=f"L-BFGS iterations at most, per level (default {defaults.iterations})",
+    )  # fmt: skip
+    p.add_argument(
+        "--levels", type=_levels, default=defaults.levels,
+        help=f"coarse-to-fine levels: 'auto' (the default: one level up to {SINGLE_LEVEL_MAX} vertices, else "
+        f"decimations by {LEVEL_FACTOR} down to about {COARSEST_VERTICES}), or a count (1: the full meshes only)",
+    )  # fmt: skip
+    p.add_argument(
+        "--tolerance", type=_fraction, default=defaults.tolerance,
+        help=f"a level ends when {PATIENCE} iterations lower the loss by less than this fraction of the initial "
+        f"mismatch (default {defaults.tolerance:g}; 0: only at --iterations)",
+    )  # fmt: skip
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("where the jobs run (Dask distributed)")
+    w = g.add_mutually_exclusive_group()
+    w.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="an existing cluster's scheduler, e.g. tcp://10.0.0.5:8786 (started with 'dask scheduler' and "
+        "'dask worker'); the meshes and --out must be reachable from every worker at the same paths",
+    )  # fmt: skip
+    w.add_argument(
+        "--workers", type=_ranged(_whole, "workers", high=4096),
+        help="worker processes of the local cluster, one thread each (default: one per CPU core)",
+    )  # fmt: skip
+    w.add_argument("--gpu", action="store_true", help="a local cluster of one worker per GPU (needs dask-cuda, CUDA)")
+    g.add_argument(
+        "--keops-cache", type=Path,
+        help="KeOps cache folder of every worker (KEOPS_CACHE_FOLDER; default: KeOps' own, ~/.cache/keops*); formulas "
+        "compile there once per machine, before the first job",
+    )  # fmt: skip
+
+
+def _batch_parsers(sub, defaults) -> None:
+    batch = sub.add_parser(
+        "batch", help="register a population on a Dask cluster: every subject to a template, or every pair"
+    )
+    kinds = batch.add_subparsers(dest="batch_command", parser_class=_Parser, metavar="{template,pairwise,modes}")
+    shapes_help = "meshes, folders of meshes or glob patterns ('shapes/*.ply')"
+    template = kinds.add_parser(
+        "template", help="register TEMPLATE onto every SUBJECT, then a PCA of the initial momenta at the template"
+    )
+    template.add_argument(
+        "template", type=Path, help="the source of every job; --mask weights its vertices, the PCA lives on it"
+    )
+    template.add_argument("subjects", nargs="+", metavar="SUBJECT", help=shapes_help)
+    pairwise = kinds.add_parser("pairwise", help="register every pair of SHAPEs: a geodesic distance matrix")
+    pairwise.add_argument("shapes", nargs="+", metavar="SHAPE", help=shapes_help)
+    for p in (template, pairwise):
+        _model_options(p, defaults, out_help="batch folder: jobs/NAME/ per registration (as 'register' writes "
+                                             "it), summary.csv and the statistics; rerun to resume")  # fmt: skip
+        _registration_options(p, defaults)
+        _cluster_options(p)
+    template.add_argument(
+        "--modes", type=_ranged(_whole, "modes", high=1000), default=5, help="PCA modes to keep (default 5)"
+    )
+    modes = kinds.add_parser(
+        "modes", help="shoot each PCA mode of a 'batch template' folder at +-SD standard deviations: frames, movies"
+    )
+    modes.add_argument("batch", type=Path, help="a folder written by 'shapeviewer batch template'")
+    modes.add_argument("--out", type=_out_path, required=True, help="folder of mode_K_plus|minus/ results and movies")
+    modes.add_argument("--modes", type=_ranged(_whole, "modes", high=1000), help="how many modes (default: all kept)")
+    modes.add_argument(
+        "--sd", type=_ranged(_real, "sd", high=10.0), default=2.0, help="standard deviations to shoot (default 2)"
+    )
+    modes.add_argument("--movie", choices=("mp4", "gif", "none"), default="mp4", help="movie format (default mp4)")
+    modes.add_argument("--size", default="640x480", help="movie WIDTHxHEIGHT in pixels (default 640x480)")
+    modes.add_argument("--fps", type=_ranged(_whole, "fps", high=120), default=20, help="frames per second")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .core.pyramid import COARSEST_VERTICES, LEVEL_FACTOR, SINGLE_LEVEL_MAX
-    from .core.registration import PATIENCE, RegistrationSettings
+    from .core.registration import RegistrationSettings
 
     defaults = RegistrationSettings()  # written once in core
 
@@ -173,24 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("source", type=Path)
     reg.add_argument("target", type=Path)
     _model_options(reg, defaults)
-    reg.add_argument("--fidelity", choices=("varifold", "currents", "landmarks"), default="varifold")
-    reg.add_argument("--fidelity-scale", type=_positive_float, help="default: 0.1 x the bounding-box diagonal")
-    gamma_help = "gamma, relative: translating the shape by its size costs gamma x the initial mismatch"
-    reg.add_argument("--regularization", type=REGULARIZATION, default=defaults.regularization, help=gamma_help)
-    reg.add_argument(
-        "--iterations", type=ITERATIONS, default=defaults.iterations,
-        help=f"L-BFGS iterations at most, per level (default {defaults.iterations})",
-    )  # fmt: skip
-    reg.add_argument(
-        "--levels", type=_levels, default=defaults.levels,
-        help=f"coarse-to-fine levels: 'auto' (the default: one level up to {SINGLE_LEVEL_MAX} vertices, else "
-        f"decimations by {LEVEL_FACTOR} down to about {COARSEST_VERTICES}), or a count (1: the full meshes only)",
-    )  # fmt: skip
-    reg.add_argument(
-        "--tolerance", type=_fraction, default=defaults.tolerance,
-        help=f"a level ends when {PATIENCE} iterations lower the loss by less than this fraction of the initial "
-        f"mismatch (default {defaults.tolerance:g}; 0: only at --iterations)",
-    )  # fmt: skip
+    _registration_options(reg, defaults)
     movie = sub.add_parser("movie", help="render a result folder's geodesic to an MP4 or GIF (no display needed)")
     movie.add_argument("result", type=Path, help="a folder written by 'shapeviewer register' or 'shoot'")
     movie.add_argument("--out", type=_out_path, required=True, help="movie file: .mp4 (H.264) or .gif")
@@ -216,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="register the bundled demo pair from the command line")
     demo.add_argument("--out", type=_out_path, default=Path("shapeviewer-demo"), help="result folder")
     demo.add_argument("--iterations", type=ITERATIONS, default=20)
+    _batch_parsers(sub, defaults)
     return parser
 
 
@@ -386,12 +452,11 @@ class _Interrupt:
         )
 
 
-def run_registration(source_path, target_path, args) -> int:
-    from .core.registration import Registration, RegistrationSettings
+def registration_settings(args):
+    """The core's settings from the parsed model and registration options."""
+    from .core.registration import RegistrationSettings
 
-    start = time.perf_counter()
-    (source, target), mask = _prepare(args, source_path, target_path)
-    settings = RegistrationSettings(
+    return RegistrationSettings(
         model=_model_settings(args),
         fidelity=args.fidelity,
         fidelity_scale=args.fidelity_scale,
@@ -400,44 +465,54 @@ def run_registration(source_path, target_path, args) -> int:
         levels=args.levels,
         tolerance=args.tolerance,
     )
-    reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), settings, mask)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=None, keep_cancelled=True,
+                       extra=None, before_run=None):  # fmt: skip
+    """Register, then write the result folder ``args.out`` atomically; ``(folder or None, result dict)``.
+
+    ``say`` (None: silent) hears the set-up and one line per iteration; ``should_stop()`` ends the run
+    cleanly; ``before_run()`` is called once the set-up is done. A cancelled run is written only with
+    ``keep_cancelled``; ``extra`` adds keys to result.json. The one path of 'register' and of every job
+    of 'batch'.
+    """
+    from .core.registration import Registration
+
+    say = say or (lambda message: None)
+    start = time.perf_counter()
+    (source, target), mask = _prepare(args, source_path, target_path)
+    reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), registration_settings(args),
+                       mask)  # fmt: skip
     d = reg.describe()
-    print(
+    say(
         f"registering {source.name} ({source.n_vertices} vertices) -> {target.name}: {d['cometric']} "
-        f"{d['kernel']}, {d['control_points']} control points, {d['backend']} on {d['device']} ({d['dtype']})",
-        file=sys.stderr,
+        f"{d['kernel']}, {d['control_points']} control points, {d['backend']} on {d['device']} ({d['dtype']})"
     )
     if d["passive_vertices"]:
-        print(f"{d['passive_vertices']} vertices of weight 0 follow the flow passively", file=sys.stderr)
+        say(f"{d['passive_vertices']} vertices of weight 0 follow the flow passively")
     if len(reg.plans) > 1:
         sizes = ", ".join(
             f"{p.source.n_vertices}" + ("" if p.run else " (skipped: resolved by a coarser level)") for p in reg.plans
         )
-        print(f"coarse to fine over {len(reg.to_run)} of {len(reg.plans)} levels: {sizes} vertices", file=sys.stderr)
+        say(f"coarse to fine over {len(reg.to_run)} of {len(reg.plans)} levels: {sizes} vertices")
     if d["backend"] == "keops":
-        print(
-            "note: KeOps compiles each formula on first use (seconds each); later runs reuse its cache", file=sys.stderr
-        )
-    interrupt = _Interrupt()
-    previous = signal.signal(signal.SIGINT, interrupt)
+        say("note: KeOps compiles each formula on first use (seconds each); later runs reuse its cache")
     history = []
-    try:
-        for rep in reg.run(should_stop=lambda: interrupt.requested):
-            if not rep.done:
-                history.append(rep.loss)
-                level = f"level {rep.level}/{rep.levels} ({rep.level_vertices} vertices)  " if rep.levels > 1 else ""
-                print(
-                    f"{level}iter {rep.iteration:4d}  loss {rep.loss:.6g}  fidelity {rep.fidelity:.6g} "
-                    f"(-{100 * rep.fidelity_drop:.1f}%)  energy {rep.energy:.6g}  {rep.elapsed:6.1f} s",
-                    file=sys.stderr,
-                )
-            final = rep
-    except Exception:
-        if interrupt.requested:  # stopped before the first evaluation: nothing to write
-            raise KeyboardInterrupt from None
-        raise
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    if before_run is not None:
+        before_run()
+    for rep in reg.run(should_stop=should_stop):
+        if not rep.done:
+            history.append(rep.loss)
+            level = f"level {rep.level}/{rep.levels} ({rep.level_vertices} vertices)  " if rep.levels > 1 else ""
+            say(
+                f"{level}iter {rep.iteration:4d}  loss {rep.loss:.6g}  fidelity {rep.fidelity:.6g} "
+                f"(-{100 * rep.fidelity_drop:.1f}%)  energy {rep.energy:.6g}  {rep.elapsed:6.1f} s"
+            )
+        final = rep
     p0 = reg.model.momenta_tensor(final.momenta)
     result = _summary(reg.model, p0, time.perf_counter() - start)
     result.update(reg.describe())
@@ -454,17 +529,41 @@ def run_registration(source_path, target_path, args) -> int:
         message=final.message,
         seconds=time.perf_counter() - start,
     )
+    result.update(extra or {})
+    if final.status == "cancelled" and not keep_cancelled:
+        return None, result
     mu, lam = _mu_and_lambda(reg.model)
     meshes = {"deformed.vtp": (final.trajectory[-1], source.faces), "target.vtp": (target.vertices, target.faces)}
     out = _write(args.out, final.trajectory, source.faces, final.momenta, mu, lam, result, meshes=meshes)
+    return out, result
+
+
+def run_registration(source_path, target_path, args) -> int:
+    interrupt = _Interrupt()
+    previous = []
+
+    def arm() -> None:  # Ctrl-C during the set-up still aborts at once
+        previous.append(signal.signal(signal.SIGINT, interrupt))
+
+    try:
+        out, result = register_to_folder(
+            source_path, target_path, args, should_stop=lambda: interrupt.requested, before_run=arm
+        )
+    except Exception:
+        if interrupt.requested:  # stopped before the first evaluation: nothing to write
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if previous:
+            signal.signal(signal.SIGINT, previous[0])
     print(
-        f"{final.status}: {final.message}; fidelity -{100 * result['fidelity_drop']:.1f}%, distance "
+        f"{result['status']}: {result['message']}; fidelity -{100 * result['fidelity_drop']:.1f}%, distance "
         f"{result['distance']:.6g}, {result['seconds']:.1f} s; wrote {out}",
         file=sys.stderr,
     )
-    if final.status == "failed":
+    if result["status"] == "failed":
         return 1
-    return EXIT_INTERRUPTED if final.status == "cancelled" else 0
+    return EXIT_INTERRUPTED if result["status"] == "cancelled" else 0
 
 
 def cmd_demo(args) -> int:
@@ -512,6 +611,7 @@ def cmd_movie(args) -> int:
 
 
 SESSION_SUFFIX = ".svsession"
+LIST_ARGUMENTS = ("subjects", "shapes")  # the positional lists of 'batch'; any other list is argparse's '--opt=--'
 
 
 def cmd_gui(source: Path | None, target: Path | None) -> int:
@@ -548,26 +648,48 @@ def _error(message: str, kind: str = "error") -> None:
     print(f"shapeviewer: {kind}: {line}", file=sys.stderr)
 
 
-def _run(args) -> int:
+def input_error_message(exc: BaseException) -> str | None:
+    """The one line to show for an error of the input (a mesh, an option, a path...), None for a bug."""
     from .core.backends import BackendError
     from .core.kernels import KernelSpecError
     from .core.model import InputError
     from .io.meshes import MeshReadError
     from .io.output_paths import OutputPathError
     from .io.results import ResultReadError
-    from .render.movie import MovieError
 
-    commands = {"shoot": cmd_shoot, "register": lambda a: run_registration(a.source, a.target, a), "movie": cmd_movie}
+    if isinstance(exc, KernelSpecError):
+        return exc.short
+    if isinstance(exc, (InputError, MeshReadError, BackendError, ResultReadError, OutputPathError, BadInput)):
+        return str(exc)
+    if type(exc).__name__ == "MovieError":  # render/ is imported only by the commands that make movies
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory: the input is too large for this machine"
+    if isinstance(exc, OSError):
+        return f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"
+    return None
+
+
+def cmd_batch(args) -> int:
+    from .batch.command import run_batch_command
+
+    return run_batch_command(args)
+
+
+def _run(args) -> int:
+    commands = {
+        "shoot": cmd_shoot,
+        "register": lambda a: run_registration(a.source, a.target, a),
+        "movie": cmd_movie,
+        "batch": cmd_batch,
+    }
     try:
         return commands.get(args.command, cmd_demo)(args)
-    except KernelSpecError as exc:
-        _error(exc.short)
-    except (InputError, MeshReadError, BackendError, MovieError, ResultReadError, OutputPathError, BadInput) as exc:
-        _error(exc)
-    except MemoryError:
-        _error("out of memory: the input is too large for this machine")
-    except OSError as exc:
-        _error(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
+    except Exception as exc:
+        message = input_error_message(exc)
+        if message is None:
+            raise
+        _error(message)
     return EXIT_BAD_INPUT
 
 
@@ -581,10 +703,13 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         for name, value in vars(args).items():
-            if isinstance(value, list):  # argparse's '--opt=--' gives a list, never passed to the type check
+            if isinstance(value, list) and name not in LIST_ARGUMENTS:  # '--opt=--' gives a list, never type-checked
                 parser.error(f"argument --{name.replace('_', '-')}: expected one value, got '--'")
         if args.command in (None, "gui"):
             return cmd_gui(getattr(args, "source", None), getattr(args, "target", None))
+        if args.command == "batch" and args.batch_command is None:
+            _error("'shapeviewer batch' needs one of: template, pairwise, modes (see 'shapeviewer batch --help')")
+            return EXIT_BAD_INPUT
         return _run(args)
     except KeyboardInterrupt:
         _error("stopped before any result was written", "interrupted")

@@ -1,0 +1,127 @@
+"""The batch engine below the command line: a worker dying mid-job, the progress line, the shapes."""
+
+import io
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shapeviewer.batch.inputs import BatchInputError, expand_shapes, pairwise_jobs, shape_names, template_jobs
+from shapeviewer.batch.runner import Progress, run_jobs
+from shapeviewer.batch.statistics import momentum_pca
+from shapeviewer.cli import build_parser
+from tests.batch.conftest import FAST, stretched
+
+
+def test_a_job_whose_worker_is_killed_mid_run_is_retried_elsewhere(tmp_path, data_dir, cluster):
+    (subject,) = stretched(data_dir / "human.ply", tmp_path, (1.2,))
+    out = tmp_path / "batch"
+    slow = [*FAST[:-1], "60", "--tolerance", "0"]  # several seconds: time to kill its worker mid-run
+    args = build_parser().parse_args(["batch", "template", str(data_dir / "human.ply"), str(subject),
+                                      "--out", str(out), *slow])  # fmt: skip
+    jobs = template_jobs(data_dir / "human.ply", [subject], out)
+    killed = {}
+
+    def kill_the_worker_running_it():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            for worker, keys in cluster.processing().items():
+                if any(str(k).startswith("shapeviewer-") for k in keys):
+                    pid = cluster.run(os.getpid, workers=[worker])[worker]
+                    time.sleep(1.0)  # well into the registration
+                    os.kill(pid, signal.SIGKILL)
+                    killed["worker"] = worker
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_worker_running_it)
+    killer.start()
+    stream = io.StringIO()
+    (record,) = run_jobs(cluster, jobs, args, progress=Progress(1, 0, stream=stream), say=lambda m: None)
+    killer.join()
+    assert "worker" in killed, "the job was never seen running"
+    assert record.status == "done", record
+    assert record.worker != killed["worker"]
+    assert (out / "jobs" / subject.stem / "result.json").is_file()
+    assert not [p for p in (out / "jobs").iterdir() if p.name.startswith(".")]  # no partial folder left
+    cluster.wait_for_workers(2, timeout=120)  # the nanny restarted the dead one
+
+
+def test_progress_counts_and_eta(monkeypatch):
+    clock = iter([0.0, 10.0, 10.0])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    progress = Progress(10, 2, stream=stream)
+    progress.done, progress.failed, progress.running = 3, 1, 2
+    progress.show(force=True)
+    assert stream.getvalue() == "jobs: 5/10 done (2 from an earlier run), 1 failed, 2 running; 0:10 elapsed, ETA 0:10\n"
+
+
+def test_shapes_from_files_folders_and_patterns(tmp_path, data_dir):
+    a = tmp_path / "a"
+    a.mkdir()
+    stretched(data_dir / "human.ply", a, (0.9, 1.1))
+    (a / "notes.txt").write_text("not a mesh")
+    shapes = expand_shapes([str(data_dir / "human.ply"), str(a), str(a / "sx1.*.ply")])
+    assert [p.name for p in shapes] == ["human.ply", "sx0.90.ply", "sx1.10.ply"]  # each once, in order
+    assert all(p.is_absolute() for p in shapes)
+    with pytest.raises(BatchInputError, match="no such file"):
+        expand_shapes([str(tmp_path / "missing.ply")])
+    assert shape_names([a / "x.ply", tmp_path / "x.vtp", a / "y z.ply"]) == ["x-1", "x-2", "y_z"]
+    jobs = pairwise_jobs(shapes, tmp_path / "out")
+    assert [(j.row, j.col) for j in jobs] == [(0, 1), (0, 2), (1, 2)]
+    assert jobs[0].out == tmp_path / "out" / "jobs" / "human__sx0.90"
+    assert [j.name for j in template_jobs(shapes[0], shapes, tmp_path)] == ["sx0.90", "sx1.10"]
+
+
+def test_pca_of_momenta_along_one_direction():
+    rng = np.random.default_rng(1)
+    direction = rng.standard_normal((20, 3))
+    t = np.array([-2.0, -1.0, 0.5, 1.0, 1.5])
+    momenta = 0.3 + t[:, None, None] * direction + 1e-3 * rng.standard_normal((5, 20, 3))
+    pca = momentum_pca(momenta, [f"s{i}" for i in range(5)], keep=3)
+    assert pca.modes.shape == (3, 20, 3) and pca.ratio[0] > 0.999
+    assert abs(pca.modes[0].ravel() @ direction.ravel()) / np.linalg.norm(direction) > 0.999
+    assert np.allclose(pca.mean, momenta.mean(0))
+    assert pca.variance[0] == pytest.approx(t.var(ddof=1) * np.sum(direction**2), rel=1e-2)
+    recon = pca.mean + pca.scores[:, :1, None, None].squeeze(1) * pca.modes[0]
+    assert np.abs(recon - momenta).max() < 1e-2
+
+
+def test_the_batch_package_imports_no_qt():
+    """batch/ sits beside the command line: the app may drive it, it never imports a Qt binding."""
+    import ast
+
+    import shapeviewer.batch
+
+    qt = ("PySide6", "PyQt5", "PyQt6", "qtpy", "pyvistaqt", "superqt", "pyqtgraph")
+    offenders = []
+    for path in Path(shapeviewer.batch.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] if node.level == 0 else ["." * node.level + node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in qt or n.startswith("..qt")]
+    assert not offenders
+
+
+def test_batch_takes_every_option_of_register():
+    """One definition of the model and registration options serves 'register' and 'batch template|pairwise'.
+    A new option of 'register' belongs in cli._model_options or cli._registration_options (then batch has
+    it too), or, if it names files of one pair only, in register_only here."""
+    register_only = {"-h", "--help"}
+
+    def options(*words):
+        parser = build_parser()
+        sub = parser._subparsers._group_actions[0].choices[words[0]]
+        for word in words[1:]:
+            sub = sub._subparsers._group_actions[0].choices[word]
+        return {s for a in sub._actions for s in a.option_strings}
+
+    register = options("register")
+    for kind in ("template", "pairwise"):
+        assert register - register_only <= options("batch", kind), kind
