@@ -133,7 +133,7 @@ class InputViews(QObject):
                 if self.values_title in bars:
                     self.view.remove_scalar_bar(self.values_title, render=False)
                 self.view.subplot(0, 0)
-                add_colour_legend(self.view, title, actor.mapper, "%.2g", x=0.03)  # at the source, not between views
+                add_colour_legend(self.view, title, actor.mapper, "%.2g", x=0.07)  # at the source, title not clipped
                 self.values_title = title
         schedule_paint(self.view)
 
@@ -149,8 +149,18 @@ class InputViews(QObject):
                 bounds[:, 4].min(),
                 bounds[:, 5].max(),
             ]
+            self._keep_bounds(box)
             self.view.reset_camera(bounds=box)
         schedule_paint(self.view)
+
+    def _keep_bounds(self, box) -> None:
+        """The two views share one camera, and each renderer fits its clipping range to its own props: an
+        invisible pair of the box's corners in both keeps a target far from the source in view."""
+        corners = pv.PolyData(np.array([box[0::2], box[1::2]], dtype=float))
+        for column in (0, 1):
+            self.view.subplot(0, column)
+            actor = self.view.add_mesh(corners, opacity=0.0, name="shared-bounds", reset_camera=False, pickable=False)
+            actor.SetPickable(False)
 
     def set_wireframe(self, wireframe: bool) -> None:
         for actor in self.actors.values():

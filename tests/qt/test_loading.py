@@ -146,3 +146,14 @@ def test_window_size_is_remembered(qtbot):
     second = MainWindow()
     qtbot.addWidget(second)
     assert (second.width(), second.height()) == (1111, 777)
+
+
+def test_a_target_far_from_the_source_stays_in_its_view(window, data_dir):
+    """The views share one camera; the target must not fall outside the clipping range of its renderer."""
+    from gui_helpers import rendered
+
+    assert window.load_pair(data_dir / "human.ply", data_dir / "finger1.ply")
+    image = rendered(window.inputs.view).astype(int)
+    right = image[:, image.shape[1] // 2 :]
+    blue = (right[..., 2] > right[..., 0] + 60) & (right[..., 2] > 120)
+    assert blue.mean() > 0.002  # finger1 drawn in blue in the target's half
