@@ -256,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("target", type=Path)
     _model_options(reg, defaults)
     _registration_options(reg, defaults)
+    from .cli_inspect import add_alignment_options
+
+    add_alignment_options(reg)  # register only: landmark files belong to one pair
     movie = sub.add_parser("movie", help="render a result folder's geodesic to an MP4 or GIF (no display needed)")
     movie.add_argument("result", type=Path, help="a folder written by 'shapeviewer register' or 'shoot'")
     movie.add_argument("--out", type=_out_path, required=True, help="movie file: .mp4 (H.264) or .gif")
@@ -358,7 +361,10 @@ def _load_mask(args, n_vertices: int):
 
 
 def _inputs(args, *paths) -> list[Path]:
-    return [p for p in (*paths, getattr(args, "mask", None), getattr(args, "momenta", None)) if p is not None]
+    from .cli_inspect import landmark_inputs
+
+    named = (*paths, getattr(args, "mask", None), getattr(args, "momenta", None), *landmark_inputs(args))
+    return [p for p in named if p is not None]
 
 
 def _prepare(args, *mesh_paths):
@@ -480,13 +486,24 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
     ``keep_cancelled``; ``extra`` adds keys to result.json. The one path of 'register' and of every job
     of 'batch'.
     """
+    from .cli_inspect import (
+        inspect_registration,
+        prepare_alignment,
+        settings_with_landmarks,
+        summary_line,
+        write_distance_maps,
+    )
     from .core.registration import Registration
 
     say = say or (lambda message: None)
     start = time.perf_counter()
     (source, target), mask = _prepare(args, source_path, target_path)
-    reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), registration_settings(args),
-                       mask)  # fmt: skip
+    plan = prepare_alignment(args, source, target)
+    settings = settings_with_landmarks(registration_settings(args), plan)
+    reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), settings, mask,
+                       **plan.registration_kwargs())  # fmt: skip
+    for line in plan.notes():
+        say(line)
     d = reg.describe()
     say(
         f"registering {source.name} ({source.n_vertices} vertices) -> {target.name}: {d['cometric']} "
@@ -532,9 +549,14 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
     result.update(extra or {})
     if final.status == "cancelled" and not keep_cancelled:
         return None, result
+    inspection = inspect_registration(reg, final, target, plan)
+    result.update(inspection.json)
     mu, lam = _mu_and_lambda(reg.model)
     meshes = {"deformed.vtp": (final.trajectory[-1], source.faces), "target.vtp": (target.vertices, target.faces)}
     out = _write(args.out, final.trajectory, source.faces, final.momenta, mu, lam, result, meshes=meshes)
+    if out is not None:
+        write_distance_maps(out, inspection, meshes)
+    say(summary_line(inspection))
     return out, result
 
 

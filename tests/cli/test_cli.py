@@ -264,3 +264,26 @@ def test_a_session_file_opens_the_app_on_it(tmp_path, monkeypatch, capsys):
     assert opened == [(None, None, session), (None, None, session)]
     assert main([str(tmp_path / "missing.svsession")]) == 2
     assert "missing.svsession: no such session file" in capsys.readouterr().err
+
+
+def test_register_aligns_a_turned_copy_and_writes_distance_maps(tmp_path, human):
+    """--align rigid undoes a known turn before the registration; result.json and deformed.vtp carry the
+    transform and the surface distances."""
+    from shapeviewer.io.meshes import write_mesh
+
+    angle = np.radians(40)
+    turn = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    target = tmp_path / "turned.ply"
+    write_mesh(target, human.vertices @ turn.T + [0.3, -0.2, 0.1], human.faces)
+    source = tmp_path / "human.ply"
+    write_mesh(source, human.vertices, human.faces)
+    out = tmp_path / "aligned"
+    code = main(["register", str(source), str(target), "--out", str(out), "--align", "rigid", "--iterations", "2",
+                 "--backend", "torch"])  # fmt: skip
+    assert code == 0
+    result = json.loads((out / "result.json").read_text())
+    assert abs(result["alignment"]["rotation_degrees"] - 40) < 0.5
+    assert result["surface_distance"]["source_to_target"]["rms"] < 0.01 * result["shape_size"]
+    import pyvista as pv
+
+    assert "distance_to_target" in pv.read(out / "deformed.vtp").point_data
