@@ -131,6 +131,10 @@ class Report:
         return self.trajectory
 
 
+class CancelledBeforeStart(RuntimeError):
+    """Stopped during the set-up: there is no state to keep."""
+
+
 class NonFiniteLoss(FloatingPointError):
     pass
 
@@ -479,7 +483,8 @@ class Registration:
         except KeyboardInterrupt:
             status, message = "cancelled", "interrupted; keeping the best state so far"
         if not best:
-            raise RuntimeError(f"registration {status} before its first evaluation: {message}")
+            error = CancelledBeforeStart if status == "cancelled" else RuntimeError
+            raise error(f"registration {status} before its first evaluation: {message}")
         self.z = best[0].z.clone()
         final = report(best[0], iteration, status, message)
         final.frames()

@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
 
         self.run = RunController(self.doc, self)
         self.warmup = FormulaWarmup(self.doc, self)
-        self._run_after_warmup = False
+        self._waiting_job: RegistrationJob | None = None  # a Run pressed during the warm-up
         self.warnings = WarningRelay(self)
         self.warnings.warned.connect(self._warned)
         self.session = SessionManager(self)
@@ -156,7 +156,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         run, doc = self.run, self.doc
         self.run_button.clicked.connect(self.start_run)
-        self.stop_button.clicked.connect(run.stop)
+        self.stop_button.clicked.connect(self.stop_run)
         doc.run_changed.connect(self._running_changed)
         doc.result_changed.connect(self._result_changed)
         doc.frame_changed.connect(self._frame_changed)
@@ -191,9 +191,9 @@ class MainWindow(QMainWindow):
             self.status_line.setText(text)
 
     def _warmup_finished(self) -> None:
-        if self._run_after_warmup:
-            self._run_after_warmup = False
-            self.start_run()
+        job, self._waiting_job = self._waiting_job, None
+        if job is not None:
+            self.run.start(job)
 
     def _warned(self, text: str) -> None:
         self.log_panel.add(f"warning: {text}")
@@ -287,14 +287,14 @@ class MainWindow(QMainWindow):
     def revalidate(self, *_) -> None:
         """Enable Run exactly when meshes, parameters and mask allow it, and say why not otherwise."""
         ok, reason = self._run_readiness()
-        running = self.doc.running
+        running = self.doc.running or self._waiting_job is not None
         self.run_button.setEnabled(ok and not running)
         self.actions.run.setEnabled(ok and not running)
         self.run_problem.setText("" if ok else f"<span style='color:#b00020'>Cannot run: {reason}</span>")
 
     def start_run(self) -> None:
         ok, reason = self._run_readiness()
-        if not ok or self.run.running:
+        if not ok or self.run.running or self._waiting_job is not None:
             self.status_line.setText(f"Cannot run: {reason or 'a registration is already running'}")
             return
         try:
@@ -303,11 +303,6 @@ class MainWindow(QMainWindow):
             self.show_error("Invalid parameters", str(exc))
             return
         self.doc.set_settings(settings)
-        self.warmup.timer.stop()
-        if self.warmup.busy:  # two threads must not compile one formula: the run starts right after
-            self._run_after_warmup = True
-            self.status_line.setText("Finishing the KeOps formulas compiled in the background, then the run starts…")
-            return
         src, tgt = self.meshes["source"], self.meshes["target"]
         job = RegistrationJob(
             (src.vertices.copy(), src.faces.copy()),
@@ -315,18 +310,39 @@ class MainWindow(QMainWindow):
             settings,
             self.doc.mask_for_run(),
         )
+        self.warmup.timer.stop()
+        if self.warmup.busy:  # two threads must not compile one formula: this job starts when the warm-up ends
+            self._waiting_job = job
+            self.warmup.cancel(wait_s=0.0)  # it stops at its next time step; a compilation in progress ends first
+            self._set_run_controls(True)
+            self.status_line.setText("Finishing a KeOps compilation started in the background; the run starts next…")
+            self.log_panel.add("run queued behind the background KeOps warm-up")
+            return
         self.run.start(job)
 
-    def _running_changed(self, running: bool) -> None:
-        self.stop_button.setEnabled(running)
-        self.actions.stop.setEnabled(running)
-        self.parameters.setEnabled(not running)
-        self.paint_panel.setEnabled(not running)
+    def stop_run(self) -> None:
+        """Stop the running registration, or drop a run still waiting for the warm-up."""
+        if self._waiting_job is not None:
+            self._waiting_job = None
+            self._set_run_controls(False)
+            self.status_line.setText("Run cancelled before it started")
+            self.log_panel.add("queued run cancelled")
+            return
+        self.run.stop()
+
+    def _set_run_controls(self, busy: bool) -> None:
+        self.stop_button.setEnabled(busy)
+        self.actions.stop.setEnabled(busy)
+        self.parameters.setEnabled(not busy)
+        self.paint_panel.setEnabled(not busy)
         for action in self.actions.file_actions:
-            action.setEnabled(not running)
+            action.setEnabled(not busy)
+        self.revalidate()
+
+    def _running_changed(self, running: bool) -> None:
+        self._set_run_controls(running)
         self._update_result_title()
         schedule_paint(self.result.view)
-        self.revalidate()
 
     def _update_result_title(self) -> None:
         res, src, tgt = self.doc.result, self.meshes.get("source"), self.meshes.get("target")

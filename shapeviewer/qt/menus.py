@@ -154,7 +154,7 @@ def build_menus(window) -> WindowActions:
 
     reg = bar.addMenu("&Registration")
     run = _action(window, reg, "&Run", window.start_run, "F5", "Register the source onto the target")
-    stop = _action(window, reg, "&Stop", window.run.stop, "Esc", "Stop within about a second, keeping the best result")
+    stop = _action(window, reg, "&Stop", window.stop_run, "Esc", "Stop within about a second, keeping the best result")
     stop.setEnabled(False)
     reg.addSeparator()
     pb = window.playback

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from .worker import RegistrationJob, RegistrationRunner
+from .worker import CANCELLED_EARLY, RegistrationJob, RegistrationRunner
 
 APPLY_INTERVAL_MS = 100
 
@@ -24,6 +24,7 @@ class RunController(QObject):
         super().__init__(parent)
         self.doc = doc
         self.runner = RegistrationRunner(self)
+        self.stop_requested = False
         self.pending = None
         self.final = None  # the final report of the last run
         self.max_iterations = 0
@@ -50,7 +51,7 @@ class RunController(QObject):
         return None if self.doc.result is None else self.doc.result.report
 
     def start(self, job: RegistrationJob) -> None:
-        self.pending, self.final = None, None
+        self.pending, self.final, self.stop_requested = None, None, False
         self.reports_received = 0
         self.max_iterations = job.settings.iterations
         self.doc.begin_run()
@@ -62,6 +63,7 @@ class RunController(QObject):
 
     def stop(self) -> None:
         if self.running:
+            self.stop_requested = True
             self.runner.stop()
             self.status.emit("Stopping after the current time step…")
             self.log.emit("stop requested")
@@ -123,6 +125,10 @@ class RunController(QObject):
         self.result_ready.emit(rep)
 
     def _failed(self, message: str, details: str) -> None:
+        if self.stop_requested and details.startswith(CANCELLED_EARLY):  # Stop pressed during the set-up
+            self.status.emit("Stopped before the first iteration: there is no result to keep")
+            self.log.emit("stopped during set-up")
+            return
         self.status.emit(f"Registration failed: {message}")
         self.error.emit("Registration failed", message, details)
 
@@ -131,7 +137,7 @@ class RunController(QObject):
         self.apply_pending()
         history = self.doc.history
         done = self.final.iteration if self.final is not None else (history.iterations[-1] if len(history) else 0)
-        outcome = self.final.status if self.final is not None else "failed"
+        outcome = self.final.status if self.final is not None else ("cancelled" if self.stop_requested else "failed")
         self.progress.emit(done, max(done, 1), f"{outcome}: {done} iteration{'' if done == 1 else 's'}")
         self.doc.end_run()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSaveFile, QStandardPaths, QTimer
@@ -17,9 +18,34 @@ AUTOSAVE_MS = 60_000
 FILTER = f"shapeviewer sessions (*{SUFFIX})"
 
 
+def recovery_folder() -> Path:
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+
+
 def default_recovery_path() -> Path:
-    folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
-    return folder / f"recovery{SUFFIX}"
+    """One autosave file per running app (several may run at once), named after its process."""
+    return recovery_folder() / f"recovery-{os.getpid()}{SUFFIX}"
+
+
+def orphaned_recoveries(folder: Path) -> list[Path]:
+    """Autosave files of apps that are no longer running (they crashed or were killed), newest first."""
+    found = []
+    for path in folder.glob(f"recovery*{SUFFIX}"):
+        pid = path.stem.removeprefix("recovery-")
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        found.append(path)
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 class SessionManager(QObject):
@@ -142,8 +168,11 @@ class SessionManager(QObject):
         self.window.setWindowTitle(f"{name}[*] — shapeviewer")
 
     def offer_recovery(self, ask=None) -> bool:
-        """After a crash: offer the autosaved session. ``ask()`` -> bool replaces the dialog in tests."""
-        if not self.recovery_path.exists():
+        """After a crash: offer the newest autosave left by an app that is not running any more (or this
+        window's own file, when set). ``ask()`` -> bool replaces the dialog in tests."""
+        own = self.recovery_path if self.recovery_path.exists() else None
+        orphans = [own] if own is not None else orphaned_recoveries(self.recovery_path.parent)
+        if not orphans:
             return False
         if ask is None:
             answer = QMessageBox.question(
@@ -154,7 +183,10 @@ class SessionManager(QObject):
             keep = answer == QMessageBox.StandardButton.Yes
         else:
             keep = ask()
-        restored = keep and self.open(self.recovery_path, recovered=True)
-        if not keep:
-            self.discard_recovery()
+        restored = keep and self.open(orphans[0], recovered=True)
+        if restored:
+            self.autosave()  # under this window's own name, before the orphan goes
+        for path in orphans:  # restored (now this window's unsaved work, autosaved under its own name) or declined
+            if path != self.recovery_path or not restored:
+                path.unlink(missing_ok=True)
         return restored

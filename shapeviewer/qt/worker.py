@@ -29,6 +29,9 @@ class RegistrationJob:
     mask: np.ndarray | None = None
 
 
+CANCELLED_EARLY = "cancelled during the set-up"  # the details of ``failed`` when Stop came before any state
+
+
 class RegistrationWorker(QObject):
     started = Signal(dict)  # the set-up actually used: backend, device, kernel, control points...
     report = Signal(object)  # core.registration.Report, numpy only
@@ -53,7 +56,7 @@ class RegistrationWorker(QObject):
             self._run()
 
     def _run(self) -> None:
-        from ..core.registration import Registration
+        from ..core.registration import CancelledBeforeStart, Registration
 
         try:
             job = self.job
@@ -68,6 +71,8 @@ class RegistrationWorker(QObject):
                 if not rep.done:
                     frames.maybe_carry(rep)
                 (self.finished if rep.done else self.report).emit(rep)
+        except CancelledBeforeStart as exc:  # Stop during the set-up: said, not shown as a failure
+            self.failed.emit(str(exc), CANCELLED_EARLY)
         except Exception as exc:  # delivered to the GUI as a dialog and a log entry, never lost
             self.failed.emit(_describe(exc), traceback.format_exc())
 

@@ -28,8 +28,24 @@ def test_run_pressed_during_the_warm_up_starts_when_it_ends(window, qtbot, monke
     quick_settings(window, iterations=2, steps=3)
     assert window.warmup.start() and window.warmup.busy
     window.start_run()
-    assert not window.run.running and "then the run starts" in window.status_line.text()
+    assert not window.run.running and "the run starts next" in window.status_line.text()
+    assert window.stop_button.isEnabled() and not window.run_button.isEnabled()  # waiting: Stop drops it
+    assert not window.parameters.isEnabled()  # the queued run's settings cannot change under it
     release.set()
     qtbot.waitUntil(lambda: window.run.running or window.run.final is not None, timeout=10_000)
     qtbot.waitUntil(lambda: not window.run.running, timeout=60_000)
     assert window.run.final.status in ("finished", "converged")
+
+
+def test_stop_drops_a_run_queued_behind_the_warm_up(window, qtbot, monkeypatch):
+    release = threading.Event()
+    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda n, settings: True)
+    monkeypatch.setattr(formula_warmup, "warm_formulas", lambda *args: release.wait(30))
+    quick_settings(window, iterations=2, steps=3)
+    assert window.warmup.start()
+    window.start_run()
+    window.stop_button.click()
+    assert "cancelled before it started" in window.status_line.text() and window.run_button.isEnabled()
+    release.set()
+    qtbot.waitUntil(lambda: not window.warmup.busy, timeout=10_000)
+    assert not window.run.running and window.run.final is None  # nothing started after all

@@ -177,3 +177,21 @@ def test_momentum_arrows_follow_the_result(window, qtbot):
     assert arrows is not None and arrows.GetVisibility()
     window.display.momenta.setChecked(False)
     assert window.result.scene.arrows_actor is None
+
+
+def test_stop_during_the_set_up_is_a_quiet_cancel_not_a_failure(window, qtbot, monkeypatch):
+    from shapeviewer.core import registration
+
+    original = registration.Registration.run
+
+    def stop_at_once(self, should_stop=None):  # Stop pressed before the first evaluation
+        yield from original(self, should_stop=lambda: True)
+
+    monkeypatch.setattr(registration.Registration, "run", stop_at_once)
+    quick_settings(window)
+    window.start_run()
+    window.run.stop()
+    qtbot.waitUntil(lambda: not window.run.running, timeout=30_000)
+    assert window.last_dialog is None  # no "Registration failed" dialog
+    assert "Stopped before the first iteration" in window.status_line.text()
+    assert window.progress.text().startswith("cancelled")

@@ -115,3 +115,21 @@ def test_corrupt_session_gives_a_dialog_and_changes_nothing(window, tmp_path):
     assert not window.session.open(bad)
     assert "broken.svsession" in window.last_dialog.text()
     assert window.meshes["source"] is before
+
+
+def test_recovery_offers_the_autosave_of_a_dead_app_not_of_a_running_one(window, tmp_path):
+    """Several apps may run at once: each autosaves under its own process id, and a start offers only the
+    files of apps that are gone."""
+    import os
+
+    window.parameters.kernel.set_spec("laplacian(0.6)")
+    dead, running = tmp_path / "recovery-999999.svsession", tmp_path / "recovery-1.svsession"  # pid 1 lives
+    window.session.recovery_path = dead
+    window.session.autosave()
+    running.write_bytes(dead.read_bytes())
+    window.parameters.kernel.set_spec("cauchy(0.5)")
+    window.session.recovery_path = tmp_path / f"recovery-{os.getpid()}.svsession"
+    assert window.session.offer_recovery(ask=lambda: True)
+    assert window.parameters.kernel.text.text() == "laplacian(0.6)"
+    assert not dead.exists() and running.exists()  # the running app's autosave is left alone
+    assert window.session.recovery_path.exists()  # the restored work is autosaved under this app's name
