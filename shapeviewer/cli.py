@@ -29,7 +29,6 @@ MAX_LEVELS = 8
 MAX_CONTROL_POINTS = 10**6
 MAX_REGULARIZATION = 1e6
 SINKHORN_TOLERANCE = (1e-12, 1.0)
-RELATIVE_SCALE = (1e-4, 1e3)  # kernel and fidelity scales, as a fraction of the source's bounding-box diagonal
 MAX_MASK_WEIGHT = 1e12
 MAX_MOMENTUM = 1e30  # beyond, squared norms overflow; what the geodesic does is checked after shooting
 MAX_TRAVEL = 1e3  # a geodesic that carries vertices farther than this x the shape's size has diverged
@@ -328,12 +327,11 @@ def _check_backend(args) -> None:
 
 
 def _check_relative(value: float, size: float, what: str) -> None:
-    low, high = RELATIVE_SCALE
-    if not low * size <= value <= high * size:
-        raise BadInput(
-            f"{what} {value:g} is {value / size:.3g} x the source's size ({size:.4g}); "
-            f"use {low:g} to {high:g} x its size"
-        )
+    from .core.model import relative_scale_problem
+
+    problem = relative_scale_problem(value, size, what)
+    if problem:
+        raise BadInput(problem)
 
 
 def _check_options_against(args, source) -> None:

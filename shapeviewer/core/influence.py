@@ -9,11 +9,15 @@ vertex leads alike.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from .control_points import nearest_control_point
 from .model import DeformationModel, ModelSettings
+
+DENSE_INFLUENCE_MAX = 4000  # vertices: one Sinkhorn solve on a dense (N, N) matrix (128 MB in float64)
 
 
 def influence(vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray | None, settings: ModelSettings) -> np.ndarray:
@@ -21,6 +25,8 @@ def influence(vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray | None, 
     weights = np.ones(len(vertices)) if mask is None else np.asarray(mask, dtype=np.float64)
     if settings.cometric != "normalized":
         return np.ones(len(vertices))
+    if settings.backend == "auto" and len(vertices) <= DENSE_INFLUENCE_MAX:
+        settings = replace(settings, backend="torch")  # on the GUI thread: no KeOps compilation to wait for
     model = DeformationModel(vertices, faces, mask, settings)
     lam = np.asarray(model.lam(), dtype=np.float64)
     if model.control_index is not None:  # lambda lives on the control points: each vertex takes its owner's

@@ -32,6 +32,18 @@ def geodesic_distance(hamiltonian: float) -> float:
     return math.sqrt(max(2.0 * hamiltonian, 0.0))
 
 
+RELATIVE_SCALE = (1e-4, 1e3)  # kernel and fidelity scales, as a fraction of the source's bounding-box diagonal
+
+
+def relative_scale_problem(value: float, size: float, what: str) -> str:
+    """Why a scale is unusable for a shape of this size ('' when it is fine); shared by the CLI and the app."""
+    low, high = RELATIVE_SCALE
+    if low * size <= value <= high * size:
+        return ""
+    ratio = value / size
+    return f"{what} {value:g} is {ratio:.3g} x the source's size ({size:.4g}); use {low:g} to {high:g} x its size"
+
+
 FIXED_SINKHORN_ITERATIONS = 2  # the talk's unrolled loop, when a fixed count is asked without one
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from PySide6.QtCore import Signal
@@ -77,6 +78,16 @@ class KernelEditor(QWidget):
         self._preset_changed(self.preset.currentText())
 
     def set_spec(self, spec: str) -> None:
+        """Show ``spec``: as its preset with its scales when it is one (a reopened session), else as text."""
+        for name, (template, _fractions) in PRESETS.items():
+            pattern = re.escape(template).replace(r"\{0\}", "([0-9.eE+-]+)").replace(r"\{1\}", "([0-9.eE+-]+)")
+            match = re.fullmatch(pattern, spec.strip())
+            if match:
+                self.preset.setCurrentText(name)
+                for box, value in zip(self.scales, match.groups(), strict=False):
+                    box.setValue(float(value))
+                if self.text.text() == spec.strip():
+                    return
         self.preset.setCurrentText(CUSTOM)
         self.text.setText(spec)
 

@@ -195,9 +195,11 @@ class MainWindow(QMainWindow):
         if job is not None:
             self.run.start(job)
 
-    def _warned(self, text: str) -> None:
+    def _warned(self, text: str, ours: bool) -> None:
+        """Every warning goes to the log; the status bar shows ours (a library's numpy noise is not news)."""
         self.log_panel.add(f"warning: {text}")
-        self.status_line.setText(f"Warning: {text}")
+        if ours:
+            self.status_line.setText(f"Warning: {text}")
 
     def _settings_edited(self) -> None:
         """The panel's settings become the document's whenever they are valid."""

@@ -107,6 +107,7 @@ class PaintPanel(QGroupBox):
         c = self.controller
         self.paint.toggled.connect(c.set_enabled)
         self.paint.toggled.connect(self._paint_toggled)
+        c.mask_changed.connect(self._hint_still_true)
         self.mode.currentTextChanged.connect(lambda m: setattr(c.brush, "mode", m))
         self.radius.valueChanged.connect(self._radius_changed)
         self.radius_slider.valueChanged.connect(lambda v: self.radius.setValue(self._slider_radius(v)))
@@ -140,6 +141,11 @@ class PaintPanel(QGroupBox):
             )
         elif not on:
             self.hint.setText("")
+
+    def _hint_still_true(self) -> None:
+        painter = self.controller.painter
+        if self.hint.text() and (painter is None or not painter.untouched):
+            self.hint.setText("")  # the mask is no longer all ones: the hint is old news
 
     def sync_from_brush(self) -> None:
         c = self.controller

@@ -27,6 +27,7 @@ from ..core.model import (
     FIXED_SINKHORN_ITERATIONS,
     ModelSettings,
     cuda_available,
+    relative_scale_problem,
     resolve_device,
 )
 from ..core.pyramid import SINGLE_LEVEL_MAX, level_sizes
@@ -212,6 +213,7 @@ class ParametersPanel(QWidget):
         import numpy as np
 
         size = float(np.linalg.norm(np.ptp(np.asarray(source_vertices), axis=0)))
+        self.shape_size = size
         self.n_vertices = len(source_vertices)
         self.n_target = len(target_vertices)
         self.kernel.set_shape_size(size)
@@ -282,6 +284,16 @@ class ParametersPanel(QWidget):
             return "landmark fidelity needs source and target with the same number of vertices"
         if self.device.currentText() == "cuda" and not cuda_available():
             return "torch sees no CUDA GPU"
+        size = getattr(self, "shape_size", 0.0)
+        if size > 0:  # the command line refuses the same scales
+            for term in self.kernel.kernel.terms:
+                problem = relative_scale_problem(term.sigma, size, f"kernel scale {term.profile}({term.sigma:g})")
+                if problem:
+                    return problem
+            if self.fidelity.currentText() != "landmarks":
+                problem = relative_scale_problem(self.fidelity_scale.value(), size, "the fidelity scale")
+                if problem:
+                    return problem
         try:
             self.settings()
         except (InputError, ValueError) as exc:

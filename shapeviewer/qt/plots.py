@@ -39,7 +39,8 @@ class KernelProfilePlot(pg.PlotWidget):
             self.curve.setData([], [])
             self.line = None
             self.message.setText("invalid kernel")
-            self.message.setPos(0.5, 0.5)
+            (x0, x1), (y0, y1) = item.viewRange()
+            self.message.setPos((x0 + x1) / 2, (y0 + y1) / 2)  # in the middle of what is shown
             return
         self.message.setText("")
         r_max = max(3 * kernel.largest_scale, 1.1 * (shape_size or 0.0))
@@ -168,7 +169,12 @@ class LossPlot(pg.PlotWidget):
         last = max(self.history.iterations[-1], 1)
         step = max(1, int(np.ceil(last / 8)))
         axis.setTickSpacing(step, step)  # whole iterations only
-        item.enableAutoRange()  # follow the data again after a fixed range
+        item.enableAutoRange(axis="x")  # follow the iterations again after a fixed range
+        # the y range follows the mismatch and the loss: a tiny deformation cost must not squash them
+        shown = 100 * np.asarray(self.history.series["fidelity"] + self.history.series["loss"], dtype=float)
+        shown = shown[np.isfinite(shown) & (shown > 0)]
+        if shown.size:
+            item.setYRange(np.log10(shown.min() / 2), np.log10(shown.max() * 1.5), padding=0)
 
 
 class _PercentLogAxis(pg.AxisItem):

@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Signal
 
 
 class WarningRelay(QObject):
-    warned = Signal(str)  # one line; queued into the GUI thread when emitted elsewhere
+    warned = Signal(str, bool)  # one line, and whether it is ours (the status bar shows only those)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -18,7 +18,9 @@ class WarningRelay(QObject):
 
     def _show(self, message, category, filename, lineno, file=None, line=None) -> None:
         self._previous(message, category, filename, lineno, file, line)  # the terminal keeps it too
-        self.warned.emit(str(message).strip().splitlines()[0] if str(message).strip() else category.__name__)
+        text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+        ours = "shapeviewer" in str(filename).replace("\\", "/").split("/")
+        self.warned.emit(text, ours)
 
     def uninstall(self) -> None:
         if warnings.showwarning == self._show:

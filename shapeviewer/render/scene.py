@@ -29,7 +29,10 @@ def polydata(vertices: np.ndarray, faces: np.ndarray) -> pv.PolyData:
     return to_polydata(np.array(vertices, dtype=np.float64), faces)
 
 
-def add_colour_legend(plotter, title: str, mapper, fmt: str, x: float = 0.85) -> None:
+DISPLACEMENT_FLOOR = 1e-4  # of the source's size: the smallest displacement range coloured
+
+
+def add_colour_legend(plotter, title: str, mapper, fmt: str, x: float = 0.8) -> None:
     """A vertical scalar bar at the right of the plotter's current renderer."""
     plotter.add_scalar_bar(
         title=title,
@@ -66,6 +69,7 @@ class DeformationScene:
     def __init__(self, plotter, source_vertices, source_faces, target_vertices, target_faces):
         self.plotter = plotter
         self.rest = np.array(source_vertices, dtype=np.float64)
+        self.size = max(float(np.linalg.norm(np.ptp(self.rest, axis=0))), 1e-12)
         self.trajectory = self.rest[None].copy()
         self.frame = 0
         self.displacement_range = 1e-12
@@ -144,7 +148,8 @@ class DeformationScene:
             raise ValueError(f"trajectory has shape {trajectory.shape}, expected (T+1, {len(self.rest)}, 3)")
         self.trajectory = trajectory
         moved = np.linalg.norm(trajectory - self.rest[None], axis=2)
-        self.displacement_range = max(float(moved.max()), 1e-12)
+        # a floor: rounding noise of an unmoved mesh (1e-7) must not fill the whole colour scale
+        self.displacement_range = max(float(moved.max()), DISPLACEMENT_FLOOR * self.size)
         self.actor.mapper.scalar_range = (0.0, self.displacement_range)
         self.color_by_displacement(self.by_displacement)
         self._sync_proxy_style()

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from shapeviewer.cli import MAX_ITERATIONS, MAX_LEVELS, MAX_SINKHORN_ITERATIONS, MAX_STEPS, RELATIVE_SCALE
+from shapeviewer.cli import MAX_ITERATIONS, MAX_LEVELS, MAX_SINKHORN_ITERATIONS, MAX_STEPS
 from shapeviewer.core.kernels import KernelSpecError, parse_kernel
+from shapeviewer.core.model import RELATIVE_SCALE
 from tests.hostile.hostile import assert_refused
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -188,3 +188,34 @@ def test_max_iterations_and_levels_are_in_view_without_scrolling(window):
     assert "7 steps" in p.advanced_summary.text()
     toggle.click()
     assert p.steps.isVisible() and not p.advanced_summary.isVisible()
+
+
+def test_the_app_refuses_the_kernel_scales_the_command_line_refuses(window):
+    window.parameters.kernel.text.setText("cauchy(1e9)")
+    assert not window.run_button.isEnabled() and "x the source's size" in window.run_problem.text()
+    window.parameters.kernel.text.setText("cauchy(0.5)")
+    assert window.run_button.isEnabled()
+
+
+def test_a_preset_kernel_comes_back_as_its_preset(window):
+    editor = window.parameters.kernel
+    editor.set_spec("gaussian(0.3)")
+    assert editor.preset.currentText() == "gaussian" and abs(editor.scales[0].value() - 0.3) < 1e-9
+    editor.set_spec("0.5*gaussian(0.4) + cauchy(1)")
+    assert editor.preset.currentText() == "custom string"
+
+
+def test_the_paint_hint_goes_once_the_mask_is_painted(window):
+    panel = window.paint_panel
+    panel.paint.setChecked(True)
+    assert panel.hint.text()
+    panel.clear.click()
+    assert panel.hint.text() == ""
+
+
+def test_identical_source_and_target_say_no_mismatch_was_gained(window, qtbot):
+    window.load_pair(window.paths["source"], window.paths["source"])
+    quick_settings(window, iterations=2, steps=3)
+    run_to_end(qtbot, window)
+    title = window.loss_plot.getPlotItem().titleLabel.text
+    assert "−100" not in title and "mismatch −0.0%" in title
