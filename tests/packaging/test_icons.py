@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -31,19 +33,25 @@ def test_no_stray_icon_sizes():
     assert sizes == sorted(ICON_SIZES)
 
 
-def test_pngs_are_renderings_of_the_svg(tmp_path, monkeypatch):
+def test_pngs_are_renderings_of_the_svg(tmp_path):
     """The PNGs in the repository match what packaging/render_icons.py makes of the SVG now (so an edited
     SVG without new PNGs fails here)."""
     pytest.importorskip("PySide6.QtSvg")
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
-    import importlib.util
+    import subprocess
+    import sys
 
-    spec = importlib.util.spec_from_file_location("render_icons", REPO / "packaging" / "render_icons.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # In a child process: a QGuiApplication made here would forbid the QApplication the GUI tests need.
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import render_icons; from pathlib import Path\n"
+        "for p in render_icons.render(out=Path(sys.argv[2])): print(p)"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    run = subprocess.run([sys.executable, "-c", code, str(REPO / "packaging"), str(tmp_path)], env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stderr
     from PySide6.QtGui import QImage
 
-    for fresh in module.render(out=tmp_path):
+    for fresh in map(Path, run.stdout.split()):
         size = fresh.parent.parent.name
         kept = QImage(str(ICONS / "hicolor" / size / "apps" / fresh.name))
         new = QImage(str(fresh))
