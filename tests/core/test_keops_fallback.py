@@ -124,3 +124,36 @@ def test_without_a_compiler_auto_is_dense_with_one_notice(monkeypatch):
     assert out.stdout.strip() == "torch"
     notices = [line for line in out.stderr.splitlines() if "KeOps needs a C++ compiler" in line]
     assert len(notices) == 1 and "CXX='/nonexistent/g++' is not found" in notices[0]
+
+
+@pytest.mark.keops
+def test_a_corrupt_keops_cache_falls_back_to_dense_with_one_notice(tmp_path):
+    """A formula compiled into a fresh cache, its library then cut short: the next process loads it, fails,
+    and reduces densely with one notice (the numbers stay right)."""
+    import os
+    import subprocess
+    import sys
+
+    if not backends.keops_importable():
+        pytest.fail("KeOps must be importable for this test (the full suite runs it where g++ exists)")
+    code = (
+        "import warnings, torch; warnings.simplefilter('always')\n"
+        "from shapeviewer.core.backends import kernel_product\n"
+        "from shapeviewer.core.kernels import parse_kernel\n"
+        "x = torch.linspace(0, 1, 60, dtype=torch.float64).reshape(20, 3); b = torch.ones(20, 1, dtype=torch.float64)\n"
+        "k = parse_kernel('gaussian(0.7)')\n"
+        "lazy, dense = kernel_product(k, x, x, b, 'keops'), kernel_product(k, x, x, b, 'torch')\n"
+        "print(float((lazy - dense).abs().max()))"
+    )
+    env = {**os.environ, "KEOPS_CACHE_FOLDER": str(tmp_path / "cache")}
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0 and float(first.stdout.split()[-1]) < 1e-9, first.stderr
+    libraries = [p for p in (tmp_path / "cache").rglob("*.so")]
+    assert libraries, "the formula was not compiled into the fresh cache"
+    for library in libraries:
+        library.write_bytes(library.read_bytes()[:100])  # a half-written cache: a crash, a full disk
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert float(again.stdout.split()[-1]) < 1e-9  # dense numbers
+    notices = [line for line in again.stderr.splitlines() if "KeOps failed" in line]
+    assert len(notices) == 1 and "dense" in notices[0]
