@@ -10,7 +10,18 @@ from shapeviewer.qt import formula_warmup
 
 
 def test_the_formulas_of_a_keops_run_are_compiled_before_run_is_pressed(window, qtbot, monkeypatch):
-    monkeypatch.setattr(keops_compile, "_library_exists", lambda _path: False)  # as on a first run
+    """The real warm-up runs once the settings settle; a compilation during it is announced (simulated
+    here: formulas this test process already loaded would not compile again)."""
+    real = formula_warmup.warm_formulas
+
+    def compiling_warm_up(*args):
+        with keops_compile._lock:
+            keops_compile._compiled += 1
+        keops_compile._notify("start")
+        keops_compile._notify("end")
+        real(*args)
+
+    monkeypatch.setattr(formula_warmup, "warm_formulas", compiling_warm_up)
     window.warmup.timer.setInterval(50)
     quick_settings(window, iterations=2, steps=3)
     window.parameters.backend.setCurrentText("keops")  # the settings settle, then the warm-up starts
