@@ -440,7 +440,11 @@ class MainWindow(QMainWindow):
             if choice == "cancel" or (choice == "save" and not self.session.save()):
                 event.ignore()
                 return
-        self.warmup.cancel()
+        if self.warmup.busy:  # a KeOps compilation in progress ends first (a cut one would leave a broken cache)
+            self.status_line.setText("Finishing a KeOps compilation before quitting (a few seconds)…")
+            self.status_line.repaint()
+            with busy_cursor():
+                self.warmup.cancel()
         if self.run.running:
             self.status_line.setText("Stopping the registration before quitting…")
         if not self.run.shutdown(15_000):
