@@ -182,8 +182,14 @@ class _PercentLogAxis(pg.AxisItem):
 
     def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph name)
         low, high = self.range
-        every = high - low < 1.0
-        return [f"{10**v:.3g}" if every or abs(v - round(v)) < 1e-9 else "" for v in values]
+        short = high - low < 1.5  # less than about a decade and a half: 2 and 5 labelled as well
+        return [f"{10**v:.3g}" if _round_number(v, (1, 2, 5) if short else (1,)) else "" for v in values]
+
+
+def _round_number(log_value: float, mantissas: tuple[int, ...]) -> bool:
+    """Whether 10**log_value is m x 10^k for one of ``mantissas`` (to rounding)."""
+    mantissa = 10 ** (log_value - np.floor(log_value + 1e-9))
+    return any(abs(mantissa - m) < 1e-6 * m for m in mantissas)
 
 
 def _thousands(n: int) -> str:
