@@ -43,6 +43,7 @@ def test_a_hundred_start_stop_cycles_leave_no_thread_timer_or_memory_behind(wind
     assert _threads() <= threads
     assert len(window.findChildren(QTimer)) == timers
     grown = _rss_mb() - rss
+    print(f"{CYCLES} start/stop cycles: threads {threads} -> {_threads()}, timers {timers}, resident +{grown:.1f} MB")
     assert grown < 40, f"resident memory grew by {grown:.0f} MB over {CYCLES} runs"
     assert window.run_button.isEnabled() and not window.stop_button.isEnabled()
 
