@@ -247,12 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shapeviewer {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     shoot = sub.add_parser("shoot", help="shoot a geodesic from SOURCE with given momenta")
-    shoot.add_argument("source", type=Path)
+    shoot.add_argument("source", type=Path, help="the mesh to deform (PLY, OBJ, STL, VTK, VTP, OFF)")
     shoot.add_argument("--momenta", type=Path, required=True, help="(n, 3) .npy momenta on the control points")
     _model_options(shoot, defaults)
     reg = sub.add_parser("register", help="register SOURCE onto TARGET")
-    reg.add_argument("source", type=Path)
-    reg.add_argument("target", type=Path)
+    reg.add_argument("source", type=Path, help="the mesh to deform (PLY, OBJ, STL, VTK, VTP, OFF)")
+    reg.add_argument("target", type=Path, help="the mesh to match")
     _model_options(reg, defaults)
     _registration_options(reg, defaults)
     from .cli_inspect import add_alignment_options
@@ -278,8 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
         "gui", help="open the desktop app on SOURCE and TARGET, or on a saved SESSION.svsession (no files: what "
         "was open last, the demo pair the first time)"
     )  # fmt: skip
-    gui.add_argument("source", type=Path, nargs="?")
-    gui.add_argument("target", type=Path, nargs="?")
+    gui.add_argument("source", type=Path, nargs="?", help="the mesh to deform, or a saved SESSION.svsession")
+    gui.add_argument("target", type=Path, nargs="?", help="the mesh to match")
     demo = sub.add_parser("demo", help="register the bundled demo pair from the command line")
     demo.add_argument("--out", type=_out_path, default=Path("shapeviewer-demo"), help="result folder")
     demo.add_argument("--iterations", type=ITERATIONS, default=20)

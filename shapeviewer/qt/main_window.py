@@ -403,6 +403,7 @@ class MainWindow(QMainWindow):
     def show_error(self, title: str, message: str, details: str = "") -> None:
         """Every failure goes here: logged, then shown in a window-modal, non-blocking dialog."""
         self.log_panel.add(f"error: {title}: {message}" + (f"\n{details}" if details else ""))
+        self.status_line.setText(f"{title}: {' '.join(message.split())}")  # not the text of before the failure
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         box.setObjectName("errorDialog")
         if details:

@@ -117,7 +117,8 @@ class RunController(QObject):
         self.apply_pending()
         drop = 100 * rep.fidelity_drop
         shown = self.last
-        at = "" if shown is None else f" — iteration {shown.iteration}"
+        said = shown is None or f"{shown.iteration} iterations" in rep.message  # "done after 12 iterations"
+        at = "" if said else f" — iteration {shown.iteration}"
         self.log.emit(f"{rep.status}: {rep.message}; fidelity -{drop:.1f}%, {rep.elapsed:.1f} s")
         self.status.emit(f"{rep.status.capitalize()}: {rep.message}{at}, fidelity -{drop:.1f}%, {rep.elapsed:.1f} s")
         if rep.status == "failed":
