@@ -15,8 +15,7 @@ class KernelProfilePlot(pg.PlotWidget):
     """k(r) against the distance r; dashed lines at each sigma, a dotted one at the shape size."""
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setMenuEnabled(False)
+        super().__init__(parent, enableMenu=False)  # no menu made (making then dropping one crashed, rarely)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         item = self.getPlotItem()
@@ -69,8 +68,7 @@ class LossPlot(pg.PlotWidget):
     REDRAW_DELAY_MS = 30  # the plot redraws after the 3D paint, in its own event-loop turn
 
     def __init__(self, parent=None):
-        super().__init__(parent, axisItems={"left": _PercentLogAxis("left")})
-        self.setMenuEnabled(False)
+        super().__init__(parent, enableMenu=False, axisItems={"left": _PercentLogAxis("left")})
         self.setMinimumHeight(170)
         item = self.getPlotItem()
         item.setLogMode(False, True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 
@@ -18,6 +19,8 @@ class WarningRelay(QObject):
 
     def _show(self, message, category, filename, lineno, file=None, line=None) -> None:
         self._previous(message, category, filename, lineno, file, line)  # the terminal keeps it too
+        if not shiboken6.isValid(self):  # its window is gone (a later window chained to this one): say nothing
+            return
         text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
         ours = "shapeviewer" in str(filename).replace("\\", "/").split("/")
         self.warned.emit(text, ours)
