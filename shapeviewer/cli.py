@@ -496,6 +496,7 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
     say = say or (lambda message: None)
     start = time.perf_counter()
     (source, target), mask = _prepare(args, source_path, target_path)
+    _raise_deferred_interrupt()
     plan = prepare_alignment(args, source, target)
     settings = settings_with_landmarks(registration_settings(args), plan)
     reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), settings, mask,
@@ -562,7 +563,8 @@ def run_registration(source_path, target_path, args) -> int:
     interrupt = _Interrupt()
     previous = []
 
-    def arm() -> None:  # Ctrl-C during the set-up still aborts at once
+    def arm() -> None:  # from here, Ctrl-C stops the run and keeps what it has
+        _raise_deferred_interrupt()
         previous.append(signal.signal(signal.SIGINT, interrupt))
 
     try:
@@ -703,6 +705,9 @@ def _run(args) -> int:
         "movie": cmd_movie,
         "batch": cmd_batch,
     }
+    if args.command not in ("register", "demo"):  # they act on a deferred Ctrl-C themselves; batch: its jobs
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    _raise_deferred_interrupt()
     try:
         return commands.get(args.command, cmd_demo)(args)
     except Exception as exc:
@@ -713,8 +718,32 @@ def _run(args) -> int:
     return EXIT_BAD_INPUT
 
 
+_DEFERRED_INTERRUPTS: list[int] = []
+
+
+def _defer_interrupt(signum, _frame) -> None:
+    """Ctrl-C during start-up is noted, not raised: a KeyboardInterrupt inside a C++ extension's import or
+    call (pybind11) aborts the process; the note is acted on at the next safe point."""
+    _DEFERRED_INTERRUPTS.append(signum)
+
+
+def _raise_deferred_interrupt() -> None:
+    if _DEFERRED_INTERRUPTS:
+        _DEFERRED_INTERRUPTS.clear()
+        raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; Ctrl-C at any point before the first iteration exits 130 with one line."""
+    previous_handler = signal.signal(signal.SIGINT, _defer_interrupt)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+        _DEFERRED_INTERRUPTS.clear()
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         warnings.formatwarning = _short_warning
         words = sys.argv[1:] if argv is None else argv
