@@ -23,7 +23,6 @@ original source's coordinates.
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -33,7 +32,8 @@ import numpy as np
 import torch
 
 from .alignment import RigidTransform
-from .backends import BackendError, mark_keops_broken, raised_by_keops
+from .backends import raised_by_keops
+from .dense_fallback import dense_fallback_check
 from .fidelity import FIDELITIES, Fidelity, LandmarkTerm
 from .lbfgs import LBFGS
 from .levels import LevelPlan, plan_levels
@@ -41,18 +41,6 @@ from .model import DTYPES, DeformationModel, InputError, ModelSettings
 from .shooting import ShootingCancelled
 
 PATIENCE = 3  # iterations over which the loss must gain at least ``tolerance``
-# Dense autograd through a shooting keeps about this many N x M matrices per time step (8 GB at N = 2046,
-# float32, 10 steps: see backends.DENSE_MAX_PAIRS); a fallback from KeOps uses at most this share of memory.
-DENSE_BYTES_PER_PAIR_STEP = 48
-DENSE_MEMORY_SHARE = 0.7
-
-
-def physical_memory() -> int:
-    """Bytes of memory of this machine (0 where unknown)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
 
 
 @dataclass
@@ -194,20 +182,6 @@ def checked_landmarks(source_landmarks, target_landmarks, weight: float) -> tupl
     if not (np.isfinite(src).all() and np.isfinite(tgt).all()):
         raise InputError("landmarks contain non-finite coordinates (NaN or Inf)")
     return src, tgt
-
-
-def dense_fallback_check(exc: Exception, n_points: int, n_control: int, n_faces: int, steps: int, dtype) -> str:
-    """Record that KeOps failed; the one-line reason, or BackendError when dense reductions cannot fit."""
-    reason = mark_keops_broken(exc)
-    need = max(n_points * n_control, n_faces**2) * steps * DENSE_BYTES_PER_PAIR_STEP * torch.finfo(dtype).bits // 8
-    have = physical_memory()
-    if have and need > DENSE_MEMORY_SHARE * have:
-        raise BackendError(
-            f"KeOps failed ({reason}) and dense reductions would need about {need / 2**30:.0f} GB here "
-            f"({have / 2**30:.0f} GB of memory): make KeOps work (a C++ compiler, g++, and Python headers; "
-            "an intact ~/.cache/keops2.3), or use fewer control points or coarser levels"
-        ) from exc
-    return reason
 
 
 class Registration:

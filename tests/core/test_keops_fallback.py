@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from shapeviewer.core import backends, registration
+from shapeviewer.core import backends, dense_fallback
 from shapeviewer.core.backends import BackendError
 from shapeviewer.core.fidelity import Fidelity
 from shapeviewer.core.registration import Registration, RegistrationSettings
@@ -92,7 +92,7 @@ def test_a_failure_while_setting_up_sets_up_again_dense(human, monkeypatch):
 
 
 def test_when_dense_cannot_fit_the_run_stops_with_one_clear_line(human, monkeypatch):
-    monkeypatch.setattr(registration, "physical_memory", lambda: 2**20)  # a 1 MiB machine
+    monkeypatch.setattr(dense_fallback, "physical_memory", lambda: 2**20)  # a 1 MiB machine
     monkeypatch.setattr(Fidelity, "__init__", lambda self, *a: KEOPS_LIKE.fail())
     with pytest.raises(BackendError) as info:
         Registration((human.vertices, human.faces), deformed_copy(human), settings(iterations=2))
