@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     movie.add_argument("--pingpong", action="store_true", help="play forward then back")
     movie.add_argument("--no-target", action="store_true", help="leave out the translucent target")
     movie.add_argument("--no-displacement", action="store_true", help="plain colour instead of displacement")
+    movie.add_argument("--no-time", action="store_true", help="leave out the time label (t = 0 to 1)")
     gui = sub.add_parser(
         "gui", help="open the desktop app on SOURCE and TARGET, or on a saved SESSION.svsession (no files: what "
         "was open last, the demo pair the first time)"
@@ -145,6 +146,7 @@ def cmd_movie(args) -> int:
         fps=args.fps,
         frames_per_step=args.frames_per_step,
         pingpong=args.pingpong,
+        time_label=not args.no_time,
         show_target=not args.no_target,
     )
     settings.validate(args.out)

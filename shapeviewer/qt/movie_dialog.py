@@ -46,6 +46,9 @@ class MovieDialog(QDialog):
         self.target.setChecked(DEFAULTS.show_target)
         self.displacement = QCheckBox("Colour by displacement")
         self.displacement.setChecked(DEFAULTS.color_by_displacement)
+        self.time_label = QCheckBox("Time label (t = 0 to 1)")
+        self.time_label.setChecked(DEFAULTS.time_label)
+        self.time_label.setToolTip("Where along the geodesic each frame is, in the upper right corner")
         self.caption = QLineEdit(caption)
         self.caption.setToolTip("Text in the upper left corner (empty: none)")
         self.caption.setMinimumWidth(380)
@@ -54,7 +57,7 @@ class MovieDialog(QDialog):
         form.addRow("Frames per second", self.fps)
         form.addRow("Frames per time step", self.frames_per_step)
         form.addRow("Duration", self.duration)
-        for box in (self.pingpong, self.target, self.displacement):
+        for box in (self.pingpong, self.target, self.displacement, self.time_label):
             form.addRow(box)
         form.addRow("Caption", self.caption)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -72,7 +75,8 @@ class MovieDialog(QDialog):
 
     def _boxes(self) -> dict:
         return {"size": self.size_box, "fps": self.fps, "frames_per_step": self.frames_per_step,
-                "pingpong": self.pingpong, "target": self.target, "displacement": self.displacement}  # fmt: skip
+                "pingpong": self.pingpong, "target": self.target, "displacement": self.displacement,
+                "time_label": self.time_label}  # fmt: skip
 
     def _restore(self) -> None:
         """The options of the last export (the caption is the run's own, so it is not remembered)."""
@@ -109,4 +113,5 @@ class MovieDialog(QDialog):
             show_target=self.target.isChecked(),
             color_by_displacement=self.displacement.isChecked(),
             caption=self.caption.text(),
+            time_label=self.time_label.isChecked(),
         )

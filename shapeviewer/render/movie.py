@@ -41,6 +41,7 @@ class MovieSettings:
     show_target: bool = True
     color_by_displacement: bool = True
     caption: str = ""
+    time_label: bool = True  # "t = 0.50" in the upper right corner: where along the geodesic the frame is
 
     def validate(self, path: Path) -> None:
         if path.suffix.lower() not in FORMATS:
@@ -165,16 +166,23 @@ def write_movie(
                 scene.set_trajectory(trajectory)
                 scene.show_target(settings.show_target and target is not None)
                 scene.color_by_displacement(settings.color_by_displacement)
+                text_size = max(12, settings.size[1] // 22)  # caption and time label alike, whatever their length
                 if settings.caption:
-                    plotter.add_text(settings.caption, font_size=10, position="upper_left", color="black")
+                    caption = plotter.add_text(settings.caption, font_size=10, position="upper_left", color="black")
+                    caption.SetMaximumFontSize(text_size)
                 if camera is not None:
                     plotter.camera_position = camera
                 else:
                     plotter.view_isometric()
                     plotter.reset_camera(bounds=_bounds(trajectory, tv))
                 pipe = FramePipe(partial, settings.size, settings.fps, Path(work))
+                last = max(len(trajectory) - 1, 1)
                 for done, t in enumerate(times):
                     scene.show_points(interpolate(trajectory, t))
+                    if settings.time_label:
+                        label = plotter.add_text(f"t = {t / last:.2f}", font_size=10, position="upper_right",
+                                                 color="black", name="time-label")  # fmt: skip
+                        label.SetMaximumFontSize(text_size)
                     plotter.render()
                     pipe.send(plotter.screenshot(return_img=True)[..., :3])
                     if progress is not None and progress(done + 1, len(times)) is False:

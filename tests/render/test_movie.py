@@ -45,6 +45,22 @@ def test_frames_show_the_deformation(tmp_path, geodesic):
     assert np.abs(frames[0].astype(int) - frames[-1]).mean() > 1  # the shape moved
 
 
+@pytest.mark.parametrize("label", [True, False])
+def test_the_time_label_says_where_each_frame_is(tmp_path, geodesic, label):
+    trajectory, faces, target = geodesic
+    settings = MovieSettings(size=(320, 240), fps=10, frames_per_step=1, time_label=label)
+    out = write_movie(tmp_path / "m.mp4", trajectory, faces, target, settings)
+    reader = imageio_ffmpeg.read_frames(str(out))
+    next(reader)
+    corners = [np.frombuffer(f, np.uint8).reshape(240, 320, 3)[:30, 230:].astype(int) for f in reader]
+    dark = [(c.mean(axis=2) < 120).sum() for c in corners]  # text pixels in the upper right corner
+    changed = np.abs(corners[0] - corners[-1]).mean()
+    if label:
+        assert min(dark) > 20 and changed > 1  # "t = 0.00" ... "t = 1.00"
+    else:
+        assert max(dark) == 0 and changed < 0.5
+
+
 def test_cancelled_export_leaves_no_file(tmp_path, geodesic):
     trajectory, faces, target = geodesic
     (tmp_path / "keep.mp4").write_bytes(b"an older movie")
