@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Diffeomorphic registration of surface meshes (LDDMM and normalized kernel cometrics).",
     )
     parser.add_argument("--version", action="version", version=f"shapeviewer {__version__}")
+    from .self_test import SelfTestAction
+
+    parser.add_argument(
+        "--self-test", action=SelfTestAction,
+        help="check this installation (imports, an off-screen frame, a tiny registration with KeOps where a C++ "
+        "compiler is found) and exit: 0 when every check passes, 1 naming the one that failed",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     shoot = sub.add_parser("shoot", help="shoot a geodesic from SOURCE with given momenta")
     shoot.add_argument("source", type=Path, help="the mesh to deform (PLY, OBJ, STL, VTK, VTP, OFF)")

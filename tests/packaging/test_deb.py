@@ -2,8 +2,8 @@
 Marked ``packaging`` (deselected unless SHAPEVIEWER_PACKAGING=1; about 2-5 minutes and 3 GB of scratch disk).
 
 With SHAPEVIEWER_PACKAGING_INSTALL=1 as well (marker ``packaging_install``; root, Debian, no shapeviewer package
-installed yet), the .deb is installed with dpkg, its command line and a short registration run (with g++ and
-without a compiler on PATH), and it is removed again."""
+installed yet), the .deb is installed with dpkg, its command line, a short registration and ``--self-test`` run
+(with g++ and without a compiler on PATH, without a display), and it is removed again."""
 
 from __future__ import annotations
 
@@ -123,6 +123,17 @@ def test_deb_is_relocated_to_opt(artifacts, tmp_path):
     assert leftover.stdout == "", leftover.stdout
 
 
+def _self_test(env: dict[str, str]) -> str:
+    """The installed 'shapeviewer --self-test' output; AssertionError unless it passed."""
+    run = subprocess.run(["/usr/bin/shapeviewer", "--self-test"], capture_output=True, text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert lines[-1].startswith("self-test passed"), run.stdout
+    assert f"({PREFIX}/bin/python" in lines[0], lines[0]  # the installed environment, not a development one
+    assert "vtkEGLRenderWindow" in run.stdout or "vtkOSOpenGLRenderWindow" in run.stdout, run.stdout  # no display
+    return run.stdout
+
+
 @pytest.mark.packaging_install
 def test_deb_installs_runs_and_removes(artifacts, tmp_path):
     assert os.geteuid() == 0, "SHAPEVIEWER_PACKAGING_INSTALL=1: installing with dpkg needs root"
@@ -149,6 +160,10 @@ def test_deb_installs_runs_and_removes(artifacts, tmp_path):
         )  # fmt: skip
         assert dense.returncode == 0, dense.stderr[-3000:]
         assert dense.stderr.count("no C++ compiler for KeOps") == 1, dense.stderr
+        # --self-test without a display: KeOps with g++ (compiling into this HOME's empty cache), dense without.
+        checked = _self_test(env)
+        assert "backend keops (KeOps)" in checked and "compiling KeOps formulas (first run only" in checked, checked
+        assert "backend torch (dense)" in _self_test(bare)
     finally:
         remove = subprocess.run(["dpkg", "-r", "shapeviewer"], capture_output=True, text=True)
     assert remove.returncode == 0, remove.stdout + remove.stderr
