@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+# point data of deformed.vtp (each vertex to the target surface) and target.vtp (each to the deformed source)
+from .core.surface_distance import DISTANCE_TO_SOURCE, DISTANCE_TO_TARGET
+
 MAX_LANDMARK_WEIGHT = 1e6
-DISTANCE_TO_TARGET = "distance_to_target"  # point data of deformed.vtp: each vertex to the target surface
-DISTANCE_TO_SOURCE = "distance_to_source"  # point data of target.vtp: each vertex to the deformed source
 
 
 def _landmark_weight(text: str) -> float:

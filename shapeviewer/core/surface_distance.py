@@ -21,6 +21,8 @@ import numpy as np
 CHUNK_PAIRS = 2_000_000  # point-triangle pairs evaluated at once (about 100 bytes each)
 CHUNK_POINTS = 20_000  # query points handled at once (bounds the candidate lists' memory)
 NEAREST_CANDIDATES = 4  # nearest centroids whose triangles give the first upper bound
+DISTANCE_TO_TARGET = "distance_to_target"  # point data of an exported deformed source: each vertex to the target
+DISTANCE_TO_SOURCE = "distance_to_source"  # point data of an exported target: each vertex to the deformed source
 
 
 def _dot(a, b):

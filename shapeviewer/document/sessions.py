@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.alignment import RigidTransform
 from ..core.registration import Report
 from ..io.session import Session, SessionResult, settings_from_dict
 from .history import LossHistory
+from .landmarks import LandmarkPairs
 from .state import Document, Result
 
 
@@ -22,10 +24,13 @@ def to_session(doc: Document) -> Session:
         result = SessionResult(
             rep.trajectory, rep.momenta, status, rep.iteration, rep.loss, rep.fidelity, rep.energy,
             info, doc.history.as_dict(), control_index=doc.result.control_index, levels=info.get("levels"),
+            landmark_trajectory=rep.landmark_trajectory,
         )  # fmt: skip
     return Session(
         doc.meshes["source"], doc.meshes["target"], asdict(doc.settings), doc.mask, result, doc.frame,
         camera=doc.camera, source_path=_path(doc, "source"), target_path=_path(doc, "target"),
+        landmarks=doc.landmarks.to_json() if doc.landmarks else None,
+        alignment=None if doc.alignment is None else doc.alignment.to_json(),
     )  # fmt: skip
 
 
@@ -40,18 +45,32 @@ def session_paths(session: Session) -> dict[str, Path]:
     return {role: Path(known[role] or getattr(session, role).name) for role in known}
 
 
+def saved_report(trajectory, momenta, status, iteration, loss, fidelity, energy, info: dict, message: str,
+                 landmark_trajectory=None) -> Report:  # fmt: skip
+    """A finished run's Report rebuilt from saved numbers (a session's result, a result folder's result.json);
+    ``info`` gives the initial fidelity of the level the result comes from."""
+    initial = float(info.get("report_fidelity_initial") or info.get("fidelity_initial") or 0.0)
+    return Report(
+        iteration, loss, fidelity, energy, 0.0, np.asarray(trajectory), np.asarray(momenta), status, message,
+        fidelity_initial=initial, landmark_trajectory=landmark_trajectory,
+    )  # fmt: skip
+
+
 def restored_result(session: Session) -> tuple[Result, LossHistory] | None:
     r = session.result
     if r is None:
         return None
     info = dict(r.info)
-    initial = float(info.get("report_fidelity_initial") or info.get("fidelity_initial") or 0.0)
-    report = Report(
-        r.iteration, r.loss, r.fidelity, r.energy, 0.0, np.asarray(r.trajectory), np.asarray(r.momenta), r.status,
-        "restored from a session", fidelity_initial=initial,
-    )  # fmt: skip
+    report = saved_report(r.trajectory, r.momenta, r.status, r.iteration, r.loss, r.fidelity, r.energy, info,
+                          "restored from a session", r.landmark_trajectory)  # fmt: skip
     index = None if r.control_index is None else np.asarray(r.control_index, dtype=np.int64)
     return Result(report, index, info), LossHistory.from_dict(r.history or {})
+
+
+def restore_landmarks_and_alignment(doc: Document, session: Session) -> None:
+    """The session's landmarks and pre-alignment into ``doc`` (after its meshes; before its result)."""
+    doc.landmarks.restore(LandmarkPairs.from_json(session.landmarks or {}))
+    doc.set_alignment(None if session.alignment is None else RigidTransform.from_json(session.alignment))
 
 
 def session_settings(session: Session):

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 from psygnal import Signal
 
+from ..core.alignment import RigidTransform
 from ..core.errors import InputError
 from ..core.registration import RegistrationSettings, Report
 from ..io.meshes import Mesh
 from .history import LossHistory
+from .landmarks import LandmarkPairs
 
 ROLES = ("source", "target")
 
@@ -38,6 +40,15 @@ class Result:
     def n_frames(self) -> int:
         return len(self.report.trajectory)
 
+    def landmark_errors(self) -> dict[str, float]:
+        """label -> |phi_1(l) - l'| at the end of the geodesic, for the landmarks paired when it ran."""
+        marks, labels = self.report.landmark_trajectory, self.info.get("landmark_labels")
+        target = self.info.get("target_landmarks")
+        if marks is None or labels is None or target is None:
+            return {}
+        err = np.linalg.norm(np.asarray(marks)[-1] - np.asarray(target, dtype=np.float64), axis=1)
+        return dict(zip(labels, (float(e) for e in err), strict=True))
+
     def control_points(self, frame: int) -> np.ndarray:
         """Where the control points are at ``frame`` (they move with the flow)."""
         points = self.report.trajectory[frame]
@@ -54,6 +65,7 @@ class Document:
     frame_changed = Signal(int)
     camera_changed = Signal()
     modified_changed = Signal(bool)
+    alignment_changed = Signal()
 
     def __init__(self) -> None:
         self.meshes: dict[str, Mesh] = {}
@@ -68,6 +80,9 @@ class Document:
         self.frame = 0
         self.camera: list | None = None  # result view: position, focal point, view up
         self.modified = False
+        self.landmarks = LandmarkPairs()  # placed on the input meshes, in their own coordinates
+        self.landmarks.changed.connect(lambda _role: self.set_modified(True))
+        self.alignment: RigidTransform | None = None  # moves the source before the registration
 
     # ---- inputs ---------------------------------------------------------------------------------
     @property
@@ -82,6 +97,10 @@ class Document:
         self.paths[role] = Path(path) if path is not None else Path(mesh.name)
         if role == "source":
             self.mask = None
+        self.landmarks.clear(role)
+        if self.alignment is not None:
+            self.alignment = None
+            self.alignment_changed.emit()
         self.clear_result()
         self.meshes_changed.emit(role)
         self.set_modified(True)
@@ -114,7 +133,38 @@ class Document:
             return "open a source and a target mesh"
         if settings_problem:
             return settings_problem
-        return self.mask_problem()
+        return self.landmark_problem() or self.mask_problem()
+
+    def landmark_problem(self) -> str:
+        """With a landmark weight, every landmark needs its partner on the other mesh."""
+        if self.settings.landmark_weight <= 0:
+            return ""
+        problem = self.landmarks.pairing_problem()
+        return f"the landmark weight is {self.settings.landmark_weight:g} but {problem}" if problem else ""
+
+    def landmarks_for_run(self) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+        """The paired labels and (K, 3) source and target landmarks (carried by the flow; in the loss with a
+        weight), or None."""
+        labels, src, tgt = self.landmarks.pairs()
+        return (labels, src, tgt) if labels else None
+
+    def set_alignment(self, alignment: RigidTransform | None) -> None:
+        """A new pre-alignment of the source: the geodesic shown was computed without it and goes."""
+        if alignment is not None and alignment.is_identity:
+            alignment = None
+        if alignment == self.alignment:
+            return
+        self.alignment = alignment
+        self.clear_result()
+        self.alignment_changed.emit()
+        self.set_modified(True)
+
+    def aligned_source(self) -> np.ndarray | None:
+        """The source's vertices as the registration starts from them (aligned to the target, if asked)."""
+        source = self.meshes.get("source")
+        if source is None:
+            return None
+        return source.vertices if self.alignment is None else self.alignment.apply(source.vertices)
 
     def mask_problem(self) -> str:
         """A mask that is zero everywhere, or (normalized cometric) one the kernel cannot reach from some

@@ -5,14 +5,24 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from ..core.model import geodesic_distance
+from ..core.surface_distance import SurfaceDistances, surface_distances
 from .state import Document
 
 
-def summary(doc: Document) -> dict:
-    """Inputs, settings, what the run used, the final numbers and the loss history; needs a result."""
+def final_surface_distances(doc: Document) -> SurfaceDistances:
+    """Both ways between the deformed source (the last frame) and the target, per vertex."""
+    source, target = doc.meshes["source"], doc.meshes["target"]
+    return surface_distances(doc.result.trajectory[-1], source.faces, target.vertices, target.faces)
+
+
+def summary(doc: Document, distances: SurfaceDistances | None = None) -> dict:
+    """Inputs, settings, what the run used, the final numbers, the surface distances of the last frame (as in
+    the command line's result.json; ``distances``: already measured) and the loss history; needs a result."""
     if doc.result is None:
         raise ValueError("there is no registration result to summarise")
     rep, info = doc.result.report, doc.result.info
+    if distances is None:
+        distances = final_surface_distances(doc)
     return {
         "source": str(doc.paths.get("source", "")),
         "target": str(doc.paths.get("target", "")),
@@ -26,5 +36,6 @@ def summary(doc: Document) -> dict:
         "fidelity_initial": info.get("fidelity_initial"),
         "fidelity_drop": rep.fidelity_drop,
         "loss_final": rep.loss,
+        "surface_distance": distances.to_json(),
         "history": doc.history.as_dict(),
     }

@@ -111,8 +111,8 @@ def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray,
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".ply" and not point_data:
-        write_bytes(path, ply_bytes(vertices, faces))
+    if suffix == ".ply":  # point data as extra vertex properties (VTK's writer drops them)
+        write_bytes(path, ply_bytes(vertices, faces, point_data))
         return
     poly = to_polydata(vertices, faces)
     for name, values in (point_data or {}).items():

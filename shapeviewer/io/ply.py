@@ -213,14 +213,27 @@ class _AsciiRows:
             raise MeshReadError(f"{self.path}: the PLY file holds {extra} values more than its header declares")
 
 
-def ply_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
-    """A binary little-endian PLY of double vertices and int triangles."""
-    vertices = np.ascontiguousarray(vertices, dtype="<f8")
+def ply_bytes(vertices: np.ndarray, faces: np.ndarray, point_data: dict | None = None) -> bytes:
+    """A binary little-endian PLY of double vertices and int triangles; ``point_data``: name -> (N,) values,
+    written as extra double properties of each vertex (what MeshLab, plyfile, trimesh and Open3D read)."""
+    vertices = np.asarray(vertices, dtype="<f8")
+    extra = {}
+    for name, values in (point_data or {}).items():
+        values = np.asarray(values, dtype="<f8")
+        if not name.isascii() or not name.isidentifier() or name in ("x", "y", "z"):
+            raise ValueError(f"point data '{name}' cannot be a PLY property name (letters, digits, '_')")
+        if values.shape != (len(vertices),):
+            raise ValueError(f"point data '{name}' has shape {values.shape}, expected ({len(vertices)},)")
+        extra[name] = values
+    table = np.zeros(len(vertices), dtype=[(k, "<f8") for k in ("x", "y", "z", *extra)])
+    table["x"], table["y"], table["z"] = vertices[:, 0], vertices[:, 1], vertices[:, 2]
+    for name, values in extra.items():
+        table[name] = values
     rows = np.zeros(len(faces), dtype=[("n", "u1"), ("i", "<i4", 3)])
     rows["n"], rows["i"] = 3, faces
+    props = "".join(f"property double {k}\n" for k in ("x", "y", "z", *extra))
     header = (
-        f"ply\nformat binary_little_endian 1.0\ncomment shapeviewer\nelement vertex {len(vertices)}\n"
-        "property double x\nproperty double y\nproperty double z\n"
+        f"ply\nformat binary_little_endian 1.0\ncomment shapeviewer\nelement vertex {len(vertices)}\n{props}"
         f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n"
     )
-    return header.encode("ascii") + vertices.tobytes() + rows.tobytes()
+    return header.encode("ascii") + table.tobytes() + rows.tobytes()

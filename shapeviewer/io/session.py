@@ -4,7 +4,8 @@ A zip holding ``session.json`` (format version, settings, names, result summary,
 (the meshes, mask, geodesic, momenta and control point indices), so the file moves between machines.
 Reading trusts nothing (see session_archive.py) and validates everything before returning, so a corrupt,
 truncated, hostile or newer file opens nothing half; the writer runs the same checks, so what it writes
-reopens. Version 1 files (no camera, paths, control indices or levels) still open.
+reopens. Version 1 files (no camera, paths, control indices or levels) and version 2 files (no landmarks,
+alignment or layers) still open.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from .session_checks import SessionProblem
 from .session_settings import settings_from_dict as _settings_from_dict
 
 FORMAT = "shapeviewer-session"
-VERSION = 2
+VERSION = 3
 SUFFIX = ".svsession"
 META_KEYS = ("format", "version", "settings", "frame", "source_name", "target_name", "result", "camera",
-             "source_path", "target_path")  # fmt: skip
+             "source_path", "target_path", "landmarks", "alignment", "layers")  # fmt: skip
 RESULT_KEYS = ("status", "iteration", "loss", "fidelity", "energy", "info", "history", "levels")
 
 
@@ -51,6 +52,7 @@ class SessionResult:
     history: dict = field(default_factory=dict)
     control_index: np.ndarray | None = None  # (n,) source vertex of each momentum; None: unknown (version 1)
     levels: list[dict] | None = None  # coarse-to-fine levels as in the registration's info
+    landmark_trajectory: np.ndarray | None = None  # (T+1, K, 3) the paired source landmarks along the geodesic
 
 
 @dataclass
@@ -64,6 +66,9 @@ class Session:
     camera: list[tuple[float, float, float]] | None = None  # position, focal point, view-up (pyvista)
     source_path: str | None = None  # where the meshes were first read from, when known
     target_path: str | None = None
+    landmarks: dict | None = None  # {"source"|"target": {label: [x, y, z]}} on the input meshes
+    alignment: dict | None = None  # core.alignment.RigidTransform.to_json() of the source's pre-alignment
+    layers: dict | None = None  # how each layer is drawn (the app's own JSON)
 
 
 def settings_from_dict(data: dict):
@@ -104,12 +109,15 @@ def _to_meta(session: Session) -> tuple[dict, dict]:
         "format": FORMAT, "version": VERSION, "settings": s.settings, "frame": s.frame,
         "source_name": s.source.name, "target_name": s.target.name, "result": None, "camera": camera,
         "source_path": s.source_path, "target_path": s.target_path,
+        "landmarks": s.landmarks, "alignment": s.alignment, "layers": s.layers,
     }  # fmt: skip
     if s.result is not None:
         r = s.result
         arrays["trajectory"], arrays["momenta"] = np.asarray(r.trajectory), np.asarray(r.momenta)
         if r.control_index is not None:
             arrays["control_index"] = np.asarray(r.control_index)
+        if r.landmark_trajectory is not None:
+            arrays["landmark_trajectory"] = np.asarray(r.landmark_trajectory, dtype=np.float64)
         meta["result"] = {k: getattr(r, k) for k in RESULT_KEYS}
     return meta, {k: np.asarray(v) for k, v in arrays.items()}
 
@@ -161,7 +169,14 @@ def _session_from(meta, arrays: dict) -> Session:
     frame = checks.check_frame(frame, 0 if result is None else len(result.trajectory))
     camera = checks.check_camera(meta.get("camera"))
     paths = [checks.check_text(meta.get(f"{r}_path"), f"{r}_path", optional=True) for r in ("source", "target")]
-    return Session(source, target, settings, mask, result, frame, camera, *paths)
+    landmarks = checks.check_landmarks(meta.get("landmarks"))
+    alignment = checks.check_alignment(meta.get("alignment"))
+    layers = None if meta.get("layers") is None else checks.check_dict(meta["layers"], "the layers")
+    if result is not None and landmarks is not None:
+        result.landmark_trajectory = checks.check_landmark_trajectory(
+            arrays.get("landmark_trajectory"), len(result.trajectory)
+        )
+    return Session(source, target, settings, mask, result, frame, camera, *paths, landmarks, alignment, layers)
 
 
 def _result_defaults() -> dict:

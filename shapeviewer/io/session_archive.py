@@ -56,7 +56,7 @@ def read_members(fh, budget: Budget) -> tuple[object, dict]:
 
 ARRAY_NAMES = {
     "source_vertices", "source_faces", "target_vertices", "target_faces",
-    "mask", "trajectory", "momenta", "control_index",
+    "mask", "trajectory", "momenta", "control_index", "landmark_trajectory",
 }  # fmt: skip
 
 

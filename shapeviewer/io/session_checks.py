@@ -144,3 +144,41 @@ def check_levels(levels) -> list | None:
     if not isinstance(levels, list):
         raise SessionProblem(f"the result's levels are not a list (found {type(levels).__name__})")
     return [check_dict(level, "a level of the result") for level in levels]
+
+
+def check_landmarks(data) -> dict | None:
+    """{"source"|"target": {label: [x, y, z]}} with finite coordinates, or None."""
+    if data is None:
+        return None
+    check_keys(check_dict(data, "the landmarks"), ("source", "target"), "the landmarks")
+    out = {}
+    for role in ("source", "target"):
+        points = check_dict(data.get(role, {}), f"the {role} landmarks")
+        for label, p in points.items():
+            if not (isinstance(p, list) and len(p) == 3 and all(is_number(x) and math.isfinite(x) for x in p)):
+                raise SessionProblem(f"{role} landmark {label!r:.40} is not three finite numbers")
+        out[role] = {label: [float(x) for x in p] for label, p in points.items()}
+    return out
+
+
+def check_alignment(data) -> dict | None:
+    """A pre-alignment as RigidTransform.to_json() wrote it (its 4x4 matrix a similarity), or None."""
+    if data is None:
+        return None
+    from ..core.alignment import RigidTransform
+    from ..core.errors import InputError
+
+    try:
+        RigidTransform.from_json(check_dict(data, "the alignment"))
+    except InputError as exc:
+        raise SessionProblem(str(exc)) from None
+    return data
+
+
+def check_landmark_trajectory(traj: np.ndarray | None, n_frames: int) -> np.ndarray | None:
+    if traj is None:
+        return None
+    traj = float_array(traj, "the landmark trajectory")
+    if traj.ndim != 3 or traj.shape[0] != n_frames or traj.shape[2] != 3:
+        raise SessionProblem(f"the landmark trajectory has shape {traj.shape}, expected ({n_frames}, K, 3)")
+    return traj

@@ -1,4 +1,7 @@
-"""File > Export: movie, deformed mesh (current frame or every frame), momenta, screenshot, JSON summary."""
+"""File > Export: movie, deformed mesh (current frame or every frame), momenta, screenshot, JSON summary.
+
+Deformed meshes carry their point data 'displacement' and 'distance_to_target' (each vertex to the target
+surface, as in the command line's deformed.vtp); the summary holds the last frame's surface distances."""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QProgressDialog
 
 from ..core.model import geodesic_distance
+from ..core.surface_distance import DISTANCE_TO_TARGET
 from ..document.summary import summary
 from ..io.meshes import write_mesh
 from ..io.results import write_json
 from ..render.movie import MovieCancelled, MovieError, MovieSettings, write_movie
 from . import settings_store
+from .busy import busy_cursor
 from .movie_dialog import MovieDialog
 
 MESH_FORMATS = "VTK PolyData (*.vtp);;PLY (*.ply);;Wavefront OBJ (*.obj)"
@@ -111,9 +116,12 @@ def export_current_mesh(window) -> None:
         return
     points = trajectory[frame]
     try:
-        write_mesh(
-            path, points, doc.meshes["source"].faces, {"displacement": np.linalg.norm(points - trajectory[0], axis=1)}
-        )
+        with busy_cursor():
+            data = {
+                "displacement": np.linalg.norm(points - trajectory[0], axis=1),
+                DISTANCE_TO_TARGET: window.distances.of_frame(frame).to_target,
+            }
+            write_mesh(path, points, doc.meshes["source"].faces, data)
     except (OSError, ValueError) as exc:
         _failed(window, "the mesh", exc)
         return
@@ -131,9 +139,13 @@ def export_sequence(window) -> None:
     faces, last = window.meshes["source"].faces, len(rep.trajectory) - 1
     width = max(3, len(str(last)))
     try:
-        for i, points in enumerate(rep.trajectory):
-            disp = np.linalg.norm(points - rep.trajectory[0], axis=1)
-            write_mesh(path.with_name(f"{path.stem}_{i:0{width}d}{path.suffix}"), points, faces, {"displacement": disp})
+        with busy_cursor():
+            for i, points in enumerate(rep.trajectory):
+                data = {
+                    "displacement": np.linalg.norm(points - rep.trajectory[0], axis=1),
+                    DISTANCE_TO_TARGET: window.distances.to_target(points),
+                }
+                write_mesh(path.with_name(f"{path.stem}_{i:0{width}d}{path.suffix}"), points, faces, data)
     except (OSError, ValueError) as exc:
         _failed(window, "the frames", exc)
         return
@@ -175,7 +187,9 @@ def export_summary(window) -> None:
     if path is None:
         return
     try:
-        write_json(path, summary(window.doc))
+        with busy_cursor():
+            data = summary(window.doc, window.distances.of_frame(window.doc.result.n_frames - 1))
+        write_json(path, data)
     except (OSError, TypeError, ValueError) as exc:
         _failed(window, "the summary", exc)
         return

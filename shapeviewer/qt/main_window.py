@@ -29,6 +29,10 @@ from .app import app_icon
 from .busy import busy_cursor
 from .display_options import DisplayOptions
 from .formula_warmup import FormulaWarmup
+from .inspection import install_inspection
+from .landmark_actions import connect_landmark_tools, draw_result_landmarks
+from .landmark_controller import LandmarkController
+from .landmark_panel import LandmarkPanel
 from .log_panel import LogPanel
 from .mask_actions import connect_mask_tools
 from .menus import build_menus
@@ -87,14 +91,18 @@ class MainWindow(QMainWindow):
         self.display = DisplayOptions()
         self.paint = PaintController(self.inputs, self)
         self.paint_panel = PaintPanel(self.paint)
+        self.landmark_control = LandmarkController(self.inputs, self.doc.landmarks, self)
+        self.landmark_panel = LandmarkPanel(self.landmark_control, self.parameters.landmark_weight)
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stopButton")
         self.stop_button.setEnabled(False)
         self.side_tabs = QTabWidget()
-        for widget, name in ((self.parameters, "Registration"), (self.paint_panel, "Mask"), (self.display, "Display")):
+        for widget, name in ((self.parameters, "Registration"), (self.paint_panel, "Mask"),
+                             (self.landmark_panel, "Landmarks"), (self.display, "Display")):  # fmt: skip
             self.side_tabs.addTab(_scrolled(widget), name)
+        self.landmark_tab = self.side_tabs.widget(2)
         self.side_tabs.setMinimumWidth(380)
         scroll = self.side_tabs
         self.run_problem = QLabel()
@@ -133,6 +141,8 @@ class MainWindow(QMainWindow):
         self.session = SessionManager(self)
         self.actions = build_menus(self)
         self._connect()
+        install_inspection(self)
+        connect_landmark_tools(self)  # registers its layer with the inspection's list
         self._restore_layout()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
@@ -183,6 +193,8 @@ class MainWindow(QMainWindow):
         self.inputs.files_dropped.connect(self._files_dropped)
         self.display.connect_window(self)
         connect_mask_tools(self)
+        doc.alignment_changed.connect(self._alignment_changed)
+        doc.landmarks.changed.connect(self.revalidate)
         self.revalidate()
 
     def _warmup_said(self, text: str) -> None:
@@ -266,8 +278,7 @@ class MainWindow(QMainWindow):
         src, tgt = self.meshes.get("source"), self.meshes.get("target")
         if src is not None and tgt is not None:
             self.parameters.set_meshes(src.vertices, tgt.vertices)
-            self.result.set_meshes(src.vertices, src.faces, tgt.vertices, tgt.faces)
-            self.display.apply_to_scene(self)
+            self._show_rest_pose()
             self.playback_bar.set_frame_count(1)
             if remember:
                 settings_store.remember_pair(self.paths["source"], self.paths["target"])
@@ -280,6 +291,20 @@ class MainWindow(QMainWindow):
         self.display.update_kernel_sphere(self)
         self.inputs.reset_camera()
         self.revalidate()
+
+    def _show_rest_pose(self) -> None:
+        """The result view before any geodesic: the source as the registration starts (pre-aligned) and the target."""
+        src, tgt = self.meshes["source"], self.meshes["target"]
+        self.result.set_meshes(self.doc.aligned_source(), src.faces, tgt.vertices, tgt.faces)
+        self.display.apply_to_scene(self)
+
+    def _alignment_changed(self) -> None:
+        if self.doc.ready:
+            self._show_rest_pose()
+            self.playback_bar.set_frame_count(1)
+            self.result.view.reset_camera()
+            schedule_paint(self.result.view)
+            draw_result_landmarks(self)
 
     # ---- running ------------------------------------------------------------------------------
     def _run_readiness(self) -> tuple[bool, str]:
@@ -311,6 +336,8 @@ class MainWindow(QMainWindow):
             (tgt.vertices.copy(), tgt.faces.copy()),
             settings,
             self.doc.mask_for_run(),
+            landmarks=self.doc.landmarks_for_run(),
+            alignment=self.doc.alignment,
         )
         self.warmup.timer.stop()
         if self.warmup.busy:  # two threads must not compile one formula: this job starts when the warm-up ends

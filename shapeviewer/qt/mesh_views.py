@@ -21,6 +21,7 @@ from .opengl_info import multi_samples
 BACKGROUND = "#f4f4f6"
 SOURCE_VALUES = "shown values"
 DISPLACEMENT_SWATCH = "#21918c"  # the middle of viridis, the displacement colour map
+DISTANCE_SWATCH = "#bc3754"  # the middle of inferno, the distance colour map
 
 
 class _FileDropFilter(QObject):
@@ -232,10 +233,12 @@ class ResultView(QObject):
         self.show_legend(by_displacement=False)
         self.set_title("Result: press Run")
 
-    def show_legend(self, by_displacement: bool) -> None:
-        """The swatch of the deformed source is its colour, or says the colour is the displacement."""
-        deformed = ["deformed source: colour = displacement", DISPLACEMENT_SWATCH] if by_displacement else [
-            "deformed source", SOURCE_COLOR]  # fmt: skip
+    def show_legend(self, by_displacement: bool | str) -> None:
+        """The swatch of the deformed source is its colour, or says what the colour is (True: the displacement;
+        a string: that quantity, e.g. 'distance to target')."""
+        meaning = "displacement" if by_displacement is True else by_displacement
+        swatch = DISPLACEMENT_SWATCH if meaning == "displacement" else DISTANCE_SWATCH
+        deformed = [f"deformed source: colour = {meaning}", swatch] if meaning else ["deformed source", SOURCE_COLOR]
         self.view.remove_legend(render=False)
         labels = [deformed, ["target", TARGET_COLOR]]
         self.view.add_legend(labels, bcolor=None, size=(0.3, 0.1), loc="lower left", face="rectangle")

@@ -115,6 +115,11 @@ class ParametersPanel(QWidget):
             0.0, 1e6, DEFAULTS.regularization, 4,
             "gamma: translating the shape by its size costs gamma x the initial mismatch",
         )  # fmt: skip
+        self.landmark_weight = _double(
+            0.0, 1e6, DEFAULTS.landmark_weight, 3,
+            "weight of the landmark mismatch against the surface mismatch (0: landmarks only ride along); "
+            "shown in the Landmarks tab, with the landmarks",
+        )  # fmt: skip
         self.iterations = _spin(1, 100_000, DEFAULTS.iterations, "L-BFGS iterations at most, per level")
         self.levels = _combo(
             LEVEL_CHOICES,
@@ -204,6 +209,7 @@ class ParametersPanel(QWidget):
         for box in self.findChildren(QSpinBox) + self.findChildren(QDoubleSpinBox):
             box.valueChanged.connect(self.changed)
         self.kernel.text.textChanged.connect(self.changed)
+        self.landmark_weight.valueChanged.connect(self.changed)  # shown in the Landmarks tab, not in this panel
         self.changed.connect(self._advanced_summary)
         guard_wheel(self)
         self._revalidate()
@@ -246,6 +252,7 @@ class ParametersPanel(QWidget):
         if settings.fidelity_scale is not None:
             self.fidelity_scale.setValue(settings.fidelity_scale)
         self.regularization.setValue(settings.regularization)
+        self.landmark_weight.setValue(settings.landmark_weight)
         self.iterations.setValue(settings.iterations)
         self.levels.setCurrentText("auto" if settings.levels is None else str(settings.levels))
         if self.tolerance.findText(f"{settings.tolerance:g}") < 0:
@@ -350,6 +357,7 @@ class ParametersPanel(QWidget):
             fidelity=self.fidelity.currentText(),
             fidelity_scale=None if landmarks else self.fidelity_scale.value(),
             regularization=self.regularization.value(),
+            landmark_weight=self.landmark_weight.value(),
             iterations=self.iterations.value(),
             levels=None if self.levels.currentText() == "auto" else int(self.levels.currentText()),
             tolerance=float(self.tolerance.currentText()),

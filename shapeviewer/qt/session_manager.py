@@ -9,10 +9,17 @@ from PySide6.QtCore import QObject, QSaveFile, QStandardPaths, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.errors import InputError
-from ..document.sessions import restored_result, session_paths, session_settings, to_session
+from ..document.sessions import (
+    restore_landmarks_and_alignment,
+    restored_result,
+    session_paths,
+    session_settings,
+    to_session,
+)
 from ..io.session import SUFFIX, Session, SessionReadError, read_session, session_bytes
 from . import settings_store
 from .busy import busy_cursor
+from .layers import layers_state, restore_layers
 
 AUTOSAVE_MS = 60_000
 FILTER = f"shapeviewer sessions (*{SUFFIX})"
@@ -65,7 +72,9 @@ class SessionManager(QObject):
         """The document as a session, with the result view's camera of the moment."""
         w = self.window
         w.doc.set_camera(w.result.view.camera_position.to_list())
-        return to_session(w.doc)
+        session = to_session(w.doc)
+        session.layers = layers_state(w)
+        return session
 
     def _write(self, path: Path) -> None:
         data = session_bytes(self.capture())
@@ -148,11 +157,13 @@ class SessionManager(QObject):
             w.doc.set_settings(settings)
             if session.mask is not None:
                 w.paint.set_weights(session.mask, record=False)
+            restore_landmarks_and_alignment(w.doc, session)
             if session.camera is not None:
                 w.doc.set_camera(session.camera)
                 w.result.view.camera_position = session.camera
             if restored is not None:
                 w.doc.restore(*restored, session.frame)
+            self._restore_layers(session.layers)
         self.path = None if recovered else Path(path)
         if not recovered:
             settings_store.remember_session(Path(path))
@@ -162,6 +173,15 @@ class SessionManager(QObject):
         w.status_line.setText(f"{'Recovered' if recovered else 'Opened'} the session {path}")
         w.log_panel.add(f"opened session {path}")
         return True
+
+    def _restore_layers(self, state: dict | None) -> None:
+        """How the layers were drawn; a state this version cannot apply is said, and the rest still opens."""
+        if state is None:
+            return
+        try:
+            restore_layers(self.window, state)
+        except (ValueError, TypeError) as exc:
+            self.window.log_panel.add(f"warning: the session's layer settings were not applied: {exc}")
 
     def update_title(self) -> None:
         name = self.path.name if self.path else "untitled"

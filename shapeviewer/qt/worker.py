@@ -27,6 +27,8 @@ class RegistrationJob:
     target: tuple[np.ndarray, np.ndarray]
     settings: object  # core.registration.RegistrationSettings
     mask: np.ndarray | None = None
+    landmarks: tuple[list, np.ndarray, np.ndarray] | None = None  # labels, paired (K, 3) source and target points
+    alignment: object = None  # core.alignment.RigidTransform applied to the source first, or None
 
 
 CANCELLED_EARLY = "cancelled during the set-up"  # the details of ``failed`` when Stop came before any state
@@ -60,11 +62,18 @@ class RegistrationWorker(QObject):
 
         try:
             job = self.job
-            reg = Registration(job.source, job.target, job.settings, job.mask)
+            labels, src_lm, tgt_lm = job.landmarks if job.landmarks is not None else (None, None, None)
+            reg = Registration(
+                job.source, job.target, job.settings, job.mask,
+                source_landmarks=src_lm, target_landmarks=tgt_lm, alignment=job.alignment,
+            )  # fmt: skip
             info = reg.describe()
             index = reg.model.control_index
             info["control_index"] = None if index is None else index.cpu().numpy()
             info["fidelity_initial"] = reg.fidelity_initial
+            if labels is not None:
+                info["landmark_labels"] = list(labels)
+                info["target_landmarks"] = np.asarray(tgt_lm, dtype=np.float64).tolist()
             self.started.emit(info)
             frames = FrameThrottle()
             for rep in reg.run(should_stop=self._stop.is_set):

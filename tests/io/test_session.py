@@ -168,3 +168,33 @@ def test_settings_with_unknown_keys_are_a_clear_error(session):
         settings_from_dict({"model": {"warp": 1}})
     with pytest.raises(SessionReadError, match=r"settings\.iterations"):
         settings_from_dict({"iterations": "many"})
+
+
+def test_landmarks_alignment_and_layers_round_trip_and_bad_ones_are_named(tmp_path, session):
+    from shapeviewer.core.alignment import RigidTransform
+
+    turn = RigidTransform(np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]]), np.array([1.0, 2, 3]), 1.5, "similarity")
+    session.landmarks = {"source": {"1": [0.1, 0.2, 0.3], "nasion": [1, 2, 3]}, "target": {"1": [0, 0, 1]}}
+    session.alignment = turn.to_json()
+    session.layers = {"target": {"visible": False, "opacity": 0.4}}
+    session.result.landmark_trajectory = np.zeros((4, 2, 3))
+    back = _reopened(tmp_path, session)
+    assert back.landmarks["source"]["nasion"] == [1.0, 2.0, 3.0] and back.landmarks["target"] == {"1": [0.0, 0.0, 1.0]}
+    assert RigidTransform.from_json(back.alignment) == turn
+    assert back.layers == session.layers
+    assert back.result.landmark_trajectory.shape == (4, 2, 3)
+    for field, bad, message in [
+        ("landmarks", {"source": {"1": [0, "x", 1]}}, "source landmark '1' is not three finite numbers"),
+        ("landmarks", {"left": {}}, "unknown keys: left"),
+        ("alignment", {"matrix": [[1, 0], [0, 1]]}, "4x4"),
+        ("alignment", {"matrix": np.diag([-1.0, 1, 1, 1]).tolist()}, "mirrors"),
+    ]:
+        good = getattr(session, field)
+        setattr(session, field, bad)
+        with pytest.raises(ValueError, match=message):
+            session_bytes(session)
+        setattr(session, field, good)
+    session.result.landmark_trajectory = np.zeros((3, 2, 3))
+    with pytest.raises(ValueError, match="landmark trajectory has shape"):
+        session_bytes(session)
+

@@ -113,7 +113,7 @@ def test_momentum_arrows_follow_their_points_and_the_legend_says_what_colours_me
     assert np.abs(at_end - at_start).max() > 1e-3  # drawn where the control points are at the frame shown
     legend = window.result.view.legend
     assert "displacement" in legend.GetEntryString(0)  # the default colouring is by displacement
-    window.display.displacement.setChecked(False)
+    window.display.colour_plain.setChecked(True)
     assert window.result.view.legend.GetEntryString(0) == "deformed source"
 
 
