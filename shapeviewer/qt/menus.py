@@ -81,6 +81,18 @@ def _reset_cameras(window) -> None:
     schedule_paint(window.result.view)
 
 
+def _open_result_folder(window) -> None:
+    from .result_folder import open_result_folder_dialog
+
+    open_result_folder_dialog(window)
+
+
+def _open_batch_results(window) -> None:
+    from .batch_results import open_batch_results_dialog
+
+    open_batch_results_dialog(window)
+
+
 def build_menus(window) -> WindowActions:
     bar = window.menuBar()
     file = bar.addMenu("&File")
@@ -108,6 +120,22 @@ def build_menus(window) -> WindowActions:
     session = window.session
     opened += [
         _action(window, file, "Open session…", session.open_dialog, None, "Reopen a saved .svsession file"),
+        _action(
+            window,
+            file,
+            "Open result &folder…",
+            partial(_open_result_folder, window),
+            None,
+            "Show a registration written by 'shapeviewer register --out' or by a batch job",
+        ),
+        _action(
+            window,
+            file,
+            "Open &batch results…",
+            partial(_open_batch_results, window),
+            None,
+            "A 'shapeviewer batch' folder: distance matrix or PCA modes; click one to show it",
+        ),
         _action(window, file, "&Save session", session.save, "Ctrl+S", "Save meshes, parameters and result"),
         _action(
             window, file, "Save session &as…", session.save_as, "Ctrl+Shift+S", "Save the session under a new name"

@@ -1,0 +1,158 @@
+"""File > Open batch results: the heat-map, the jobs and the modes of a real (tiny) batch; clicks show them."""
+
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog
+
+from shapeviewer.batch import command
+from shapeviewer.batch.worker import run_job
+from shapeviewer.cli import build_parser
+from shapeviewer.io.demo import make_demo_pair
+from shapeviewer.io.meshes import write_mesh
+from shapeviewer.io.results import read_result_dir
+from shapeviewer.qt.batch_results import BatchResultsDialog
+
+STEPS = 4
+FAST = ["--backend", "torch", "--steps", str(STEPS), "--dtype", "float64", "--iterations", "3"]
+
+
+def run_batch(argv: list[str]) -> int:
+    """'shapeviewer batch ...' with its jobs run one after another in this process instead of on Dask."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(command, "_run_on_cluster", lambda args, jobs, *_: ([run_job(j, args) for j in jobs], False))
+        return command.run_batch_command(build_parser().parse_args(argv))
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    """small (50 vertices), source and target (82 each), and a file that is no mesh."""
+    folder = tmp_path_factory.mktemp("shapes")
+    (small, _), (source, target) = make_demo_pair(resolution=8), make_demo_pair(resolution=10)
+    paths = [folder / f"{name}.ply" for name in ("small", "source", "target")]
+    for mesh, path in zip((small, source, target), paths, strict=True):
+        write_mesh(path, mesh.vertices, mesh.faces)
+    (folder / "broken.ply").write_text("not a mesh")
+    return [*paths, folder / "broken.ply"]
+
+
+@pytest.fixture(scope="module")
+def pairwise(shapes, tmp_path_factory):
+    out = tmp_path_factory.mktemp("batches") / "pairwise"
+    assert run_batch(["batch", "pairwise", *map(str, shapes), "--out", str(out), *FAST]) == 1  # broken's pairs fail
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(shapes, tmp_path_factory):
+    out = tmp_path_factory.mktemp("batches") / "template"
+    small, source, target, broken = shapes
+    stretched = source.with_name("stretched.ply")
+    mesh = make_demo_pair(resolution=10)[0]
+    write_mesh(stretched, mesh.vertices * [1.2, 1.0, 1.0], mesh.faces)
+    argv = ["batch", "template", str(source), str(target), str(stretched), str(broken), "--out", str(out), *FAST]
+    assert run_batch(argv) == 1
+    argv = ["batch", "modes", str(out), "--out", str(out / "modes"), "--movie", "none"]
+    assert run_batch(argv) == 0
+    return out
+
+
+def open_through_menu(window, monkeypatch, qtbot, folder) -> BatchResultsDialog | None:
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    next(a for a in window.findChildren(QAction) if a.text() == "Open &batch results…").trigger()
+    dialogs = window.findChildren(BatchResultsDialog)
+    if not dialogs:
+        return None
+    qtbot.waitExposed(dialogs[-1])
+    return dialogs[-1]
+
+
+def click_cell(qtbot, table, row: int, col: int) -> None:
+    item = table.item(row, col)
+    table.scrollToItem(item)
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(item).center())
+
+
+def test_a_pairwise_heat_map_cell_shows_that_registration(window, pairwise, monkeypatch, qtbot):
+    dialog = open_through_menu(window, monkeypatch, qtbot, pairwise)
+    matrix = dialog.matrix
+    names = ["small", "source", "target", "broken"]
+    assert [matrix.horizontalHeaderItem(i).text() for i in range(4)] == names
+    distances = np.load(pairwise / "distances.npy")
+    assert matrix.item(2, 0).text() == f"{distances[2, 0]:.3g}" == matrix.item(0, 2).text()
+    assert matrix.item(3, 1).text() == "failed" and "broken" in matrix.item(3, 1).toolTip()
+    assert "3 of 6 jobs done, 3 failed" in dialog.header.text()
+
+    click_cell(qtbot, matrix, 2, 0)  # below the diagonal: the pair small -> target
+    assert matrix.itemDelegate().pair == (0, 2)  # framed, above and below the diagonal
+    written = read_result_dir(pairwise / "jobs" / "small__target")
+    doc = window.doc
+    assert doc.result is not None and doc.result.n_frames == STEPS + 1
+    assert window.meshes["source"].n_vertices == 50
+    np.testing.assert_allclose(window.meshes["source"].vertices, written.trajectory[0])
+    np.testing.assert_allclose(doc.result.trajectory, written.trajectory)
+    assert window.windowTitle().startswith("small__target — pairwise")
+    assert "job small__target of the batch" in window.status_line.text()
+    assert window.parameters.steps.value() == STEPS and window.parameters.iterations.value() == 3
+
+    click_cell(qtbot, matrix, 1, 2)  # above it: source -> target
+    assert window.meshes["source"].n_vertices == 82
+    assert window.windowTitle().startswith("source__target")
+    window.playback.step(-1)
+    assert doc.frame == STEPS - 1
+
+
+def test_a_failed_pair_says_why_and_shows_nothing(window, pairwise, monkeypatch, qtbot):
+    dialog = open_through_menu(window, monkeypatch, qtbot, pairwise)
+    before = window.meshes["source"]
+    click_cell(qtbot, dialog.matrix, 0, 3)
+    assert window.meshes["source"] is before and window.doc.result is None
+    assert "small__broken failed" in dialog.message.text() and "broken.ply" in dialog.message.text()
+    dialog.tabs.setCurrentWidget(dialog.jobs_table)
+    rows = [dialog.jobs_table.item(r, 0).text() for r in range(dialog.jobs_table.rowCount())]
+    assert rows == ["small__source", "small__target", "small__broken", "source__target", "source__broken",
+                    "target__broken"]  # fmt: skip
+    assert dialog.jobs_table.item(rows.index("source__broken"), 2).text() == "failed"
+
+
+def test_template_jobs_and_modes(window, template, monkeypatch, qtbot):
+    dialog = open_through_menu(window, monkeypatch, qtbot, template)
+    assert dialog.matrix is None
+    jobs = dialog.jobs_table
+    dialog.tabs.setCurrentWidget(jobs)
+    assert [jobs.item(r, 2).text() for r in range(jobs.rowCount())] == ["done", "done", "failed"]
+    click_cell(qtbot, jobs, 1, 0)  # source -> stretched
+    assert window.windowTitle().startswith("stretched — template")
+    assert window.doc.result.n_frames == STEPS + 1
+
+    modes = dialog.modes_table
+    dialog.tabs.setCurrentIndex(dialog.tabs.indexOf(modes))
+    assert modes.rowCount() == 1  # two subjects: one mode
+    click_cell(qtbot, modes, 0, 0)
+    minus, plus = (read_result_dir(template / "modes" / f"mode_1_{side}") for side in ("minus", "plus"))
+    assert window.doc.result.n_frames == 2 * STEPS + 1  # minus side, template, plus side
+    np.testing.assert_allclose(window.doc.result.trajectory[STEPS], plus.trajectory[0])  # the template
+    np.testing.assert_allclose(window.meshes["source"].vertices, minus.trajectory[-1])
+    np.testing.assert_allclose(window.meshes["target"].vertices, plus.trajectory[-1])
+    assert window.windowTitle().startswith("mode 1 — template")
+
+
+def test_a_mode_not_shot_gives_the_command(window, template, monkeypatch, qtbot, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(template, copy)
+    shutil.rmtree(copy / "modes")
+    dialog = open_through_menu(window, monkeypatch, qtbot, copy)
+    dialog.tabs.setCurrentIndex(dialog.tabs.indexOf(dialog.modes_table))
+    click_cell(qtbot, dialog.modes_table, 0, 0)
+    assert f"shapeviewer batch modes {copy} --out {copy / 'modes'}" in dialog.message.text()
+    assert window.doc.result is None
+
+
+def test_a_folder_that_is_not_a_batch_says_so(window, tmp_path, monkeypatch, qtbot):
+    (tmp_path / "plain").mkdir()
+    assert open_through_menu(window, monkeypatch, qtbot, tmp_path / "plain") is None
+    assert window.last_dialog.windowTitle() == "Cannot open the batch results"
+    assert "holds no batch.json" in window.last_dialog.text()
