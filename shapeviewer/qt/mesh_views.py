@@ -20,6 +20,7 @@ from .opengl_info import multi_samples
 
 BACKGROUND = "#f4f4f6"
 SOURCE_VALUES = "shown values"
+TITLE_FONT_MAX = 13  # points: what long titles get in a ~900-pixel view
 DISPLACEMENT_SWATCH = "#21918c"  # the middle of viridis, the displacement colour map
 DISTANCE_SWATCH = "#bc3754"  # the middle of inferno, the distance colour map
 
@@ -223,7 +224,7 @@ class ResultView(QObject):
         super().__init__(parent)
         self.view = _interactor(parent)
         self.scene: DeformationScene | None = None
-        self.view.add_text("Result: press Run", font_size=8, name="result-title", position="upper_left")
+        self.set_title("Result: press Run")
 
     def set_meshes(self, source_vertices, source_faces, target_vertices, target_faces) -> None:
         self.view.clear_actors()
@@ -244,7 +245,9 @@ class ResultView(QObject):
         self.view.add_legend(labels, bcolor=None, size=(0.3, 0.1), loc="lower left", face="rectangle")
 
     def set_title(self, text: str) -> None:
-        self.view.add_text(text, font_size=8, name="result-title", position="upper_left")
+        """One size for every title: a corner annotation grows a short text to its largest font otherwise."""
+        actor = self.view.add_text(text, font_size=8, name="result-title", position="upper_left")
+        actor.SetMaximumFontSize(TITLE_FONT_MAX)
 
     @property
     def displayed_points(self) -> np.ndarray | None:
