@@ -136,7 +136,7 @@ def read_session(path: str | os.PathLike) -> Session:
     except KeyError as exc:
         problem = f"lacks {exc.args[0]}: not a shapeviewer session"
     except zipfile.BadZipFile as exc:
-        problem = f"not a shapeviewer session or is truncated or damaged (not a complete zip: {exc})"
+        problem = _not_a_zip(name, exc)
     except (zlib.error, EOFError) as exc:
         problem = f"is damaged (corrupt compressed data: {exc})"
     except SessionProblem as exc:
@@ -144,6 +144,31 @@ def read_session(path: str | os.PathLike) -> Session:
     except (*ERRORS, MemoryError, RecursionError) as exc:
         problem = f"is unreadable ({type(exc).__name__}: {exc})"
     raise SessionReadError(f"{name}: {' '.join(problem.split())}")
+
+
+MESH_STARTS = {b"ply": "a PLY mesh", b"# vtk": "a legacy VTK file", b"<?xml": "an XML file (a VTP mesh?)",
+               b"<VTKFile": "a VTP mesh", b"OFF": "an OFF mesh", b"solid": "an STL mesh"}  # fmt: skip
+
+
+def _not_a_zip(name: str, exc: Exception) -> str:
+    """Why a file is no session: damaged (it starts like a zip) or something else, named when recognised."""
+    try:
+        with open(name, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        head = b""
+    if head.startswith(b"PK"):
+        return f"is truncated or damaged (not a complete zip: {exc})"
+    kind = next((what for start, what in MESH_STARTS.items() if head.lstrip().startswith(start)), None)
+    if kind is None and head.lstrip()[:2] in (b"v ", b"# ", b"o ", b"mt"):
+        kind = "an OBJ mesh"
+    suffix = os.path.splitext(name)[1].lower()
+    if kind is None and suffix in (".ply", ".obj", ".stl", ".vtk", ".vtp", ".off"):
+        kind = f"a{'n' if suffix in ('.obj', '.stl', '.off') else ''} {suffix[1:].upper()} mesh (by its name)"
+    if kind is not None:
+        return f"is not a shapeviewer session: it looks like {kind}; open meshes with File > Open source or Open target"
+    what = "is empty" if not head else "is not a zip archive"
+    return f"not a shapeviewer session or is truncated or damaged ({what}: {exc})"
 
 
 def _session_from(meta, arrays: dict) -> Session:

@@ -198,3 +198,13 @@ def test_landmarks_alignment_and_layers_round_trip_and_bad_ones_are_named(tmp_pa
     with pytest.raises(ValueError, match="landmark trajectory has shape"):
         session_bytes(session)
 
+
+def test_a_mesh_opened_as_a_session_is_named_as_a_mesh(tmp_path):
+    from shapeviewer.io.meshes import write_mesh
+
+    source, _ = make_demo_pair(resolution=6)
+    for suffix, kind in ((".ply", "PLY mesh"), (".stl", "STL mesh"), (".vtp", "XML file"), (".obj", "OBJ mesh")):
+        path = tmp_path / f"shape{suffix}"
+        write_mesh(path, source.vertices, source.faces)
+        with pytest.raises(SessionReadError, match=f"it looks like an? {kind}.*; open meshes with File > Open source"):
+            read_session(path)

@@ -150,7 +150,7 @@ CASES = {
     "rezipped stored (harmless)": (zip_of(members(GOOD), zipfile.ZIP_STORED), None),
     "missing npz": (zip_of({"session.json": members(GOOD)["session.json"]}), "lacks arrays.npz"),
     "missing array": (with_arrays(GOOD, source_faces=None), "lacks source_faces"),
-    "empty file": (b"", "not a complete zip"),
+    "empty file": (b"", "is empty"),
     "bzip2": (zip_of(members(GOOD), zipfile.ZIP_BZIP2), "unsupported compression"),
 }
 
