@@ -240,6 +240,12 @@ class Registration:
                 f"({len(target[0])} != {len(m.vertices)})"
             )
         landmarks = settings.fidelity == "landmarks"
+        if landmarks and not np.array_equal(np.asarray(source[1]), np.asarray(target[1])):
+            warnings.warn(
+                "landmark fidelity pairs source vertex i with target vertex i, but the two meshes have different "
+                "triangles: unless their vertices correspond one to one, use the varifold fidelity",
+                stacklevel=3,
+            )
         self.fidelity_scale = None if landmarks else settings.fidelity_scale or default_fidelity_scale(m.size)
         self.plans = plan_levels(source, target, settings.levels, self.fidelity_scale)
         self.to_run = [p for p in self.plans if p.run]

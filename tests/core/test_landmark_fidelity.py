@@ -139,3 +139,17 @@ def test_landmarks_on_vertices_follow_those_vertices_on_every_level(data_dir, mo
     for rep in (next(r for r in reports if r.level == 1 and r.iteration > 0), reports[-1]):
         assert np.allclose(rep.landmark_trajectory, rep.frames()[:, idx], atol=1e-4)
     assert reports[-1].landmark_distance < reports[0].landmark_distance
+
+
+def test_vertex_landmark_fidelity_warns_when_the_meshes_do_not_share_their_triangles():
+    import warnings
+
+    v, f = ellipsoid()
+    s = settings()
+    s.fidelity = "landmarks"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Registration((v, f), (v * 1.1, f), s)  # one mesh deformed: vertex i is vertex i
+    other = np.random.default_rng(0).permutation(len(v))
+    with pytest.warns(UserWarning, match="pairs source vertex i with target vertex i, but the two meshes have"):
+        Registration((v, f), (v[other], ConvexHull(v[other] / [2.0, 1.0, 1.0]).simplices), s)
