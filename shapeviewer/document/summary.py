@@ -37,5 +37,7 @@ def summary(doc: Document, distances: SurfaceDistances | None = None) -> dict:
         "fidelity_drop": rep.fidelity_drop,
         "loss_final": rep.loss,
         "surface_distance": distances.to_json(),
+        "alignment": info.get("alignment"),  # the source's pre-alignment: 4x4 matrix, angle, translation, scale
+        "landmark_errors": doc.result.landmark_errors() or None,  # label -> |phi_1(l) - l'| at the end
         "history": doc.history.as_dict(),
     }

@@ -235,6 +235,11 @@ def test_landmark_weight_needs_partners_then_the_run_lists_each_error_and_the_se
     assert [r[0] for r in rows] == ["1", "2", "3", "4"] and all(r[3] for r in rows)
     assert "mean error" in window.landmark_panel.summary.text()
     assert res.info["alignment"]["kind"] == "rigid"
+    from shapeviewer.document.summary import summary
+
+    exported = json.loads(json.dumps(summary(window.doc)))
+    assert exported["landmark_errors"] == pytest.approx(errors)
+    assert np.allclose(exported["alignment"]["matrix"], window.doc.alignment.matrix)
     # the carried landmarks are drawn along the geodesic
     moving = window.result.view.actors.get("landmarks-deformed-points")
     assert moving is not None
