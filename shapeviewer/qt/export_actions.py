@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QProgressDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QProgressDialog
 
 from ..core.model import geodesic_distance
 from ..core.surface_distance import DISTANCE_TO_TARGET
@@ -77,13 +77,18 @@ def write_movie_with_progress(window, path: Path, settings: MovieSettings) -> bo
     rep = _result(window)
     if rep is None:
         return False
-    progress = QProgressDialog(f"Rendering {path.name}…", "Cancel", 0, 1, window)
+    # busy (maximum 0) while the off-screen renderer starts, which takes seconds the first time
+    progress = QProgressDialog(f"Starting the off-screen renderer for {path.name}…", "Cancel", 0, 0, window)
     progress.setObjectName("movieProgress")
     progress.setWindowModality(Qt.WindowModality.WindowModal)
     progress.setMinimumDuration(0)
     window.movie_progress = progress
+    progress.show()
+    QApplication.processEvents()  # drawn before the renderer's start blocks this thread
 
     def step(done: int, total: int) -> bool:
+        if progress.maximum() != total:
+            progress.setLabelText(f"Rendering {path.name}…")
         progress.setMaximum(total)
         progress.setValue(done)  # a modal progress dialog processes events here: Cancel is seen
         return not progress.wasCanceled()

@@ -126,10 +126,10 @@ class LossPlot(pg.PlotWidget):
             opts = {"position": 0.92, "color": "#555", "anchors": [(0, 0), (0, 0)]}
             self.level_lines.append(item.addLine(x=start.iteration, pen=pen, label=label, labelOpts=opts))
         best = h.best_iteration()
-        if best is None:
+        k = None if best is None else h.iterations.index(best)
+        if k is None or not h.series["loss"][k] > 0:  # none yet, or a loss of 0 that a log axis cannot show
             self.best.setData([], [])
         else:
-            k = h.iterations.index(best)
             self.best.setData([best], [100 * h.series["loss"][k]])
         item.setTitle(self._summary(best), size="9pt")
         self._axes()

@@ -33,6 +33,21 @@ def test_movie_from_the_window_has_every_frame(registered, tmp_path, monkeypatch
     assert "Exported the movie" in registered.status_line.text()
 
 
+def test_the_progress_dialog_shows_before_the_renderer_starts(registered, tmp_path, monkeypatch):
+    seen = {}
+    real = export_actions.write_movie
+
+    def spy(path, *args, **kwargs):
+        box = registered.movie_progress  # the renderer starts inside write_movie: the user sees this meanwhile
+        seen.update(visible=box.isVisible(), text=box.labelText(), busy=box.maximum() == 0)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(export_actions, "write_movie", spy)
+    out = tmp_path / "m.mp4"
+    assert export_actions.write_movie_with_progress(registered, out, MovieSettings(size=(160, 120), fps=10))
+    assert seen == {"visible": True, "text": "Starting the off-screen renderer for m.mp4…", "busy": True}
+
+
 def test_cancelling_the_movie_leaves_no_file(registered, tmp_path, qtbot):
     out = tmp_path / "cancelled.mp4"
     settings = MovieSettings(size=(320, 240), fps=10, frames_per_step=20)
