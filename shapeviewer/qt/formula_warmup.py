@@ -8,6 +8,7 @@ waits for it (two threads must not compile one formula), with a status line that
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -28,6 +29,7 @@ class FormulaWarmup(QObject):
         self.doc = doc
         self.warmed: set = set()
         self.thread: threading.Thread | None = None
+        self.closed = False  # shut down with its window
         self.stop_flag = threading.Event()
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
@@ -45,9 +47,9 @@ class FormulaWarmup(QObject):
         self.timer.start()
 
     def start(self) -> bool:
-        """Warm now if it is worth it (KeOps, a structure not warmed yet, nothing running)."""
+        """Warm now if it is worth it (KeOps, a structure not warmed yet, nothing running, not shut down)."""
         doc = self.doc
-        if self.busy or doc.running or not doc.ready or doc.run_problem():
+        if self.closed or self.busy or doc.running or not doc.ready or doc.run_problem():
             return False
         n = doc.meshes["source"].n_vertices
         mask = doc.mask_for_run()
@@ -62,7 +64,9 @@ class FormulaWarmup(QObject):
             return False
         self.warmed.add(key)
         src, tgt = doc.meshes["source"], doc.meshes["target"]
-        job = ((src.vertices.copy(), src.faces.copy()), (tgt.vertices.copy(), tgt.faces.copy()), doc.settings, mask)
+        # landmarks ride along the shooting as extra points (the same formulas); their term is plain torch
+        settings = replace(doc.settings, landmark_weight=0.0)
+        job = ((src.vertices.copy(), src.faces.copy()), (tgt.vertices.copy(), tgt.faces.copy()), settings, mask)
         self.stop_flag.clear()
         self.thread = threading.Thread(target=self._warm, args=job, name="shapeviewer-keops-warmup", daemon=True)
         self.thread.start()
@@ -93,8 +97,16 @@ class FormulaWarmup(QObject):
         if self.thread is not None:
             self.thread.join()
             self.thread = None
-        if not self.doc.running:
+        if not self.doc.running and not self.closed:
             self.schedule()  # settings changed meanwhile may need other formulas
+
+    def shutdown(self, wait_s: float = 120.0) -> bool:
+        """For good (the window closes): no warm-up starts again; a compilation in progress ends first, since
+        a cut one would leave a broken cache and a thread still in C++ aborts the process at exit. True when
+        the thread has ended."""
+        self.closed = True
+        self.cancel(wait_s)
+        return self.thread is None or not self.thread.is_alive()
 
     def cancel(self, wait_s: float = 10.0) -> None:
         """Stop the warm-up at its next time step (a compilation in progress completes first) and wait."""

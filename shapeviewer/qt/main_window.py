@@ -471,11 +471,12 @@ class MainWindow(QMainWindow):
         if self.warmup.busy:  # a KeOps compilation in progress ends first (a cut one would leave a broken cache)
             self.status_line.setText("Finishing a KeOps compilation before quitting (a few seconds)…")
             self.status_line.repaint()
-            with busy_cursor():
-                self.warmup.cancel()
+        with busy_cursor():
+            self.warmup.shutdown()  # and none starts after the window has closed
         if self.run.running:
             self.status_line.setText("Stopping the registration before quitting…")
         if not self.run.shutdown(15_000):
+            self.warmup.closed = False  # the window stays
             self.show_error("Still running", "The registration did not stop within 15 s; try quitting again.")
             event.ignore()
             return

@@ -60,3 +60,29 @@ def test_stop_drops_a_run_queued_behind_the_warm_up(window, qtbot, monkeypatch):
     release.set()
     qtbot.waitUntil(lambda: not window.warmup.busy, timeout=10_000)
     assert not window.run.running and window.run.final is None  # nothing started after all
+
+
+def test_a_closed_window_waits_for_its_warm_up_and_starts_no_other(window, qtbot, monkeypatch):
+    """A warm-up thread left running, or started by a timer after its window closed, was still in C++ when
+    the process exited: 'terminate called without an active exception', Aborted."""
+    release, calls = threading.Event(), []
+    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda n, settings: True)
+
+    def warm(*args):
+        calls.append(args)
+        release.wait(30)
+
+    monkeypatch.setattr(formula_warmup, "warm_formulas", warm)
+    window.warmup.timer.setInterval(20)
+    window.parameters.landmark_weight.setValue(1.0)  # with paired landmarks the warm-up runs without them
+    window.doc.landmarks.add("source", window.doc.meshes["source"].vertices[0])
+    window.doc.landmarks.add("target", window.doc.meshes["target"].vertices[0])
+    window.parameters.steps.setValue(7)
+    qtbot.waitUntil(lambda: window.warmup.busy, timeout=10_000)
+    assert calls[0][2].landmark_weight == 0.0
+    threading.Timer(0.3, release.set).start()
+    window.close()
+    assert not window.warmup.busy or not window.warmup.thread.is_alive()
+    window.warmup.schedule()
+    qtbot.wait(200)
+    assert len(calls) == 1 and not window.warmup.start()
