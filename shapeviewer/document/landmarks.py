@@ -139,6 +139,15 @@ class LandmarkPairs:
     def clear(self, role: str) -> None:
         self.replace(role, None)
 
+    def forget(self, role: str) -> None:
+        """A new mesh for ``role``: its landmarks go, and no undo brings back points of another mesh."""
+        changed = bool(self.points[role] or self._undo or self._redo)
+        self.points[role] = {}
+        self._undo.clear()
+        self._redo.clear()
+        if changed:  # the undo buttons too
+            self.changed.emit(role)
+
     def restore(self, points: dict[str, dict[str, np.ndarray]]) -> None:
         """A saved state (a session), without undo history."""
         self.points = {role: {str(lb): np.asarray(p, dtype=np.float64) for lb, p in points.get(role, {}).items()}

@@ -40,14 +40,27 @@ class Result:
     def n_frames(self) -> int:
         return len(self.report.trajectory)
 
-    def landmark_errors(self) -> dict[str, float]:
-        """label -> |phi_1(l) - l'| at the end of the geodesic, for the landmarks paired when it ran."""
+    def landmark_errors(self, current=None) -> dict[str, float]:
+        """label -> |phi_1(l) - l'| at the end of the geodesic, for the landmarks paired when it ran; with
+        ``current`` (LandmarkPairs), only those still where the run had them (an edited one has no error yet)."""
         marks, labels = self.report.landmark_trajectory, self.info.get("landmark_labels")
         target = self.info.get("target_landmarks")
         if marks is None or labels is None or target is None:
             return {}
-        err = np.linalg.norm(np.asarray(marks)[-1] - np.asarray(target, dtype=np.float64), axis=1)
-        return dict(zip(labels, (float(e) for e in err), strict=True))
+        target = np.asarray(target, dtype=np.float64)
+        err = np.linalg.norm(np.asarray(marks)[-1] - target, axis=1)
+        out = dict(zip(labels, (float(e) for e in err), strict=True))
+        if current is None:
+            return out
+        source = self.info.get("source_landmarks")
+        kept = {}
+        for i, label in enumerate(labels):
+            src, tgt = current.points["source"].get(label), current.points["target"].get(label)
+            same_target = tgt is not None and np.array_equal(tgt, target[i])
+            same_source = src is not None and (source is None or np.array_equal(src, np.asarray(source[i])))
+            if same_source and same_target:
+                kept[label] = out[label]
+        return kept
 
     def control_points(self, frame: int) -> np.ndarray:
         """Where the control points are at ``frame`` (they move with the flow)."""
@@ -97,7 +110,7 @@ class Document:
         self.paths[role] = Path(path) if path is not None else Path(mesh.name)
         if role == "source":
             self.mask = None
-        self.landmarks.clear(role)
+        self.landmarks.forget(role)
         if self.alignment is not None:
             self.alignment = None
             self.alignment_changed.emit()

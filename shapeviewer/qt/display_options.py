@@ -68,6 +68,22 @@ class DisplayOptions(QGroupBox):
             return "distance"
         return "displacement" if self.colour_displacement.isChecked() else "plain"
 
+    def state(self) -> dict:
+        """What a session keeps of these options (JSON-able)."""
+        return {"colouring": self.colouring_choice(), "target_by_distance": self.target_distance.isChecked(),
+                "wireframe": self.wireframe.isChecked()}  # fmt: skip
+
+    def restore(self, state: dict) -> None:
+        """The options a session kept; ValueError names a value this version does not know."""
+        buttons = {"plain": self.colour_plain, "displacement": self.colour_displacement,
+                   "distance": self.colour_distance}  # fmt: skip
+        colouring = state.get("colouring", "displacement")
+        if colouring not in buttons:
+            raise ValueError(f"unknown colouring {colouring!r} (one of {', '.join(buttons)})")
+        buttons[colouring].setChecked(True)
+        self.target_distance.setChecked(bool(state.get("target_by_distance", False)))
+        self.wireframe.setChecked(bool(state.get("wireframe", False)))
+
     def connect_window(self, window) -> None:
         self.wireframe.toggled.connect(lambda _on: self.apply_to_scene(window))
         self.colouring.buttonToggled.connect(lambda _button, on: on and self.apply_to_scene(window))

@@ -27,7 +27,7 @@ def connect_landmark_tools(window) -> None:
     panel.import_requested.connect(lambda role: import_dialog(window, role))
     panel.export_requested.connect(lambda role: export_dialog(window, role))
     panel.align_requested.connect(lambda kind: align(window, kind))
-    panel.alignment_reset.connect(lambda: doc.set_alignment(None))
+    panel.alignment_reset.connect(lambda: reset_alignment(window))
     panel.matrix_export_requested.connect(lambda: export_matrix_dialog(window))
     ctl.said.connect(window.status_line.setText)
     panel.place.toggled.connect(lambda on: _placing(window, on))
@@ -76,7 +76,7 @@ def route_undo(window) -> None:
 
 def refresh(window) -> None:
     doc = window.doc
-    errors = doc.result.landmark_errors() if doc.result is not None else {}
+    errors = doc.result.landmark_errors(doc.landmarks) if doc.result is not None else {}
     window.landmark_panel.show_landmarks(doc.landmarks, errors)
     window.landmark_control.redraw()
     draw_result_landmarks(window)
@@ -202,14 +202,38 @@ def align(window, kind: str) -> bool:
     except (InputError, ValueError, np.linalg.LinAlgError) as exc:
         window.show_error("Cannot align", str(exc))
         return False
+    if transform == doc.alignment:
+        window.status_line.setText("The source is aligned so already: nothing changed")
+        return True
+    if not _may_discard_result(window, "Aligning the source"):
+        return False
     doc.set_alignment(transform)
     how = f"from {len(labels)} landmark pairs" if use_pairs else "by ICP on the surfaces"
     if not use_pairs and labels:
         how += f" ({len(labels)} landmark pairs: at least {MIN_PAIRS_FOR_ALIGNMENT} are needed to use them)"
+    window.landmark_panel.show_alignment(transform, how)
     text = f"Aligned the source {how}: {transform.describe()}"
     window.status_line.setText(text)
     window.log_panel.add(text)
     return True
+
+
+def reset_alignment(window) -> bool:
+    if window.doc.alignment is None or not _may_discard_result(window, "Resetting the alignment"):
+        return False
+    window.doc.set_alignment(None)
+    window.status_line.setText("The source is registered as it was read (no pre-alignment)")
+    return True
+
+
+def _may_discard_result(window, doing: str) -> bool:
+    """A geodesic computed from the source's current pose is shown: ask before it goes."""
+    if window.doc.result is None:
+        return True
+    return window.ask_yes_no(
+        "Discard the registration?",
+        f"{doing} discards the registration shown (it starts from the source's current pose). Continue?",
+    )
 
 
 def export_matrix_dialog(window) -> None:

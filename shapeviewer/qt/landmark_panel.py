@@ -134,6 +134,8 @@ class LandmarkPanel(QWidget):
         """One row per label (source order, then target-only labels), with the error after a run."""
         src, tgt = landmarks.points["source"], landmarks.points["target"]
         labels = list(src) + [lb for lb in tgt if lb not in src]
+        if all(lb.isdigit() for lb in labels):  # numbered by clicks: in their order (imported names keep theirs)
+            labels.sort(key=int)
         self._labels = labels
         self.table.blockSignals(True)
         self.table.setRowCount(len(labels))
@@ -182,10 +184,13 @@ class LandmarkPanel(QWidget):
             self.table.selectRow(row)
             self.table.blockSignals(False)
 
-    def show_alignment(self, alignment) -> None:
+    def show_alignment(self, alignment, how: str = "") -> None:
+        """The transform in words; ``how``: how it was found (and why landmarks were not used, if so)."""
         if alignment is None:
             self.alignment_text.setText("None: the source is registered as it was read.")
         else:
-            self.alignment_text.setText(f"{alignment.method}, {alignment.describe()}")
+            how = how or {"landmarks": "from landmark pairs", "icp": "by ICP on the surfaces"}.get(
+                alignment.method, alignment.method)  # fmt: skip
+            self.alignment_text.setText(f"Aligned {how}. {alignment.describe()}")
         self.matrix_button.setEnabled(alignment is not None)
         self.align_reset.setEnabled(alignment is not None)

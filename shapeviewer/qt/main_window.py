@@ -387,6 +387,8 @@ class MainWindow(QMainWindow):
 
     def _result_changed(self) -> None:
         """A new geodesic (or none): the scene, the frame count, the momenta and the title follow."""
+        if self.doc.result is None and not self.doc.running:
+            self.progress.set_progress(0, 0)  # no "finished: 8 iterations" left from a geodesic that went
         scene = self.result.scene
         if scene is None:
             return
@@ -449,6 +451,11 @@ class MainWindow(QMainWindow):
         state = s.value("windowState")
         if state is not None:
             self.restoreState(state)
+
+    def ask_yes_no(self, title: str, text: str) -> bool:
+        """A blocking question (tests replace it with their answer)."""
+        buttons = QMessageBox.StandardButton
+        return QMessageBox.question(self, title, text, buttons.Yes | buttons.No, buttons.No) == buttons.Yes
 
     def ask_unsaved(self) -> str:
         """'save', 'discard' or 'cancel' for a window with unsaved changes."""

@@ -73,7 +73,7 @@ class SessionManager(QObject):
         w = self.window
         w.doc.set_camera(w.result.view.camera_position.to_list())
         session = to_session(w.doc)
-        session.layers = layers_state(w)
+        session.layers = {**layers_state(w), "display": w.display.state()}
         return session
 
     def _write(self, path: Path) -> None:
@@ -179,8 +179,11 @@ class SessionManager(QObject):
         if state is None:
             return
         try:
-            restore_layers(self.window, state)
-        except (ValueError, TypeError) as exc:
+            display = state.get("display")
+            if display is not None:
+                self.window.display.restore(display)
+            restore_layers(self.window, {k: v for k, v in state.items() if k != "display"})
+        except (ValueError, TypeError, AttributeError) as exc:
             self.window.log_panel.add(f"warning: the session's layer settings were not applied: {exc}")
 
     def update_title(self) -> None:

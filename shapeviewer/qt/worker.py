@@ -74,6 +74,7 @@ class RegistrationWorker(QObject):
             if labels is not None:
                 info["landmark_labels"] = list(labels)
                 info["target_landmarks"] = np.asarray(tgt_lm, dtype=np.float64).tolist()
+                info["source_landmarks"] = np.asarray(src_lm, dtype=np.float64).tolist()  # before any alignment
             self.started.emit(info)
             frames = FrameThrottle()
             for rep in reg.run(should_stop=self._stop.is_set):

@@ -64,3 +64,5 @@ def test_the_document_asks_for_partners_only_with_a_landmark_weight_and_drops_la
     assert labels == ["1"] and np.allclose(tgt, target.vertices[:1])
     doc.set_mesh("target", target)
     assert doc.landmarks.count("target") == 0 and doc.landmarks.count("source") == 1
+    doc.landmarks.undo()  # no undo brings the old target's points onto the new one
+    assert doc.landmarks.count("target") == 0 and not doc.landmarks.can_undo
