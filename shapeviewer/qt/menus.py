@@ -63,16 +63,11 @@ STANDARD_VIEW_ZOOM = 0.8  # a margin around the meshes, so that none reaches the
 
 
 def _standard_view(window, method: str) -> None:
-    for view in (window.inputs.view, window.result.view):
-        cameras = {}
-        for row, col in [(0, i) for i in range(len(view.renderers))]:
-            view.subplot(row, col)
-            getattr(view, method)(render=False)
-            camera = view.renderer.GetActiveCamera()
-            cameras[camera.GetAddressAsString("vtkCamera")] = camera  # the input views share one camera
-        for camera in cameras.values():
-            camera.Zoom(STANDARD_VIEW_ZOOM)
-        schedule_paint(view)
+    window.inputs.standard_view(method, STANDARD_VIEW_ZOOM)
+    view = window.result.view
+    getattr(view, method)(render=False)
+    view.renderer.GetActiveCamera().Zoom(STANDARD_VIEW_ZOOM)
+    schedule_paint(view)
 
 
 def _reset_cameras(window) -> None:

@@ -16,6 +16,7 @@ from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from ..render.scene import SOURCE_COLOR, TARGET_COLOR, DeformationScene, add_colour_legend, polydata, set_style
 from ..render.stand_in import set_point_values
+from .camera_sync import CameraSync
 from .opengl_info import multi_samples
 
 BACKGROUND = "#f4f4f6"
@@ -74,7 +75,7 @@ class InputViews(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.view = _interactor(parent, shape=(1, 2), border=False)
-        self.view.link_views()
+        self.cameras = CameraSync(self.view.renderers)  # turn together, each centred on its own mesh
         self.meshes: dict[str, pv.PolyData] = {}
         self.actors: dict[str, object] = {}
         self.kernel_sphere = None
@@ -93,6 +94,7 @@ class InputViews(QObject):
         self.view.subplot(0, column)
         mesh = polydata(vertices, faces)
         self.meshes[role] = mesh
+        self.cameras.set_size(column, float(np.linalg.norm(np.ptp(np.asarray(vertices), axis=0))))
         if role == "source":  # painted weights (or the Sinkhorn scaling) are shown through this array
             mesh.point_data[SOURCE_VALUES] = np.ones(mesh.n_points)
             self.actors[role] = self.view.add_mesh(
@@ -140,29 +142,24 @@ class InputViews(QObject):
         schedule_paint(self.view)
 
     def reset_camera(self) -> None:
-        self.view.subplot(0, 0)
-        bounds = np.array([m.bounds for m in self.meshes.values()]) if self.meshes else None
-        if bounds is not None:
-            box = [
-                bounds[:, 0].min(),
-                bounds[:, 1].max(),
-                bounds[:, 2].min(),
-                bounds[:, 3].max(),
-                bounds[:, 4].min(),
-                bounds[:, 5].max(),
-            ]
-            self._keep_bounds(box)
-            self.view.reset_camera(bounds=box)
+        """Each view fitted to its own mesh, both looking the same way."""
+        with self.cameras.paused():
+            for column, role in enumerate(("source", "target")):
+                if role in self.meshes:
+                    self.view.subplot(0, column)
+                    self.view.reset_camera(bounds=self.meshes[role].bounds)
+        self.cameras.follow(0)
         schedule_paint(self.view)
 
-    def _keep_bounds(self, box) -> None:
-        """The two views share one camera, and each renderer fits its clipping range to its own props: an
-        invisible pair of the box's corners in both keeps a target far from the source in view."""
-        corners = pv.PolyData(np.array([box[0::2], box[1::2]], dtype=float))
-        for column in (0, 1):
-            self.view.subplot(0, column)
-            actor = self.view.add_mesh(corners, opacity=0.0, name="shared-bounds", reset_camera=False, pickable=False)
-            actor.SetPickable(False)
+    def standard_view(self, method: str, zoom: float) -> None:
+        """A pyvista standard view (``view_isometric``, ``view_xy``...) in both, each fitted to its mesh."""
+        with self.cameras.paused():
+            for column in range(len(self.view.renderers)):
+                self.view.subplot(0, column)
+                getattr(self.view, method)(render=False)
+                self.cameras.camera(column).Zoom(zoom)
+        self.cameras.follow(0)
+        schedule_paint(self.view)
 
     def set_wireframe(self, wireframe: bool) -> None:
         for actor in self.actors.values():
