@@ -66,6 +66,7 @@ class LossPlot(pg.PlotWidget):
         "loss": ("loss", "#000000", 1.5, True),
     }
     REDRAW_DELAY_MS = 30  # the plot redraws after the 3D paint, in its own event-loop turn
+    Y_FLOOR_PERCENT = 1e-3  # the margin under the lowest value stops here; a curve below it is still shown
 
     def __init__(self, parent=None):
         super().__init__(parent, enableMenu=False, axisItems={"left": _PercentLogAxis("left")})
@@ -114,8 +115,12 @@ class LossPlot(pg.PlotWidget):
         x = np.asarray(h.iterations, dtype=float)
         for name, curve in self.curves.items():
             y = 100 * np.asarray(h.series[name], dtype=float)
-            keep = y > 0  # log axis: the zero energy at p0 = 0 is left out
+            keep = y > 0  # log axis: the zero energy at p0 = 0 is left out, and what was not recorded (NaN)
             curve.setData(x[keep], y[keep])
+            # recorded at some iterations only (a result folder keeps the final mismatch and cost): dots
+            curve.setSymbol("o" if np.isnan(y).any() else None)
+            curve.setSymbolBrush(self.CURVES[name][1])
+            curve.setSymbolPen(None)
         if self._lines_of is not h:  # a new history: the lines of the old one go
             for line in self.level_lines:
                 item.removeItem(line)
@@ -125,7 +130,7 @@ class LossPlot(pg.PlotWidget):
             label = f"level {start.level}: {_thousands(start.vertices)}"
             opts = {"position": 0.92, "color": "#555", "anchors": [(0, 0), (0, 0)]}
             self.level_lines.append(item.addLine(x=start.iteration, pen=pen, label=label, labelOpts=opts))
-        best = h.best_iteration()
+        best = _best_recorded_iteration(h)
         k = None if best is None else h.iterations.index(best)
         if k is None or not h.series["loss"][k] > 0:  # none yet, or a loss of 0 that a log axis cannot show
             self.best.setData([], [])
@@ -144,16 +149,27 @@ class LossPlot(pg.PlotWidget):
             }[self.phase]
         fid, energy, loss = (h.series[k][-1] for k in ("fidelity", "energy", "loss"))
         c = {name: spec[1] for name, spec in self.CURVES.items()}
+        mismatch = f"−{100 * (1 - fid):.1f}%" if np.isfinite(fid) else "not recorded"
+        if not (np.isfinite(energy) and np.isfinite(loss)):
+            cost = "not recorded"
+        elif loss > 0:
+            cost = f"{_share(100 * energy / loss)} of the loss"
+        else:
+            cost = ""  # a loss of 0 (identical meshes): no share to give
         parts = [
-            f"<span style='color:{c['fidelity']}'>mismatch −{100 * (1 - fid):.1f}%</span>",
-            f"<span style='color:{c['energy']}'>deformation cost {100 * energy / loss:.0f}% of the loss</span>"
-            if loss > 0
-            else "",
-            f"<span style='color:#2e7d32'>● best: iteration {best}</span>",
+            f"<span style='color:{c['fidelity']}'>mismatch {mismatch}</span>",
+            f"<span style='color:{c['energy']}'>deformation cost {cost}</span>" if cost else "",
+            f"<span style='color:#2e7d32'>● best: iteration {best}</span>"
+            if best is not None
+            else "<span style='color:#888'>best iteration not recorded</span>",
         ]
         if h.level_starts:
             parts.append(f"level {h.level_starts[-1].level}")
         parts.append("<span style='color:#000'>- - loss</span>")
+        names = {"fidelity": "mismatch", "energy": "cost"}
+        partial = [name for k, name in names.items() if np.isnan(h.series[k][:-1]).any()]
+        if partial:  # e.g. a result folder: the final values only
+            parts.append(f"<span style='color:#888'>{' and '.join(partial)} per iteration not recorded</span>")
         return " · ".join(p for p in parts if p)
 
     def _axes(self) -> None:
@@ -168,11 +184,14 @@ class LossPlot(pg.PlotWidget):
         step = max(1, int(np.ceil(last / 8)))
         axis.setTickSpacing(step, step)  # whole iterations only
         item.enableAutoRange(axis="x")  # follow the iterations again after a fixed range
-        # the y range follows the mismatch and the loss: a tiny deformation cost must not squash them
-        shown = 100 * np.asarray(self.history.series["fidelity"] + self.history.series["loss"], dtype=float)
+        # every positive value of every curve in view; the margin under the lowest stops at Y_FLOOR_PERCENT
+        shown = 100 * np.concatenate([np.asarray(v, dtype=float) for v in self.history.series.values()])
         shown = shown[np.isfinite(shown) & (shown > 0)]
         if shown.size:
-            item.setYRange(np.log10(shown.min() / 2), np.log10(shown.max() * 1.5), padding=0)
+            low = np.log10(min(shown.min() / 1.2, max(shown.min() / 2, self.Y_FLOOR_PERCENT)))
+            high = np.log10(shown.max())
+            high += max(np.log10(1.5), 0.08 * (high - low))  # room for the top label when many decades show
+            item.setYRange(low, high, padding=0)
 
 
 class _PercentLogAxis(pg.AxisItem):
@@ -188,6 +207,22 @@ def _round_number(log_value: float, mantissas: tuple[int, ...]) -> bool:
     """Whether 10**log_value is m x 10^k for one of ``mantissas`` (to rounding)."""
     mantissa = 10 ** (log_value - np.floor(log_value + 1e-9))
     return any(abs(mantissa - m) < 1e-6 * m for m in mantissas)
+
+
+def _best_recorded_iteration(h: LossHistory) -> int | None:
+    """The history's best iteration among the recorded (finite) losses; None when none is recorded."""
+    if not np.isfinite(np.asarray(h.series["loss"], dtype=float)).all():
+        finite = [i for i, loss in enumerate(h.series["loss"]) if np.isfinite(loss)]
+        h = LossHistory([h.iterations[i] for i in finite],
+                        {k: [v[i] for i in finite] for k, v in h.series.items()}, h.level_starts)  # fmt: skip
+    return h.best_iteration()
+
+
+def _share(percent: float) -> str:
+    """A share in %, never rounded to a false 0%: 12%, 3%, 0.4%, 0.002%; below 0 (rounding) is about 0%."""
+    if percent < 0:
+        return "≈0%"
+    return f"{percent:.0f}%" if percent >= 1 or percent == 0 else f"{percent:.1g}%"
 
 
 def _thousands(n: int) -> str:
