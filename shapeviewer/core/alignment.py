@@ -9,8 +9,14 @@ A transform maps ``x -> s R x + t`` (R a rotation, det R = +1, s > 0; s = 1 for 
 - Without landmarks: symmetric ICP on the vertices (each source vertex paired with its nearest target
   vertex and each target vertex with its nearest source vertex, then the closed form above), started from
   the identity and from the centroids and principal axes with the four proper sign flips of the axes, so that
-  a pose far from the target's still converges; the start that ends with the smallest RMS wins. Pairs farther
-  apart than ICP_OUTLIER x the median pair are left out of each step (parts that one surface lacks).
+  a pose far from the target's still converges. The starts are screened rigidly, the source scaled by the
+  ratio of the principal radii, and the one with the smallest symmetric RMS (all pairs) wins; only then does
+  a similarity free the scale. Pairs farther apart than ICP_OUTLIER x the median pair are left out of each
+  step (parts that one surface lacks); ICP_SCALE_OUTLIER while the scale is free.
+- The free scale in ICP is Horn's symmetric one, ``s = sqrt(sum |y - my|^2 / sum |x - mx|^2)`` over the pairs:
+  the minimiser of ``sum |s R x + t - y|^2 / s``, errors measured halfway between the two sizes. Umeyama's
+  ``cov / var`` regresses y on x and shrinks with imperfect nearest-point pairs, and a shrunk source also
+  trims the target's ends as outliers: together they turned a finger end to end at scale 0.72.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ ICP_TOLERANCE = 1e-7  # a start stops when its RMS changes by less than this x t
 ICP_SAMPLES = 3000  # vertices per surface used by ICP (farthest-apart not needed: a fixed random subset)
 ICP_SCREEN_ITERATIONS = 15  # each start runs this far before only the best is refined
 ICP_OUTLIER = 3.0  # pairs farther apart than this x the median pair are left out of each step
+ICP_SCALE_OUTLIER = 6.0  # the same with a free scale: a tight trim drops the target's ends and lets it shrink
 COLLINEAR = 1e-6  # landmarks whose second singular value is below this x the first lie on a line
 _FLIPS = ((1, 1, 1), (-1, -1, 1), (-1, 1, -1), (1, -1, -1))  # sign flips of the principal axes, det +1
 
@@ -186,8 +193,9 @@ class RigidTransform:
 # ---- closed form from pairs -------------------------------------------------------------------------
 
 
-def _procrustes(x: np.ndarray, y: np.ndarray, scale: bool, weights: np.ndarray | None = None):
-    """(R, s, t) minimising sum_i w_i |s R x_i + t - y_i|^2 (Umeyama), R proper."""
+def _procrustes(x: np.ndarray, y: np.ndarray, scale: bool, weights: np.ndarray | None = None, symmetric=False):
+    """(R, s, t) minimising sum_i w_i |s R x_i + t - y_i|^2 (Umeyama), R proper; with ``symmetric`` the
+    scale minimises that sum / s instead (Horn): sqrt(var y / var x), no shrinking from noisy pairs."""
     w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
     mx, my = w @ x, w @ y
@@ -198,7 +206,12 @@ def _procrustes(x: np.ndarray, y: np.ndarray, scale: bool, weights: np.ndarray |
     d[2] = np.sign(np.linalg.det(u @ vt)) or 1.0
     r = (u * d) @ vt
     var = float(w @ (xc**2).sum(1))
-    s = float((sing * d).sum() / var) if scale and var > 0 else 1.0
+    if not scale or var <= 0:
+        s = 1.0
+    elif symmetric:
+        s = math.sqrt(float(w @ (yc**2).sum(1)) / var)
+    else:
+        s = float((sing * d).sum() / var)
     return r, s, my - s * r @ mx
 
 
@@ -258,7 +271,8 @@ def _principal_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]
 
 
 def _icp(x, y, tree_y, r, s, t, scale: bool, iterations: int, tol: float):
-    """Symmetric ICP from (r, s, t); returns (r, s, t, rms)."""
+    """Symmetric ICP from (r, s, t), s kept unless ``scale`` frees it; returns (r, s, t, rms) with the RMS
+    over all pairs."""
     from scipy.spatial import cKDTree
 
     rms_prev = math.inf
@@ -269,10 +283,14 @@ def _icp(x, y, tree_y, r, s, t, scale: bool, iterations: int, tol: float):
         d_yx, i = cKDTree(moved).query(y)
         d = np.concatenate([d_xy, d_yx])
         rms = float(np.sqrt((d**2).mean()))
-        keep = d <= ICP_OUTLIER * np.median(d) + tol  # pairs far beyond the typical one: parts the other lacks
+        outlier = ICP_SCALE_OUTLIER if scale else ICP_OUTLIER
+        keep = d <= outlier * np.median(d) + tol  # pairs far beyond the typical one: parts the other lacks
         src = np.concatenate([x, x[i]])[keep]
         dst = np.concatenate([y[j], y])[keep]
-        r, s, t = _procrustes(src, dst, scale)
+        if scale:
+            r, s, t = _procrustes(src, dst, True, symmetric=True)
+        else:
+            r, _, t = _procrustes(s * src, dst, False)  # the scale stays as given
         if abs(rms_prev - rms) <= tol:
             break
         rms_prev = rms
@@ -305,7 +323,8 @@ def align_surfaces(source_vertices, target_vertices, kind: str = "rigid", seed: 
         r = (ay * np.array(flip)) @ ax.T
         starts.append((r, s0, cy - s0 * r @ cx))
     tol = ICP_TOLERANCE * size
-    screened = [_icp(x, y, tree_y, r, s, t, scale, ICP_SCREEN_ITERATIONS, tol) for r, s, t in starts]
+    # screened rigidly at the principal scale: a free scale in a wrong pose shrinks the source until it fits
+    screened = [_icp(x, y, tree_y, r, s, t, False, ICP_SCREEN_ITERATIONS, tol) for r, s, t in starts]
     r, s, t, _ = min(screened, key=lambda e: e[3])
     r, s, t, rms = _icp(x, y, tree_y, r, s, t, scale, ICP_ITERATIONS, tol)
     return RigidTransform(r, t, s, kind, "icp", rms)

@@ -305,7 +305,7 @@ def check_on_surface(
                 f"; with x and y negated they all lie on it: are the landmarks in {other} rather than "
                 f"{landmarks.frame}?"
             )
-        more = f" ({len(far)} landmarks are)" if len(far) > 1 else ""
+        more = f"; {len(far)} landmarks lie beyond that limit" if len(far) > 1 else ""
         raise LandmarkError(
             f"{what} landmark '{landmarks.labels[k]}' ({landmarks.where}) lies {dist[k]:.4g} from the {what} surface, "
             f"{100 * dist[k] / size:.1f}% of its size (at most {100 * tolerance:g}% accepted){more}{hint}"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -121,8 +121,33 @@ class BatchResultsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         col.addWidget(buttons)
-        n = min(len(batch.names), 12)
-        self.resize(max(560, 140 + 64 * n), max(420, 260 + 32 * n))
+        self.resize(self._content_size())
+
+    def _content_size(self) -> QSize:
+        """Big enough for the matrix (up to 12 x 12 cells), no bigger; the job tables scroll sideways."""
+        hint = self.sizeHint()
+        width, height = hint.width(), hint.height()
+        if self.matrix is not None:
+            n = min(len(self.batch.names), 12)
+            cells = self.matrix.verticalHeader().sizeHint().width() + 64 * n + 2 * self.matrix.frameWidth()
+            width = max(width, cells + 40)
+            table = self.matrix.horizontalHeader().sizeHint().height() + 32 * n + 2 * self.matrix.frameWidth()
+            height = height - self.matrix.sizeHint().height() + table
+        return QSize(min(max(width, 420), 640), min(max(height, 300), 640))  # the job tables scroll
+
+    def place_beside(self, window) -> None:
+        """Where it hides the least of the window's result view: beside the window when the screen has room,
+        else over the right-hand parameters dock (the view stays visible to show what a click loads)."""
+        screen = (window.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+        frame = window.frameGeometry()
+        size = self.size()
+        top = max(screen.top(), min(frame.top(), screen.bottom() - size.height()))
+        if screen.right() - frame.right() >= size.width():
+            self.move(frame.right() + 1, top)
+        elif frame.left() - screen.left() >= size.width():
+            self.move(frame.left() - size.width(), top)
+        else:
+            self.move(max(screen.left(), min(frame.right(), screen.right()) - size.width()), top)
 
     # ---- pairwise: the heat-map ---------------------------------------------------------------------
     def _matrix_tab(self) -> QWidget:
@@ -295,6 +320,7 @@ def open_batch_results(window, folder: str | Path) -> BatchResultsDialog | None:
         old.close()
         old.deleteLater()
     dialog = BatchResultsDialog(window, batch)
+    dialog.place_beside(window)
     dialog.show()
     counts = batch.counts()
     window.status_line.setText(

@@ -157,3 +157,33 @@ def test_icp_copes_with_a_target_missing_a_fifth_of_the_surface(finger):
 def test_transforms_compare_by_their_map():
     a = pose(20.0, [0, 0, 1], [1, 2, 3])
     assert a == pose(20.0, [0, 0, 1], [1, 2, 3]) and a != pose(21.0, [0, 0, 1], [1, 2, 3]) and a != "a transform"
+
+
+def relative_degrees(a, b):
+    """The angle of the rotation taking a's rotation to b's."""
+    return RigidTransform(a.rotation.T @ b.rotation).angle_degrees
+
+
+def test_similarity_icp_neither_reverses_nor_shrinks_a_bent_finger(data_dir, finger):
+    from shapeviewer.io.meshes import read_mesh
+
+    bent = read_mesh(data_dir / "finger1.ply")  # the same finger bent: same vertex order, same area
+    moved = pose(70.0, [0, 0, 1], [3.0, -1.5, 2.0])
+    y = moved.apply(bent.vertices)
+    truth = align_landmarks(finger.vertices, y, "similarity")  # from the known vertex correspondence
+    assert abs(truth.scale - 0.855) < 0.01  # the bent finger spans less than the straight one
+    rigid = align_surfaces(finger.vertices, y, "rigid")
+    fit = align_surfaces(finger.vertices, y, "similarity")
+    # it was 119 deg about another axis, 175 deg from both: the finger end to end (now 10 and 25 deg;
+    # the bent finger has no exact pose, the rigid fit is itself 20 deg from the correspondence's)
+    assert relative_degrees(fit, truth) < 15.0 and relative_degrees(fit, rigid) < 30.0
+    assert 0.8 < fit.scale < 0.9  # it was 0.72
+    assert fit.rms < rigid.rms
+
+
+def test_similarity_icp_recovers_a_scale_of_1_3_and_the_pose(finger):
+    v = finger.vertices[::2]
+    true = pose(100.0, [0.2, 1.0, 0.5], [4.0, -2.0, 1.0], 1.3)
+    fit = align_surfaces(v, true.apply(v), "similarity")
+    assert abs(fit.scale - 1.3) < 1e-6 and relative_degrees(fit, true) < 1e-4
+    assert np.abs(fit.apply(v) - true.apply(v)).max() < 1e-5 * np.linalg.norm(np.ptp(v, axis=0))

@@ -156,3 +156,23 @@ def test_a_folder_that_is_not_a_batch_says_so(window, tmp_path, monkeypatch, qtb
     assert open_through_menu(window, monkeypatch, qtbot, tmp_path / "plain") is None
     assert window.last_dialog.windowTitle() == "Cannot open the batch results"
     assert "holds no batch.json" in window.last_dialog.text()
+
+
+def test_the_dialog_leaves_the_result_view_visible_and_fits_its_matrix(window, pairwise, monkeypatch, qtbot):
+    window.resize(900, 700)  # a 1600-pixel screen has room beside it
+    window.move(0, 0)
+    qtbot.waitExposed(window)
+    dialog = open_through_menu(window, monkeypatch, qtbot, pairwise)
+    view = window.centralWidget()
+    centre = view.mapToGlobal(view.rect().center())
+    assert not dialog.frameGeometry().contains(centre)
+    window.resize(1560, 900)  # no room beside: it goes over the parameters dock, still off the view's centre
+    qtbot.waitUntil(lambda: window.width() > 1500)
+    dialog = open_through_menu(window, monkeypatch, qtbot, pairwise)
+    centre = view.mapToGlobal(view.rect().center())
+    assert not dialog.frameGeometry().contains(centre)
+    matrix = dialog.matrix
+    cells = matrix.horizontalHeader().length(), matrix.verticalHeader().length()
+    viewport = matrix.viewport().size()
+    assert cells[0] > 0.7 * viewport.width() and cells[1] > 0.7 * viewport.height()  # no empty three quarters
+    assert viewport.width() >= cells[0] and viewport.height() >= cells[1]  # and nothing cut off
