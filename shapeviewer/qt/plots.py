@@ -99,6 +99,8 @@ class LossPlot(pg.PlotWidget):
 
     def _history_changed(self) -> None:
         self.history = self.doc.history
+        if not len(self.history) and not self.doc.running:
+            self.phase = "idle"  # a result dropped (new meshes, a new alignment): no run "ended" here
         self.redraw.start()
 
     def _run_changed(self, running: bool) -> None:

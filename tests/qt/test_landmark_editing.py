@@ -318,3 +318,5 @@ def test_aligning_over_a_result_asks_first_and_edited_landmarks_lose_their_error
     qtbot.mouseClick(window.landmark_panel.align_button, Qt.MouseButton.LeftButton)
     assert window.doc.result is None and window.doc.alignment.kind == "similarity"
     assert window.progress.text() == ""  # nothing left of the run that went
+    window.loss_plot.refresh()
+    assert "ended before" not in window.loss_plot.getPlotItem().titleLabel.text
