@@ -101,6 +101,24 @@ class Correspondence(QObject):
         weights[corners[0]] = 1.0
         self.track(int(rows[0]), weights)
 
+    def state(self) -> dict | None:
+        """The tracked point for a session (JSON-able), or None."""
+        if not self.active:
+            return None
+        return {"triangle": self.triangle, "weights": [float(x) for x in self.weights]}
+
+    def restore(self, state: dict | None) -> None:
+        """A session's tracked point; ValueError names what does not fit this source."""
+        if state is None:
+            self.clear()
+            return
+        if not isinstance(state, dict) or "triangle" not in state or "weights" not in state:
+            raise ValueError("a tracked point needs 'triangle' and 'weights'")
+        triangle = state["triangle"]
+        if isinstance(triangle, bool) or not isinstance(triangle, int):
+            raise ValueError(f"tracked point: triangle {triangle!r} is not a whole number")
+        self.track(triangle, state["weights"])
+
     def clear(self) -> None:
         self.triangle, self.weights = None, None
         self.redraw()

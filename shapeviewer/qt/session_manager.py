@@ -73,7 +73,7 @@ class SessionManager(QObject):
         w = self.window
         w.doc.set_camera(w.result.view.camera_position.to_list())
         session = to_session(w.doc)
-        session.layers = {**layers_state(w), "display": w.display.state()}
+        session.layers = {**layers_state(w), "display": w.display.state(), "tracked": w.correspondence.state()}
         return session
 
     def _write(self, path: Path) -> None:
@@ -182,7 +182,8 @@ class SessionManager(QObject):
             display = state.get("display")
             if display is not None:
                 self.window.display.restore(display)
-            restore_layers(self.window, {k: v for k, v in state.items() if k != "display"})
+            self.window.correspondence.restore(state.get("tracked"))
+            restore_layers(self.window, {k: v for k, v in state.items() if k not in ("display", "tracked")})
         except (ValueError, TypeError, AttributeError) as exc:
             self.window.log_panel.add(f"warning: the session's layer settings were not applied: {exc}")
 

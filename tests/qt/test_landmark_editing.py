@@ -263,7 +263,7 @@ def test_landmark_weight_needs_partners_then_the_run_lists_each_error_and_the_se
     assert json.loads(json.dumps(lm.to_json()))  # plain JSON in the file
 
 
-def test_the_landmarks_layer_hides_them_everywhere_and_the_session_keeps_it_and_the_colouring(window, qtbot, tmp_path):
+def test_landmark_layer_colouring_and_tracked_point_survive_a_session(window, qtbot, tmp_path):
     v = window.doc.meshes["source"].vertices
     window.doc.landmarks.add("source", v[0])
     window.doc.landmarks.add("target", window.doc.meshes["target"].vertices[0])
@@ -274,6 +274,7 @@ def test_the_landmarks_layer_hides_them_everywhere_and_the_session_keeps_it_and_
     assert "landmarks-deformed-points" not in window.result.view.actors
     window.display.colour_distance.setChecked(True)
     window.display.target_distance.setChecked(True)
+    window.correspondence.track(3, [0.2, 0.3, 0.5])
     path = tmp_path / "hidden.svsession"
     assert window.session.save(path)
     window.layers.set_visible("Landmarks", True)
@@ -282,6 +283,7 @@ def test_the_landmarks_layer_hides_them_everywhere_and_the_session_keeps_it_and_
     assert window.session.open(path)
     assert window.layers.layers["Landmarks"].visible is False
     assert window.display.colouring_choice() == "distance" and window.display.target_distance.isChecked()
+    assert window.correspondence.triangle == 3 and window.correspondence.weights.tolist() == [0.2, 0.3, 0.5]
     assert "landmarks-source-points" not in window.inputs.view.renderers[0].actors
     qtbot.mouseClick(window.landmark_panel.place, Qt.MouseButton.LeftButton)  # placing shows them again
     assert window.layers.layers["Landmarks"].visible is True
