@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyvista as pv
 
 from .mesh_views import schedule_paint
 
@@ -51,8 +52,23 @@ def draw_inputs(inputs, points: dict[str, np.ndarray], labels: dict[str, list[st
 
 
 def draw_result(view, moving: np.ndarray | None, target: np.ndarray | None, labels: list[str]) -> None:
-    """The source landmarks where the flow has carried them at the frame shown, and their targets."""
+    """The source landmarks where the flow has carried them at the frame shown (labelled), their targets
+    (unlabelled points, so two labels do not cover each other) and a line from each to its target."""
     empty = np.zeros((0, 3))
-    draw(view, "landmarks-deformed", empty if moving is None else moving, labels, COLORS["source"])
-    draw(view, "landmarks-goal", empty if target is None else target, labels, COLORS["target"])
+    moving = empty if moving is None else np.asarray(moving, dtype=float)
+    target = empty if target is None else np.asarray(target, dtype=float)
+    draw(view, "landmarks-deformed", moving, labels, COLORS["source"])
+    view.remove_actor("landmarks-goal-labels", reset_camera=False, render=False)
+    for name in ("landmarks-goal-points", "landmarks-gap"):
+        view.remove_actor(name, reset_camera=False, render=False)
+    if len(target):
+        view.add_mesh(pv.PolyData(target), color=COLORS["target"], point_size=POINT_SIZE,
+                      render_points_as_spheres=True, name="landmarks-goal-points", reset_camera=False,
+                      pickable=False)  # fmt: skip
+    if len(moving) and len(moving) == len(target):
+        k = len(moving)
+        lines = np.column_stack([np.full(k, 2), np.arange(k), np.arange(k, 2 * k)]).ravel()
+        gaps = pv.PolyData(np.vstack([moving, target]), lines=lines)
+        view.add_mesh(gaps, color=COLORS["target"], line_width=2, name="landmarks-gap", reset_camera=False,
+                      pickable=False)  # fmt: skip
     schedule_paint(view)

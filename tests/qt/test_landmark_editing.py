@@ -249,6 +249,9 @@ def test_landmark_weight_needs_partners_then_the_run_lists_each_error_and_the_se
     assert moving is not None
     drawn = np.asarray(moving.mapper.dataset.points)
     assert np.allclose(drawn, res.report.landmark_trajectory[window.doc.frame])
+    gaps = window.result.view.actors["landmarks-gap"].mapper.dataset  # each carried landmark to its target
+    assert gaps.n_lines == 4
+    assert np.allclose(np.asarray(gaps.points)[4:], truth.apply(v[[0, 11, 23, 40]]))
 
     path = tmp_path / "lm.svsession"
     assert window.session.save(path)
