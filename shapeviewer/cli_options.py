@@ -223,3 +223,26 @@ def _batch_parsers(sub, defaults) -> None:
     modes.add_argument("--movie", choices=("mp4", "gif", "none"), default="mp4", help="movie format (default mp4)")
     modes.add_argument("--size", default="640x480", help="movie WIDTHxHEIGHT in pixels (default 640x480)")
     modes.add_argument("--fps", type=_ranged(_whole, "fps", high=120), default=20, help="frames per second")
+
+
+def registration_flags(settings) -> list[str]:
+    """The 'register' / 'batch' options that give back ``settings`` (a RegistrationSettings) once parsed and
+    turned into settings by cli_register.registration_settings; the landmark weight has no option (batches
+    have no landmarks). '--flag=value' keeps a kernel string that starts with '-' one argument."""
+    m = settings.model
+    flags = [f"--kernel={m.kernel}"] if m.kernel is not None else []
+    flags += [f"--cometric={m.cometric}"]
+    if m.sinkhorn.iterations is not None:
+        flags.append(f"--sinkhorn-iters={m.sinkhorn.iterations}")
+    else:
+        flags.append(f"--sinkhorn-tol={m.sinkhorn.tol!r}")
+    cp = "all" if m.control_points is None else m.control_points
+    flags += [f"--steps={m.steps}", f"--integrator={m.integrator}", f"--control-points={cp}",
+              f"--backend={m.backend}", f"--device={m.device}", f"--dtype={m.dtype}",
+              f"--fidelity={settings.fidelity}"]  # fmt: skip
+    if settings.fidelity_scale is not None:
+        flags.append(f"--fidelity-scale={float(settings.fidelity_scale)!r}")
+    levels = "auto" if settings.levels is None else settings.levels
+    flags += [f"--regularization={float(settings.regularization)!r}", f"--iterations={settings.iterations}",
+              f"--levels={levels}", f"--tolerance={float(settings.tolerance)!r}"]  # fmt: skip
+    return flags

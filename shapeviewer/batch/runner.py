@@ -10,6 +10,8 @@ written aside and renamed into place when whole.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import sys
 import time
 import uuid
@@ -34,6 +36,7 @@ from .worker import (
 POLL_SECONDS = 0.2  # how often the loop looks for finished jobs (and lets Ctrl-C in)
 RUNNING_POLL_SECONDS = 1.0  # how often it asks the scheduler how many jobs run
 STOP_GRACE_SECONDS = 5.0  # after Ctrl-C, how long running jobs get to notice and stop
+PROGRESS_EVERY_VARIABLE = "SHAPEVIEWER_PROGRESS_EVERY"  # seconds between progress lines off a terminal
 
 
 class BatchInterrupted(Exception):
@@ -51,15 +54,32 @@ def format_seconds(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def progress_every(default: float = 10.0) -> float:
+    """Seconds between progress lines off a terminal: $SHAPEVIEWER_PROGRESS_EVERY, else ``default``."""
+    text = os.environ.get(PROGRESS_EVERY_VARIABLE, "").strip()
+    if not text:
+        return default
+    try:
+        every = float(text)
+    except ValueError:
+        every = -1.0
+    if not (0.0 <= every < math.inf):
+        print(f"batch: ${PROGRESS_EVERY_VARIABLE}={text!r} is no number of seconds >= 0; a line every {default:g} s",
+              file=sys.stderr)  # fmt: skip
+        return default
+    return every
+
+
 class Progress:
     """done / failed / running counts and an ETA on one line of stderr (redrawn on a terminal, else
-    printed at most every ``every`` seconds), and a line for each failed job."""
+    printed at most every ``every`` seconds, or every $SHAPEVIEWER_PROGRESS_EVERY seconds where set: 0
+    prints each change, as the app's batch launcher asks), and a line for each failed job."""
 
-    def __init__(self, total: int, resumed: int, stream=None, every: float = 10.0):
+    def __init__(self, total: int, resumed: int, stream=None, every: float | None = None):
         self.total, self.resumed = total, resumed
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.every = 0.2 if self.tty else every
+        self.every = 0.2 if self.tty else progress_every() if every is None else every
         self.start = time.perf_counter()
         self.done = self.failed = self.running = 0
         self._last, self._shown = 0.0, ""

@@ -88,6 +88,12 @@ def _open_batch_results(window) -> None:
     open_batch_results_dialog(window)
 
 
+def _run_batch(window) -> None:
+    from .batch_launcher import run_batch_dialog
+
+    run_batch_dialog(window)
+
+
 def build_menus(window) -> WindowActions:
     bar = window.menuBar()
     file = bar.addMenu("&File")
@@ -130,6 +136,14 @@ def build_menus(window) -> WindowActions:
             partial(_open_batch_results, window),
             None,
             "A 'shapeviewer batch' folder: distance matrix or PCA modes; click one to show it",
+        ),
+        _action(
+            window,
+            file,
+            "Ru&n a batch…",
+            partial(_run_batch, window),
+            None,
+            "Register every subject to a template, or every pair, on a local cluster (as 'shapeviewer batch')",
         ),
         _action(window, file, "&Save session", session.save, "Ctrl+S", "Save meshes, parameters and result"),
         _action(

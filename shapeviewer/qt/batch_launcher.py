@@ -1,0 +1,333 @@
+"""File > Run a batch: the 'shapeviewer batch template|pairwise' command run in a child process (Dask and
+torch stay out of the app), its progress lines shown, Cancel as Ctrl-C, the results opened at the end."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QProcess, QProcessEnvironment, Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..batch.cluster import cpu_count
+from ..batch.inputs import BatchInputError, expand_shapes
+from ..batch.runner import PROGRESS_EVERY_VARIABLE
+from ..cli_options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, registration_flags
+from . import settings_store
+from .batch_results import open_batch_results
+
+KINDS = {"template": "every subject to a template", "pairwise": "every pair of shapes"}
+PROGRESS = re.compile(r"jobs: (\d+)/(\d+) done(?: \([^)]*\))?, (\d+) failed, (\d+) running; (\S+) elapsed, ETA (\S+)")
+SUMMARY = re.compile(r"^(\d+) done, (\d+) failed, (\d+) not finished, of (\d+) jobs")
+STOPPING = "Stopping after the running jobs… (every finished job is kept)"
+
+
+@dataclass
+class BatchRequest:
+    kind: str  # template | pairwise
+    template: str
+    shapes: list[str]
+    out: str
+    workers: int
+    flags: list[str] = field(default_factory=list)
+
+    def problem(self) -> str:
+        """Why the batch cannot start, or ''."""
+        if self.kind == "template":
+            if not self.template:
+                return "choose the template: the mesh every subject is registered from"
+            if not Path(self.template).is_file():
+                return f"template {self.template}: no such file"
+        if not self.shapes:
+            return "add the shapes (files or a folder of meshes)"
+        try:
+            shapes = expand_shapes(self.shapes)
+        except BatchInputError as exc:
+            return str(exc)
+        if self.kind == "pairwise" and len(shapes) < 2:
+            return f"every pair needs at least 2 shapes, got {len(shapes)}"
+        if not self.out:
+            return "choose the output folder"
+        if Path(self.out).exists() and not Path(self.out).is_dir():
+            return f"output folder {self.out} is a file"
+        return ""
+
+    def arguments(self) -> list[str]:
+        """After 'python': '-m shapeviewer batch ...'."""
+        head = [self.template] if self.kind == "template" else []
+        return ["-m", "shapeviewer", "batch", self.kind, *head, *self.shapes, "--out", self.out, *self.flags,
+                f"--workers={self.workers}"]  # fmt: skip
+
+
+def _browse_row(edit: QLineEdit, pick) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(edit, 1)
+    button = QPushButton("Browse…")
+    button.clicked.connect(pick)
+    layout.addWidget(button)
+    return row
+
+
+class BatchLaunchDialog(QDialog):
+    """What to run: the kind, the template, the shapes, the output folder and the local workers."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window_ = window
+        self.setObjectName("batchLaunchDialog")
+        self.setWindowTitle("Run a batch")
+        self.kind = QComboBox()
+        for key, text in KINDS.items():
+            self.kind.addItem(text, key)
+        self.template = QLineEdit(str(window.paths.get("source") or ""))
+        self.template_row = _browse_row(self.template, self._pick_template)
+        self.shapes = QListWidget()
+        self.shapes.setMinimumHeight(110)
+        add_files, add_folder, remove = QPushButton("Add files…"), QPushButton("Add folder…"), QPushButton("Remove")
+        add_files.clicked.connect(self._add_files)
+        add_folder.clicked.connect(self._add_folder)
+        remove.clicked.connect(lambda: [self.shapes.takeItem(self.shapes.row(i)) for i in self.shapes.selectedItems()])
+        shape_buttons = QHBoxLayout()
+        for button in (add_files, add_folder, remove):
+            shape_buttons.addWidget(button)
+        self.out = QLineEdit()
+        self.workers = QSpinBox()
+        self.workers.setRange(1, 4096)
+        self.workers.setValue(cpu_count())  # the command's default: one per core
+        self.flags = registration_flags(window.parameters.settings())
+        options = QLabel("  ".join(self.flags).replace("-", "\u2011"))  # no line break inside an option
+        options.setWordWrap(True)
+        options.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        options.setToolTip("From the Registration panel; change them there")
+        form = QFormLayout()
+        form.addRow("Register", self.kind)
+        form.addRow("Template", self.template_row)
+        form.addRow("Shapes", self.shapes)
+        form.addRow("", shape_buttons)
+        form.addRow("Output folder", _browse_row(self.out, self._pick_out))
+        form.addRow("Local workers", self.workers)
+        form.addRow("Options", options)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.start_button = buttons.addButton("Start", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.start_button.clicked.connect(self.start)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self.run_dialog: BatchRunDialog | None = None
+        self.resize(620, 420)
+
+    def _kind_changed(self) -> None:
+        self.template_row.setEnabled(self.kind.currentData() == "template")
+
+    def _pick_template(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Template", settings_store.last_folder())
+        if name:
+            self.template.setText(name)
+
+    def _add_files(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(self, "Shapes", settings_store.last_folder())
+        self.add_shapes(names)
+
+    def _add_folder(self) -> None:
+        name = QFileDialog.getExistingDirectory(self, "A folder of meshes", settings_store.last_folder())
+        if name:
+            self.add_shapes([name])
+
+    def _pick_out(self) -> None:
+        name = QFileDialog.getExistingDirectory(self, "Batch output folder", settings_store.last_folder())
+        if name:
+            self.out.setText(name)
+
+    def add_shapes(self, names) -> None:
+        for name in names:
+            self.shapes.addItem(str(name))
+
+    def request(self) -> BatchRequest:
+        shapes = [self.shapes.item(i).text() for i in range(self.shapes.count())]
+        template = self.template.text().strip()
+        return BatchRequest(self.kind.currentData(), template, shapes, self.out.text().strip(), self.workers.value(),
+                            self.flags)  # fmt: skip
+
+    def start(self) -> None:
+        request = self.request()
+        problem = self.window_.parameters.problem() or request.problem()
+        if problem:
+            self.window_.show_error("Cannot start the batch", problem)
+            return
+        self.run_dialog = BatchRunDialog(self.window_, request)
+        self.run_dialog.show()
+        self.run_dialog.start()
+        self.accept()
+
+
+class BatchRunDialog(QDialog):
+    """The running batch: counts and ETA from its progress lines, the failed jobs, Cancel (Ctrl-C)."""
+
+    def __init__(self, window, request: BatchRequest):
+        super().__init__(window)
+        self.window_, self.request = window, request
+        self.setObjectName("batchRunDialog")
+        self.setWindowTitle(f"Batch: {KINDS[request.kind]}")
+        self.setModal(False)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # once the command has ended: see closeEvent
+        self.status = QLabel("Starting the local cluster…")
+        self.status.setWordWrap(True)
+        self.counts = QLabel("")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)  # busy until the first progress line
+        self.failed = QListWidget()
+        self.failed.setWordWrap(True)
+        self.failed.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.failed.setMaximumHeight(120)
+        self.failed_title = QLabel("Failed jobs")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Output: {request.out}"))
+        layout.addWidget(self.status)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.failed_title)
+        layout.addWidget(self.failed)
+        layout.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.failed_title.hide()
+        self.failed.hide()
+        self.output: list[str] = []  # every line the command wrote
+        self.exit_code: int | None = None
+        self.cancelling = False
+        self._partial = ""
+        self.process = QProcess(self)
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert(PROGRESS_EVERY_VARIABLE, "0")  # a line at each change
+        self.process.setProcessEnvironment(env)
+        self.process.readyReadStandardOutput.connect(self._read)
+        self.process.finished.connect(self._finished)
+        self.process.errorOccurred.connect(self._error)
+        self.resize(520, 260)
+
+    def start(self) -> None:
+        self.window_.log_panel.add(f"batch: {sys.executable} {' '.join(self.request.arguments())}")
+        self.process.start(sys.executable, self.request.arguments())
+
+    def running(self) -> bool:
+        return self.process.state() != QProcess.ProcessState.NotRunning
+
+    def cancel(self) -> None:
+        """Ctrl-C for the command: it stops the running jobs, keeps the finished ones, writes the summary."""
+        if not self.running():
+            self.close()
+            return
+        if self.cancelling:
+            return
+        self.cancelling = True
+        self.status.setText(STOPPING)
+        self.cancel_button.setEnabled(False)
+        pid = self.process.processId()
+        if os.name == "posix" and pid:
+            os.kill(pid, signal.SIGINT)  # QProcess.terminate sends SIGTERM, which the command does not handle
+        else:
+            self.process.terminate()
+
+    def _read(self) -> None:
+        text = self._partial + bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
+        *lines, self._partial = text.replace("\r", "\n").split("\n")
+        for line in filter(None, (line.strip() for line in lines)):
+            self._line(line)
+
+    def _line(self, line: str) -> None:
+        self.output.append(line)
+        match = PROGRESS.search(line)
+        if match:
+            done, total, failed, running, elapsed, eta = match.groups()
+            self.bar.setRange(0, int(total))
+            self.bar.setValue(int(done) + int(failed))
+            self.counts.setText(f"{done} of {total} done, {failed} failed, {running} running; "
+                                f"{elapsed} elapsed, ETA {eta}")  # fmt: skip
+            if not self.cancelling:
+                self.status.setText("Running; Cancel stops after the running jobs and keeps every finished one")
+        elif summary := SUMMARY.match(line):
+            done, failed, left, total = summary.groups()
+            self.counts.setText(f"{done} of {total} done, {failed} failed, {left} not run")
+        elif line.startswith("failed: "):
+            self.failed_title.show()
+            self.failed.show()
+            self.failed.addItem(line.removeprefix("failed: "))
+        elif line.startswith(("batch: ", "workers: ")) and not self.cancelling:
+            self.status.setText(line.split(": ", 1)[1])
+
+    def _error(self, error) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self.window_.show_error("Cannot start the batch", f"{sys.executable}: {self.process.errorString()}")
+            self._done(f"Could not start: {self.process.errorString()}")
+
+    def _finished(self, code: int, exit_status) -> None:
+        self._read()
+        if self._partial.strip():
+            self._line(self._partial.strip())
+            self._partial = ""
+        self.exit_code = code if exit_status == QProcess.ExitStatus.NormalExit else -1
+        out = self.request.out
+        if self.exit_code == 0:
+            self._done("Finished: every job done.")
+            open_batch_results(self.window_, out)
+        elif self.exit_code == 1 and Path(out, "summary.csv").is_file():  # else a crash before the end
+            self._done(f"Finished; {self.failed.count() or 'some'} jobs failed (listed here and in the results).")
+            open_batch_results(self.window_, out)
+        elif self.exit_code == EXIT_INTERRUPTED:
+            self._done("Cancelled: every finished job is kept; run the same batch again to resume it.")
+        elif self.exit_code == EXIT_BAD_INPUT:
+            errors = [line for line in self.output if line.startswith("shapeviewer: ")] or self.output[-1:]
+            message = errors[-1].removeprefix("shapeviewer: error: ") if errors else "no message"
+            self._done(f"Refused: {message}")
+            self.window_.show_error("The batch was refused", message)
+        else:
+            tail = "\n".join(self.output[-20:])
+            self._done(f"Ended with exit status {code}.")
+            self.window_.show_error("The batch failed", f"'shapeviewer batch' ended with exit status {code}", tail)
+
+    def _done(self, message: str) -> None:
+        if self.bar.maximum() == 0:
+            self.bar.setRange(0, 1)  # no longer busy
+        self.status.setText(message)
+        self.window_.status_line.setText(f"Batch {self.request.out}: {message}")
+        self.window_.log_panel.add(f"batch: {message}")
+        self.cancel_button.setText("Close")
+        self.cancel_button.setEnabled(True)
+
+    def closeEvent(self, event) -> None:  # noqa: N802  Qt's name
+        if self.running():  # closing the window cancels, as Cancel does; it closes when the command has ended
+            self.cancel()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+
+def run_batch_dialog(window) -> BatchLaunchDialog:
+    dialog = BatchLaunchDialog(window)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
+    return dialog
