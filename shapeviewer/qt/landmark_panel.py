@@ -54,7 +54,7 @@ class LandmarkPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setMinimumHeight(150)
+        self._fit_table(0)
         self.summary = QLabel()
         self.summary.setObjectName("landmarkSummary")
         self.summary.setWordWrap(True)
@@ -116,8 +116,8 @@ class LandmarkPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addLayout(edit_row)
         layout.addLayout(weight_row)
+        layout.addWidget(align)  # used more often than the files: in view first on a small screen
         layout.addWidget(files)
-        layout.addWidget(align)
 
         self.place.toggled.connect(controller.set_enabled)
         self.delete.clicked.connect(self.delete_requested)
@@ -148,6 +148,7 @@ class LandmarkPanel(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(i, j, item)
         self.table.blockSignals(False)
+        self._fit_table(len(labels))
         self._show_selection(self.controller.selected)
         pairs = len(landmarks.paired_labels())
         text = f"{len(src)} on the source, {len(tgt)} on the target, {pairs} pairs"
@@ -158,6 +159,13 @@ class LandmarkPanel(QWidget):
         self.delete.setEnabled(self.controller.selected is not None)
         self.undo_button.setEnabled(landmarks.can_undo)
         self.redo_button.setEnabled(landmarks.can_redo)
+
+    def _fit_table(self, rows: int) -> None:
+        """As tall as its rows and one empty row, 3 to 8 rows (it scrolls beyond), so the alignment stays near."""
+        shown = min(max(rows + 1, 3), 8)
+        row = self.table.verticalHeader().defaultSectionSize()
+        header = self.table.horizontalHeader().sizeHint().height()
+        self.table.setFixedHeight(header + shown * row + 2 * self.table.frameWidth())
 
     def selected_label(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()

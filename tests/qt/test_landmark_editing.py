@@ -325,3 +325,16 @@ def test_aligning_over_a_result_asks_first_and_edited_landmarks_lose_their_error
     assert window.progress.text() == ""  # nothing left of the run that went
     window.loss_plot.refresh()
     assert "ended before" not in window.loss_plot.getPlotItem().titleLabel.text
+
+
+def test_align_is_in_view_without_scrolling_on_a_small_screen(window, qtbot):
+    window.resize(1280, 760)
+    window.side_tabs.setCurrentWidget(window.landmark_tab)
+    qtbot.wait(50)
+    viewport = window.landmark_tab.viewport()
+    button = window.landmark_panel.align_button
+    assert 0 <= button.mapTo(viewport, button.rect().bottomLeft()).y() <= viewport.height()
+    v = window.doc.meshes["source"].vertices
+    for i in range(12):  # a long list scrolls inside the table; the alignment stays where it was
+        window.doc.landmarks.add("source", v[i])
+    assert 0 <= button.mapTo(viewport, button.rect().bottomLeft()).y() <= viewport.height()
