@@ -8,9 +8,13 @@ paired points carried by the flow, :class:`LandmarkTerm`): sum_i |x_i - y_i|^2.
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import torch
 
 from .backends import resolve_backend, squared_distances
+from .errors import InputError
 from .geometry import face_geometry
 
 FIDELITIES = ("varifold", "currents", "landmarks")
@@ -89,3 +93,18 @@ class LandmarkTerm:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return ((x - self.target) ** 2).sum()
+
+
+def check_vertex_correspondence(source, target) -> None:
+    """Vertex landmark fidelity pairs source vertex i with target vertex i: InputError when the counts differ,
+    a warning when the meshes do not share their triangles (a count equal by chance)."""
+    if len(target[0]) != len(source[0]):
+        raise InputError(
+            f"landmark fidelity needs as many target vertices as source vertices ({len(target[0])} != {len(source[0])})"
+        )
+    if not np.array_equal(np.asarray(source[1]), np.asarray(target[1])):
+        warnings.warn(
+            "landmark fidelity pairs source vertex i with target vertex i, but the two meshes have different "
+            "triangles: unless their vertices correspond one to one, use the varifold fidelity",
+            stacklevel=4,
+        )

@@ -34,7 +34,7 @@ import torch
 from .alignment import RigidTransform
 from .backends import raised_by_keops
 from .dense_fallback import dense_fallback_check
-from .fidelity import FIDELITIES, Fidelity, LandmarkTerm
+from .fidelity import FIDELITIES, Fidelity, LandmarkTerm, check_vertex_correspondence
 from .lbfgs import LBFGS
 from .levels import LevelPlan, plan_levels
 from .model import DTYPES, DeformationModel, InputError, ModelSettings
@@ -234,18 +234,9 @@ class Registration:
         self.model = DeformationModel(source[0], source[1], mask, settings.model)
         m = self.model
         self.landmarks = None if pairs is None else LandmarkTerm(*(m.to_internal(x) for x in pairs), m.size)
-        if settings.fidelity == "landmarks" and len(target[0]) != len(m.vertices):
-            raise InputError(
-                "landmark fidelity needs as many target vertices as source vertices "
-                f"({len(target[0])} != {len(m.vertices)})"
-            )
         landmarks = settings.fidelity == "landmarks"
-        if landmarks and not np.array_equal(np.asarray(source[1]), np.asarray(target[1])):
-            warnings.warn(
-                "landmark fidelity pairs source vertex i with target vertex i, but the two meshes have different "
-                "triangles: unless their vertices correspond one to one, use the varifold fidelity",
-                stacklevel=3,
-            )
+        if landmarks:
+            check_vertex_correspondence((m.vertices, source[1]), target)
         self.fidelity_scale = None if landmarks else settings.fidelity_scale or default_fidelity_scale(m.size)
         self.plans = plan_levels(source, target, settings.levels, self.fidelity_scale)
         self.to_run = [p for p in self.plans if p.run]

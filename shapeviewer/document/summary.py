@@ -9,6 +9,17 @@ from ..core.surface_distance import SurfaceDistances, surface_distances
 from .state import Document
 
 
+def result_title(doc: Document) -> str:
+    """The result view's title: what is shown, its state, iteration and mismatch gained."""
+    res, src, tgt = doc.result, doc.meshes.get("source"), doc.meshes.get("target")
+    if res is None:
+        return "Result: running, waiting for the first iteration" if doc.running else "Result: press Run"
+    rep = res.report
+    pair = f"{src.name} -> {tgt.name}" if src is not None and tgt is not None else ""
+    state = "running" if doc.running else rep.status
+    return f"Result: {pair} ({state}, iteration {rep.iteration}, mismatch -{100 * rep.fidelity_drop:.1f}%)"
+
+
 def final_surface_distances(doc: Document) -> SurfaceDistances:
     """Both ways between the deformed source (the last frame) and the target, per vertex."""
     source, target = doc.meshes["source"], doc.meshes["target"]

@@ -13,6 +13,7 @@ from ..io.atomic import write_bytes
 from ..io.landmarks import LandmarkError, Landmarks, check_on_surface, read_landmarks, write_landmarks
 from . import landmark_glyphs, settings_store
 from .busy import busy_cursor
+from .mesh_views import schedule_paint
 
 LANDMARK_FILTER = "Landmarks (*.csv *.mrk.json *.json *.fcsv);;All files (*)"
 MATRIX_FILTER = "4x4 matrix (*.txt);;All files (*)"
@@ -33,9 +34,9 @@ def connect_landmark_tools(window) -> None:
     panel.place.toggled.connect(lambda on: _placing(window, on))
     window.paint_panel.paint.toggled.connect(lambda on: on and panel.place.setChecked(False))
     doc.landmarks.changed.connect(lambda _role: refresh(window))
-    doc.result_changed.connect(lambda: refresh(window))
+    doc.result_changed.connect(lambda: show_result_landmarks(window))  # up to 10 a second in a run
     doc.frame_changed.connect(lambda _i: draw_result_landmarks(window))
-    doc.alignment_changed.connect(lambda: panel.show_alignment(doc.alignment))
+    doc.alignment_changed.connect(lambda: alignment_changed(window))
     window.addActions([panel.undo_action, panel.redo_action])
     window.side_tabs.currentChanged.connect(lambda _i: route_undo(window))
     route_undo(window)
@@ -75,11 +76,28 @@ def route_undo(window) -> None:
 
 
 def refresh(window) -> None:
+    """The landmarks changed: the list, the input views and the result view."""
+    window.landmark_control.redraw()
+    show_result_landmarks(window)
+
+
+def show_result_landmarks(window) -> None:
+    """A new geodesic (or none): the list's errors and the landmarks along it (the inputs' are unchanged)."""
     doc = window.doc
     errors = doc.result.landmark_errors(doc.landmarks) if doc.result is not None else {}
     window.landmark_panel.show_landmarks(doc.landmarks, errors)
-    window.landmark_control.redraw()
     draw_result_landmarks(window)
+
+
+def alignment_changed(window) -> None:
+    """A new pre-alignment: the result view starts again from the source as the run would."""
+    window.landmark_panel.show_alignment(window.doc.alignment)
+    if window.doc.ready:
+        window.show_rest_pose()
+        window.playback_bar.set_frame_count(1)
+        window.result.view.reset_camera()
+        schedule_paint(window.result.view)
+        draw_result_landmarks(window)
 
 
 def draw_result_landmarks(window) -> None:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import InputError
 from ..document import Document
+from ..document.summary import result_title
 from ..io.meshes import Mesh, MeshReadError, read_mesh
 from . import settings_store
 from .app import app_icon
@@ -30,7 +31,7 @@ from .busy import busy_cursor
 from .display_options import DisplayOptions
 from .formula_warmup import FormulaWarmup
 from .inspection import install_inspection
-from .landmark_actions import connect_landmark_tools, draw_result_landmarks
+from .landmark_actions import connect_landmark_tools
 from .landmark_controller import LandmarkController
 from .landmark_panel import LandmarkPanel
 from .log_panel import LogPanel
@@ -193,7 +194,6 @@ class MainWindow(QMainWindow):
         self.inputs.files_dropped.connect(self._files_dropped)
         self.display.connect_window(self)
         connect_mask_tools(self)
-        doc.alignment_changed.connect(self._alignment_changed)
         doc.landmarks.changed.connect(self.revalidate)
         self.revalidate()
 
@@ -278,7 +278,7 @@ class MainWindow(QMainWindow):
         src, tgt = self.meshes.get("source"), self.meshes.get("target")
         if src is not None and tgt is not None:
             self.parameters.set_meshes(src.vertices, tgt.vertices)
-            self._show_rest_pose()
+            self.show_rest_pose()
             self.playback_bar.set_frame_count(1)
             if remember:
                 settings_store.remember_pair(self.paths["source"], self.paths["target"])
@@ -292,19 +292,11 @@ class MainWindow(QMainWindow):
         self.inputs.reset_camera()
         self.revalidate()
 
-    def _show_rest_pose(self) -> None:
+    def show_rest_pose(self) -> None:
         """The result view before any geodesic: the source as the registration starts (pre-aligned) and the target."""
         src, tgt = self.meshes["source"], self.meshes["target"]
         self.result.set_meshes(self.doc.aligned_source(), src.faces, tgt.vertices, tgt.faces)
         self.display.apply_to_scene(self)
-
-    def _alignment_changed(self) -> None:
-        if self.doc.ready:
-            self._show_rest_pose()
-            self.playback_bar.set_frame_count(1)
-            self.result.view.reset_camera()
-            schedule_paint(self.result.view)
-            draw_result_landmarks(self)
 
     # ---- running ------------------------------------------------------------------------------
     def _run_readiness(self) -> tuple[bool, str]:
@@ -374,16 +366,7 @@ class MainWindow(QMainWindow):
         schedule_paint(self.result.view)
 
     def _update_result_title(self) -> None:
-        res, src, tgt = self.doc.result, self.meshes.get("source"), self.meshes.get("target")
-        pair = f"{src.name} -> {tgt.name}" if src is not None and tgt is not None else ""
-        if res is None:
-            text = "Result: running, waiting for the first iteration" if self.doc.running else "Result: press Run"
-        else:
-            rep = res.report
-            n = rep.iteration
-            state = "running" if self.doc.running else rep.status
-            text = f"Result: {pair} ({state}, iteration {n}, mismatch -{100 * rep.fidelity_drop:.1f}%)"
-        self.result.set_title(text)
+        self.result.set_title(result_title(self.doc))
 
     def _result_changed(self) -> None:
         """A new geodesic (or none): the scene, the frame count, the momenta and the title follow."""

@@ -115,3 +115,16 @@ def test_summary_reads_the_document_only(doc):
     assert data["iterations"] == 2 and data["used"]["backend"] == "torch"
     assert data["history"]["iteration"] == [0, 1, 2]
     assert data["fidelity_drop"] == pytest.approx(1 - 0.5 / 3)
+
+
+def test_the_result_title_says_what_is_shown_and_its_state(doc):
+    from shapeviewer.document.summary import result_title
+
+    assert result_title(doc) == "Result: press Run"
+    doc.begin_run()
+    assert result_title(doc) == "Result: running, waiting for the first iteration"
+    doc.set_result(report(2, n=doc.meshes["source"].n_vertices))
+    assert "(running, iteration 2, mismatch -83.3%)" in result_title(doc)
+    doc.result.report.status = "converged"
+    doc.end_run()
+    assert result_title(doc).endswith("(converged, iteration 2, mismatch -83.3%)")
