@@ -7,6 +7,7 @@ import math
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .cli_options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, MAX_MASK_WEIGHT, MAX_MOMENTUM, MAX_TRAVEL  # noqa: F401
@@ -213,6 +214,44 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _compile_announcer(source, target, settings, mask, say):
+    """A compile listener that says "compiling KeOps formula k of n" (n counted beforehand, without compiling)."""
+    from .core.backends import keops_usable
+    from .core.warmup import CompileCount, formulas_to_compile
+
+    if say is None or not keops_usable():
+        return lambda k, phase: None
+    expected = formulas_to_compile((source.vertices, source.faces), (target.vertices, target.faces),
+                                   replace(settings, landmark_weight=0.0), mask)  # fmt: skip
+    if expected:
+        say(f"KeOps compiles {expected} formula{'s' if expected > 1 else ''} for this machine first "
+            "(seconds each, only once: later runs reuse them)")  # fmt: skip
+    count = CompileCount(expected)
+
+    def notice(_total: int, phase: str) -> None:
+        if phase == "start":
+            say(f"compiling KeOps {CompileCount.words(*count.start())}")
+
+    return notice
+
+
+def _say_setup(reg, plan, source, target, say) -> None:
+    for line in plan.notes():
+        say(line)
+    d = reg.describe()
+    say(
+        f"registering {source.name} ({source.n_vertices} vertices) -> {target.name}: {d['cometric']} "
+        f"{d['kernel']}, {d['control_points']} control points, {d['backend']} on {d['device']} ({d['dtype']})"
+    )
+    if d["passive_vertices"]:
+        say(f"{d['passive_vertices']} vertices of weight 0 follow the flow passively")
+    if len(reg.plans) > 1:
+        sizes = ", ".join(
+            f"{p.source.n_vertices}" + ("" if p.run else " (skipped: resolved by a coarser level)") for p in reg.plans
+        )
+        say(f"coarse to fine over {len(reg.to_run)} of {len(reg.plans)} levels: {sizes} vertices")
+
+
 def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=None, keep_cancelled=True,
                        extra=None, before_run=None):  # fmt: skip
     """Register, then write the result folder ``args.out`` atomically; ``(folder or None, result dict)``.
@@ -229,44 +268,33 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
         summary_line,
         write_distance_maps,
     )
+    from .core.keops_compile import compile_notices
     from .core.registration import Registration
 
+    announce = say is not None  # a batch job is silent, and counts no compilations either
     say = say or (lambda message: None)
     start = time.perf_counter()
     (source, target), mask = _prepare(args, source_path, target_path)
     _raise_deferred_interrupt()
     plan = prepare_alignment(args, source, target)
     settings = settings_with_landmarks(registration_settings(args), plan)
-    reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), settings, mask,
-                       **plan.registration_kwargs())  # fmt: skip
-    for line in plan.notes():
-        say(line)
-    d = reg.describe()
-    say(
-        f"registering {source.name} ({source.n_vertices} vertices) -> {target.name}: {d['cometric']} "
-        f"{d['kernel']}, {d['control_points']} control points, {d['backend']} on {d['device']} ({d['dtype']})"
-    )
-    if d["passive_vertices"]:
-        say(f"{d['passive_vertices']} vertices of weight 0 follow the flow passively")
-    if len(reg.plans) > 1:
-        sizes = ", ".join(
-            f"{p.source.n_vertices}" + ("" if p.run else " (skipped: resolved by a coarser level)") for p in reg.plans
-        )
-        say(f"coarse to fine over {len(reg.to_run)} of {len(reg.plans)} levels: {sizes} vertices")
-    if d["backend"] == "keops":
-        say("note: KeOps compiles each formula on first use (seconds each); later runs reuse its cache")
-    history = []
-    if before_run is not None:
-        before_run()
-    for rep in reg.run(should_stop=should_stop):
-        if not rep.done:
-            history.append(rep.loss)
-            level = f"level {rep.level}/{rep.levels} ({rep.level_vertices} vertices)  " if rep.levels > 1 else ""
-            say(
-                f"{level}iter {rep.iteration:4d}  loss {rep.loss:.6g}  fidelity {rep.fidelity:.6g} "
-                f"(-{100 * rep.fidelity_drop:.1f}%)  energy {rep.energy:.6g}  {rep.elapsed:6.1f} s"
-            )
-        final = rep
+    notices = _compile_announcer(source, target, settings, mask, say if announce else None)
+    with compile_notices(notices):  # the set-up compiles too (the target's own fidelity term)
+        reg = Registration((source.vertices, source.faces), (target.vertices, target.faces), settings, mask,
+                           **plan.registration_kwargs())  # fmt: skip
+        _say_setup(reg, plan, source, target, say)
+        history = []
+        if before_run is not None:
+            before_run()
+        for rep in reg.run(should_stop=should_stop):
+            if not rep.done:
+                history.append(rep.loss)
+                level = f"level {rep.level}/{rep.levels} ({rep.level_vertices} vertices)  " if rep.levels > 1 else ""
+                say(
+                    f"{level}iter {rep.iteration:4d}  loss {rep.loss:.6g}  fidelity {rep.fidelity:.6g} "
+                    f"(-{100 * rep.fidelity_drop:.1f}%)  energy {rep.energy:.6g}  {rep.elapsed:6.1f} s"
+                )
+            final = rep
     p0 = reg.model.momenta_tensor(final.momenta)
     result = _summary(reg.model, p0, time.perf_counter() - start)
     result.update(reg.describe())

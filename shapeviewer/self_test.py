@@ -102,6 +102,7 @@ def check_registration(should_stop: Callable[[], bool]) -> str:
     from .core.keops_compile import compile_notices, compiler_problem
     from .core.model import ModelSettings
     from .core.registration import Registration, RegistrationSettings
+    from .core.warmup import formulas_to_compile
     from .io.demo import make_demo_pair
 
     missing = "" if torch.cuda.is_available() else compiler_problem()  # KeOps on a GPU compiles with NVRTC
@@ -118,12 +119,15 @@ def check_registration(should_stop: Callable[[], bool]) -> str:
         if should_stop():  # Ctrl-C between two formulas (each takes seconds)
             raise KeyboardInterrupt
         if not compiled and not started:
-            _say("        compiling KeOps formulas (first run only: about a dozen, a few seconds each)...")
+            how_many = f"{expected} " if expected else ""
+            _say(f"        compiling {how_many}KeOps formulas (first run only: a few seconds each)...")
         started.append(time.perf_counter())
 
+    source_mesh, target_mesh = (source.vertices, source.faces), (target.vertices, target.faces)
+    expected = formulas_to_compile(source_mesh, target_mesh, settings) if backend == "keops" else None
     with warnings.catch_warnings(record=True) as caught, compile_notices(notice):
         warnings.simplefilter("always")
-        registration = Registration((source.vertices, source.faces), (target.vertices, target.faces), settings)
+        registration = Registration(source_mesh, target_mesh, settings)
         final = None
         for final in registration.run(should_stop):  # noqa: B007  the last report is the result
             pass

@@ -1,7 +1,8 @@
 """KeOps formulas compiled in the background as soon as meshes and settings are known (core.warmup).
 
 After the settings have been still for SETTLE_MS and the run would use KeOps, a background thread
-evaluates the run's first level once; every formula it compiles is announced. A Run pressed meanwhile
+counts the formulas that will compile (core.keops_census, without compiling), then evaluates the run's
+first level once, announcing "compiling formula k of n" with a progress bar. A Run pressed meanwhile
 waits for it (two threads must not compile one formula), with a status line that says so.
 """
 
@@ -14,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.keops_compile import compile_notices
 from ..core.shooting import ShootingCancelled
-from ..core.warmup import structure_key, warm_formulas, will_use_keops
+from ..core.warmup import CompileCount, formulas_to_compile, structure_key, warm_formulas, will_use_keops
 from .worker import lower_thread_priority
 
 SETTLE_MS = 1500
@@ -22,12 +23,14 @@ SETTLE_MS = 1500
 
 class FormulaWarmup(QObject):
     status = Signal(str)
+    progress = Signal(int, int, str)  # formulas compiled, of n, a label (as RunController.progress)
     finished = Signal()  # queued from the warm-up thread
 
     def __init__(self, doc, parent=None):
         super().__init__(parent)
         self.doc = doc
-        self.warmed: set = set()
+        self.warmed: set = set()  # structures whose warm-up started (never twice)
+        self.completed: set = set()  # those whose warm-up ran to its end: a run of theirs compiles nothing new
         self.thread: threading.Thread | None = None
         self.closed = False  # shut down with its window
         self.stop_flag = threading.Event()
@@ -46,46 +49,72 @@ class FormulaWarmup(QObject):
     def schedule(self, *_) -> None:
         self.timer.start()
 
+    def structure(self):
+        """The formula structure of a run started now, or None where it would not use KeOps.
+        Raises ValueError for settings the run itself will refuse."""
+        doc = self.doc
+        src, tgt = doc.meshes["source"], doc.meshes["target"]
+        mask = doc.mask_for_run()
+        if not will_use_keops(src.n_vertices, max(len(src.faces), len(tgt.faces)), doc.settings):
+            return None
+        return structure_key(doc.settings, mask is not None and bool((mask == 0).any()), src.n_vertices)
+
+    def run_may_compile(self) -> bool:
+        """Whether a run started now may compile formulas no warm-up has (so it counts them first)."""
+        if not self.doc.ready:
+            return False
+        try:
+            key = self.structure()
+        except ValueError:
+            return False
+        return key is not None and key not in self.completed
+
     def start(self) -> bool:
         """Warm now if it is worth it (KeOps, a structure not warmed yet, nothing running, not shut down)."""
         doc = self.doc
         if self.closed or self.busy or doc.running or not doc.ready or doc.run_problem():
             return False
-        n = doc.meshes["source"].n_vertices
-        mask = doc.mask_for_run()
         try:
-            if not will_use_keops(n, doc.settings):
-                return False
-            key = structure_key(doc.settings, mask is not None and bool((mask == 0).any()), n)
+            key = self.structure()
         except ValueError as exc:  # settings the run itself will refuse, with its own message
             self.status.emit(f"No formula warm-up: {exc}")
             return False
-        if key in self.warmed:
+        if key is None or key in self.warmed:
             return False
         self.warmed.add(key)
         src, tgt = doc.meshes["source"], doc.meshes["target"]
         # landmarks ride along the shooting as extra points (the same formulas); their term is plain torch
         settings = replace(doc.settings, landmark_weight=0.0)
-        job = ((src.vertices.copy(), src.faces.copy()), (tgt.vertices.copy(), tgt.faces.copy()), settings, mask)
+        job = ((src.vertices.copy(), src.faces.copy()), (tgt.vertices.copy(), tgt.faces.copy()), settings)
         self.stop_flag.clear()
-        self.thread = threading.Thread(target=self._warm, args=job, name="shapeviewer-keops-warmup", daemon=True)
+        self.thread = threading.Thread(
+            target=self._warm, args=(key, *job, doc.mask_for_run()), name="shapeviewer-keops-warmup", daemon=True
+        )
         self.thread.start()
         return True
 
-    def _warm(self, source, target, settings, mask) -> None:
+    def _warm(self, key, source, target, settings, mask) -> None:
         lower_thread_priority()
-        said = []
+        count = CompileCount()
 
-        def notice(k: int, phase: str) -> None:
+        def notice(_total: int, phase: str) -> None:
             if phase == "start":
-                said.append(k)
-                self.status.emit(f"Compiling KeOps formula {k} in the background for the coming run…")
+                k, n = count.start()
+                self.progress.emit(k - 1, n, f"compiling {CompileCount.words(k, n)}")
+                self.status.emit(f"Compiling KeOps {CompileCount.words(k, n)} in the background for the coming run…")
+            else:
+                self.progress.emit(
+                    count.started, count.total, f"compiled {CompileCount.words(count.started, count.total)}"
+                )
 
         try:
+            count.expected = formulas_to_compile(source, target, settings, mask) or 0
             with compile_notices(notice):
                 warm_formulas(source, target, settings, mask, self.stop_flag.is_set)
-            if said:
-                self.status.emit(f"KeOps formulas ready ({len(said)} compiled in the background)")
+            self.completed.add(key)
+            if count.started:
+                self.progress.emit(count.started, count.started, "KeOps formulas ready")
+                self.status.emit(f"KeOps formulas ready ({count.started} compiled in the background)")
         except ShootingCancelled:
             pass  # cancelled for a run or a closing window: nothing to say
         except Exception as exc:  # the run will meet the same problem and report it; say it here too

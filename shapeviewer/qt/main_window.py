@@ -180,6 +180,7 @@ class MainWindow(QMainWindow):
         run.error.connect(self.show_error)
         self.warmup.status.connect(self._warmup_said)
         self.warmup.finished.connect(self._warmup_finished)
+        self.warmup.progress.connect(self._warmup_progress)
         self.parameters.changed.connect(self._settings_edited)
         self.playback.frame_changed.connect(doc.set_frame)
         # A new geodesic from the run is painted one event-loop turn after it is applied: input and
@@ -201,6 +202,10 @@ class MainWindow(QMainWindow):
         self.log_panel.add(text)
         if not self.doc.running:
             self.status_line.setText(text)
+
+    def _warmup_progress(self, done: int, total: int, label: str) -> None:
+        if not self.doc.running:
+            self.progress.set_progress(done, total, label)
 
     def _warmup_finished(self) -> None:
         job, self._waiting_job = self._waiting_job, None
@@ -330,6 +335,7 @@ class MainWindow(QMainWindow):
             self.doc.mask_for_run(),
             landmarks=self.doc.landmarks_for_run(),
             alignment=self.doc.alignment,
+            count_formulas=self.warmup.run_may_compile(),
         )
         self.warmup.timer.stop()
         if self.warmup.busy:  # two threads must not compile one formula: this job starts when the warm-up ends

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ..core.warmup import CompileCount
 from .worker import CANCELLED_EARLY, RegistrationJob, RegistrationRunner
 
 APPLY_INTERVAL_MS = 100
@@ -86,17 +87,18 @@ class RunController(QObject):
         self.progress.emit(0, self._total(), "")
         self.status.emit(f"First iteration with {where}…")
 
-    def _compiling(self, k: int, phase: str) -> None:
-        """Said only when KeOps really compiles (the first use of a formula on this machine)."""
+    def _compiling(self, k: int, n: int, phase: str) -> None:
+        """Said only when KeOps really compiles (the first use of a formula on this machine); n from a census."""
+        words = CompileCount.words(k, n)
         if phase == "start":
             self.status.emit(
-                f"Compiling KeOps formula {k} for this machine (a few seconds each, only the first time; "
-                "later runs reuse it)…"
+                f"Compiling KeOps {words} for this machine (a few seconds each, only the first time; "
+                "later runs reuse them)…"
             )
-            self.progress.emit(0, 0, f"compiling formula {k}")
-            self.log.emit(f"KeOps: compiling formula {k}")
+            self.progress.emit(k - 1, n, f"compiling {words}")
+            self.log.emit(f"KeOps: compiling {words}")
         else:
-            self.progress.emit(0, 0, f"compiled {k} formula{'' if k == 1 else 's'}")
+            self.progress.emit(k, n, f"compiled {words}")
 
     def _total(self) -> int:
         levels = [lv for lv in self.doc.run_info.get("levels", []) if lv.get("run", True)]

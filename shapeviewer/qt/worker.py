@@ -29,6 +29,7 @@ class RegistrationJob:
     mask: np.ndarray | None = None
     landmarks: tuple[list, np.ndarray, np.ndarray] | None = None  # labels, paired (K, 3) source and target points
     alignment: object = None  # core.alignment.RigidTransform applied to the source first, or None
+    count_formulas: bool = False  # count the KeOps formulas to compile first (no warm-up compiled them)
 
 
 CANCELLED_EARLY = "cancelled during the set-up"  # the details of ``failed`` when Stop came before any state
@@ -39,7 +40,7 @@ class RegistrationWorker(QObject):
     report = Signal(object)  # core.registration.Report, numpy only
     finished = Signal(object)  # the final Report (status finished|converged|cancelled|failed)
     failed = Signal(str, str)  # message, traceback
-    compiling = Signal(int, str)  # KeOps formula k, "start" | "end"
+    compiling = Signal(int, int, str)  # KeOps formula k of n (0: not counted), "start" | "end"
 
     def __init__(self, job: RegistrationJob):
         super().__init__()
@@ -52,16 +53,35 @@ class RegistrationWorker(QObject):
     @Slot()
     def run(self) -> None:
         from ..core.keops_compile import compile_notices
+        from ..core.warmup import CompileCount
 
         lower_thread_priority()
-        with compile_notices(self.compiling.emit):
+        self.compile_count = CompileCount()
+        with compile_notices(self._compile_notice):
             self._run()
+
+    def _compile_notice(self, _total: int, phase: str) -> None:
+        count = self.compile_count
+        k, n = count.start() if phase == "start" else (count.started, count.total)
+        self.compiling.emit(k, n, phase)
+
+    def _count_formulas(self) -> None:
+        """Before the set-up (which compiles too): how many formulas this run will compile, without compiling."""
+        from dataclasses import replace
+
+        from ..core.warmup import formulas_to_compile
+
+        job = self.job
+        settings = replace(job.settings, landmark_weight=0.0)  # the landmark term is plain torch
+        self.compile_count.expected = formulas_to_compile(job.source, job.target, settings, job.mask) or 0
 
     def _run(self) -> None:
         from ..core.registration import CancelledBeforeStart, Registration
 
         try:
             job = self.job
+            if job.count_formulas:
+                self._count_formulas()
             labels, src_lm, tgt_lm = job.landmarks if job.landmarks is not None else (None, None, None)
             reg = Registration(
                 job.source, job.target, job.settings, job.mask,
@@ -138,7 +158,7 @@ class RegistrationRunner(QObject):
     report = Signal(object)
     finished = Signal(object)
     failed = Signal(str, str)
-    compiling = Signal(int, str)
+    compiling = Signal(int, int, str)
     idle = Signal()
 
     def __init__(self, parent=None):

@@ -10,31 +10,43 @@ from shapeviewer.qt import formula_warmup
 
 
 def test_the_formulas_of_a_keops_run_are_compiled_before_run_is_pressed(window, qtbot, monkeypatch):
-    """The real warm-up runs once the settings settle; a compilation during it is announced (simulated
-    here: formulas this test process already loaded would not compile again)."""
+    """The real warm-up runs once the settings settle; its compilations are counted first and announced as
+    "k of n" with a progress bar (two compilations simulated here, and a census that found them: formulas
+    this test process already loaded would not compile again)."""
     real = formula_warmup.warm_formulas
 
     def compiling_warm_up(*args):
-        with keops_compile._lock:
-            keops_compile._compiled += 1
-        keops_compile._notify("start")
-        keops_compile._notify("end")
+        for _ in range(2):
+            with keops_compile._lock:
+                keops_compile._compiled += 1
+            keops_compile._notify("start")
+            keops_compile._notify("end")
         real(*args)
 
     monkeypatch.setattr(formula_warmup, "warm_formulas", compiling_warm_up)
+    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 2)
+    shown = []
+    window.warmup.progress.connect(lambda *args: shown.append(window.progress.text()))
     window.warmup.timer.setInterval(50)
     quick_settings(window, iterations=2, steps=3)
     window.parameters.backend.setCurrentText("keops")  # the settings settle, then the warm-up starts
+    assert window.warmup.run_may_compile()  # a run now would count its formulas first
     qtbot.waitUntil(lambda: window.warmup.busy, timeout=10_000)
     qtbot.waitUntil(lambda: not window.warmup.busy, timeout=120_000)
     log = window.log_panel.toPlainText()
-    assert "in the background for the coming run" in log and "KeOps formulas ready" in log
+    assert "Compiling KeOps formula 1 of 2 in the background for the coming run" in log
+    assert "formula 2 of 2 in the background" in log and "KeOps formulas ready (2 compiled" in log
+    assert shown[:4] == ["compiling formula 1 of 2", "compiled formula 1 of 2", "compiling formula 2 of 2",
+                         "compiled formula 2 of 2"]  # fmt: skip
+    assert window.progress.text() == "KeOps formulas ready"
     assert not window.warmup.start()  # the same structure is not warmed twice
+    assert not window.warmup.run_may_compile()  # nor counted again by the run
 
 
 def test_run_pressed_during_the_warm_up_starts_when_it_ends(window, qtbot, monkeypatch):
     release = threading.Event()
-    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda n, settings: True)
+    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
+    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 0)
     monkeypatch.setattr(formula_warmup, "warm_formulas", lambda *args: release.wait(30))
     quick_settings(window, iterations=2, steps=3)
     assert window.warmup.start() and window.warmup.busy
@@ -50,7 +62,8 @@ def test_run_pressed_during_the_warm_up_starts_when_it_ends(window, qtbot, monke
 
 def test_stop_drops_a_run_queued_behind_the_warm_up(window, qtbot, monkeypatch):
     release = threading.Event()
-    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda n, settings: True)
+    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
+    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 0)
     monkeypatch.setattr(formula_warmup, "warm_formulas", lambda *args: release.wait(30))
     quick_settings(window, iterations=2, steps=3)
     assert window.warmup.start()
@@ -66,7 +79,8 @@ def test_a_closed_window_waits_for_its_warm_up_and_starts_no_other(window, qtbot
     """A warm-up thread left running, or started by a timer after its window closed, was still in C++ when
     the process exited: 'terminate called without an active exception', Aborted."""
     release, calls = threading.Event(), []
-    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda n, settings: True)
+    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
+    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 0)
 
     def warm(*args):
         calls.append(args)

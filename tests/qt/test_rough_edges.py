@@ -122,7 +122,7 @@ def test_a_keops_compilation_in_the_worker_is_said_with_its_count(window, qtbot,
     formula, instead of looking hung (the worker's notices come from core.keops_compile)."""
     from pykeops.torch import Genred
 
-    from shapeviewer.core import keops_compile, registration
+    from shapeviewer.core import keops_compile, registration, warmup
 
     def compiling_run(self, should_stop=None):
         x = np.zeros((5, 3))
@@ -136,13 +136,19 @@ def test_a_keops_compilation_in_the_worker_is_said_with_its_count(window, qtbot,
 
     monkeypatch.setattr(keops_compile, "_library_exists", lambda _path: False)
     monkeypatch.setattr(registration.Registration, "run", compiling_run)
-    statuses = []
+    counted = []  # the census before the set-up (core.keops_census), asked for since no warm-up ran
+    monkeypatch.setattr(warmup, "formulas_to_compile", lambda *args: counted.append(args) or 3)
+    monkeypatch.setattr(window.warmup, "run_may_compile", lambda: True)
+    statuses, progress = [], []
     window.run.status.connect(statuses.append)
+    window.run.progress.connect(lambda *args: progress.append(args))
     quick_settings(window)
     window.start_run()
     qtbot.waitUntil(lambda: not window.run.running, timeout=60_000)
-    assert any(s.startswith("Compiling KeOps formula") for s in statuses), statuses
-    assert "KeOps: compiling formula" in window.log_panel.toPlainText()
+    assert len(counted) == 1 and counted[0][2].landmark_weight == 0.0
+    assert any(s.startswith("Compiling KeOps formula 1 of 3 for this machine") for s in statuses), statuses
+    assert (0, 3, "compiling formula 1 of 3") in progress and (1, 3, "compiled formula 1 of 3") in progress
+    assert "KeOps: compiling formula 1 of 3" in window.log_panel.toPlainText()
 
 
 def test_a_keops_failure_in_the_worker_is_said_in_the_window_and_the_run_goes_on(window, qtbot, monkeypatch):
