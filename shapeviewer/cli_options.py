@@ -163,8 +163,8 @@ def _registration_options(p: argparse.ArgumentParser, defaults) -> None:
     )  # fmt: skip
     p.add_argument(
         "--tolerance", type=_fraction, default=defaults.tolerance,
-        help=f"a level ends when {PATIENCE} iterations lower the loss by less than this fraction of the initial "
-        f"mismatch (default {defaults.tolerance:g}; 0: only at --iterations)",
+        help=f"a level ends when {PATIENCE} iterations lower the loss by less than this fraction of its drop so "
+        f"far (default {defaults.tolerance:g}; 0: only at --iterations)",
     )  # fmt: skip
 
 

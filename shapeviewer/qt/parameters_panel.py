@@ -130,8 +130,8 @@ class ParametersPanel(QWidget):
         self.tolerance = _combo(
             STOP_TOLERANCES,
             f"{DEFAULTS.tolerance:g}",
-            f"a level ends when {PATIENCE} iterations lower the loss by less than this fraction of the initial "
-            "mismatch (0: only at Max iterations)",
+            f"a level ends when {PATIENCE} iterations lower the loss by less than this fraction of its drop so far "
+            "(0: only at Max iterations)",
         )
         self.control_points = _spin(
             0,
