@@ -15,6 +15,7 @@ import warnings
 import torch
 
 from .kernels import Kernel, _torch_safe_rsqrt, _torch_safe_sqrt
+from .shooting import ShootingCancelled
 
 BACKENDS = ("auto", "torch", "keops")
 # Largest N x M that "auto" reduces densely. Dense autograd through a shooting keeps tens of N x M
@@ -302,7 +303,7 @@ def _keops_call(function, *args):
     """Run a KeOps reduction; on failure, remember why, warn once and return None (dense fallback)."""
     try:
         return function(*args)
-    except (KeyboardInterrupt, MemoryError):
+    except (KeyboardInterrupt, MemoryError, ShootingCancelled):  # a stop raised before a compilation
         raise
     except Exception as exc:
         warnings.warn(f"KeOps failed ({mark_keops_broken(exc)}); falling back to dense torch", stacklevel=3)

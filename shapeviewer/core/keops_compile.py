@@ -96,7 +96,12 @@ def install() -> None:
             return original(self)
         with _lock:
             _compiled += 1
-        _notify("start")
+        try:
+            _notify("start")  # a listener may raise to stop before a compilation (nothing is left half-built)
+        except BaseException:
+            with _lock:
+                _compiled -= 1
+            raise
         try:
             return original(self)
         finally:

@@ -216,7 +216,7 @@ class Registration:
                 pairs = (alignment.apply(pairs[0]), pairs[1])
         try:
             self._prepare(source, target, settings, mask, initial_momenta, pairs)
-        except (KeyboardInterrupt, MemoryError):
+        except (KeyboardInterrupt, MemoryError, ShootingCancelled):  # a stop inside KeOps is no KeOps failure
             raise
         except Exception as exc:
             if not raised_by_keops(exc):

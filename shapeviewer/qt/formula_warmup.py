@@ -32,6 +32,7 @@ class FormulaWarmup(QObject):
         self.warmed: set = set()  # structures whose warm-up started (never twice)
         self.completed: set = set()  # those whose warm-up ran to its end: a run of theirs compiles nothing new
         self.thread: threading.Thread | None = None
+        self.running_key = None  # the structure the running warm-up compiles
         self.closed = False  # shut down with its window
         self.stop_flag = threading.Event()
         self.timer = QTimer(self)
@@ -47,7 +48,16 @@ class FormulaWarmup(QObject):
         return self.thread is not None
 
     def schedule(self, *_) -> None:
+        """Warm once the settings have been still for SETTLE_MS; a warm-up for other settings stops first."""
+        if self.busy and self.running_key is not None and self._current_key() != self.running_key:
+            self.stop_flag.set()  # it ends at its next time step or compilation; _ended schedules again
         self.timer.start()
+
+    def _current_key(self):
+        try:
+            return self.structure() if self.doc.ready else None
+        except ValueError:
+            return None
 
     def structure(self):
         """The formula structure of a run started now, or None where it would not use KeOps.
@@ -87,6 +97,7 @@ class FormulaWarmup(QObject):
         settings = replace(doc.settings, landmark_weight=0.0)
         job = ((src.vertices.copy(), src.faces.copy()), (tgt.vertices.copy(), tgt.faces.copy()), settings)
         self.stop_flag.clear()
+        self.running_key = key
         self.thread = threading.Thread(
             target=self._warm, args=(key, *job, doc.mask_for_run()), name="shapeviewer-keops-warmup", daemon=True
         )
@@ -98,7 +109,11 @@ class FormulaWarmup(QObject):
         count = CompileCount()
 
         def notice(_total: int, phase: str) -> None:
+            if threading.current_thread() is not self.thread:
+                return  # a compilation of another thread (the influence view's): not this warm-up's
             if phase == "start":
+                if self.stop_flag.is_set():  # a run waits, or the settings changed: not one formula more
+                    raise ShootingCancelled("warm-up stopped before its next compilation")
                 k, n = count.start()
                 self.progress.emit(k - 1, n, f"compiling {CompileCount.words(k, n)}")
                 self.status.emit(f"Compiling KeOps {CompileCount.words(k, n)} in the background for the coming run…")
@@ -116,7 +131,7 @@ class FormulaWarmup(QObject):
                 self.progress.emit(count.started, count.started, "KeOps formulas ready")
                 self.status.emit(f"KeOps formulas ready ({count.started} compiled in the background)")
         except ShootingCancelled:
-            pass  # cancelled for a run or a closing window: nothing to say
+            self.warmed.discard(key)  # cancelled for a run, new settings or a closing window: may warm again later
         except Exception as exc:  # the run will meet the same problem and report it; say it here too
             self.status.emit(f"Background formula warm-up stopped: {type(exc).__name__}: {exc}".splitlines()[0])
         finally:
@@ -126,6 +141,7 @@ class FormulaWarmup(QObject):
         if self.thread is not None:
             self.thread.join()
             self.thread = None
+            self.running_key = None
         if not self.doc.running and not self.closed:
             self.schedule()  # settings changed meanwhile may need other formulas
 

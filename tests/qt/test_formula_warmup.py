@@ -2,6 +2,7 @@
 starts right after the warm-up instead of compiling the same formulas in a second thread."""
 
 import threading
+import time
 
 from gui_helpers import quick_settings
 
@@ -100,3 +101,50 @@ def test_a_closed_window_waits_for_its_warm_up_and_starts_no_other(window, qtbot
     window.warmup.schedule()
     qtbot.wait(200)
     assert len(calls) == 1 and not window.warmup.start()
+
+
+def compiling_one_by_one(compiled: list, calls: list):
+    """A warm-up whose five 'compilations' take 0.3 s each (the notices that core.keops_compile sends)."""
+
+    def warm(source, target, settings, mask, should_stop=None):
+        calls.append(settings)
+        for _ in range(5):
+            keops_compile._notify("start")  # the warm-up's listener raises here once it is asked to stop
+            time.sleep(0.3)
+            keops_compile._notify("end")
+            compiled.append(settings.model.cometric)
+
+    return warm
+
+
+def test_a_run_pressed_during_the_warm_up_waits_for_one_compilation_not_all(window, qtbot, monkeypatch):
+    compiled, calls = [], []
+    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
+    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 5)
+    monkeypatch.setattr(formula_warmup, "warm_formulas", compiling_one_by_one(compiled, calls))
+    quick_settings(window, iterations=2, steps=3)
+    assert window.warmup.start()
+    qtbot.waitUntil(lambda: len(compiled) >= 1, timeout=10_000)
+    window.start_run()
+    assert "the run starts next" in window.status_line.text()
+    qtbot.waitUntil(lambda: window.run.running or window.run.final is not None, timeout=10_000)
+    assert len(compiled) <= 2  # the formula being compiled ended; the next three were left to the run
+    qtbot.waitUntil(lambda: not window.run.running, timeout=60_000)
+    assert window.run.final.status in ("finished", "converged")
+    assert window.warmup.run_may_compile()  # the interrupted structure is not taken for warmed
+
+
+def test_new_settings_stop_a_warm_up_for_the_old_ones(window, qtbot, monkeypatch):
+    compiled, calls = [], []
+    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
+    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 5)
+    monkeypatch.setattr(formula_warmup, "warm_formulas", compiling_one_by_one(compiled, calls))
+    window.warmup.timer.setInterval(50)
+    quick_settings(window, iterations=2, steps=3)
+    qtbot.waitUntil(lambda: len(compiled) >= 1, timeout=10_000)
+    assert calls[0].model.cometric == "normalized"
+    window.parameters.cometric.setCurrentText("lddmm")  # other formulas: the running warm-up is stale
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=10_000)
+    assert calls[1].model.cometric == "lddmm" and compiled.count("normalized") <= 2
+    qtbot.waitUntil(lambda: not window.warmup.busy, timeout=10_000)
+    assert compiled.count("lddmm") == 5 and "KeOps formulas ready (5 compiled" in window.log_panel.toPlainText()
