@@ -68,6 +68,18 @@ class Result:
         return points if self.control_index is None else points[self.control_index]
 
 
+@dataclass
+class _BeforeRun:
+    """What a run replaces: put back when it ends before its first iteration."""
+
+    result: Result | None
+    history: LossHistory
+    run_info: dict
+    control_index: np.ndarray | None
+    frame: int
+    modified: bool
+
+
 class Document:
     meshes_changed = Signal(str)  # role
     settings_changed = Signal()
@@ -96,6 +108,7 @@ class Document:
         self.landmarks = LandmarkPairs()  # placed on the input meshes, in their own coordinates
         self.landmarks.changed.connect(lambda _role: self.set_modified(True))
         self.alignment: RigidTransform | None = None  # moves the source before the registration
+        self.before_run: _BeforeRun | None = None  # what the current run replaces
 
     # ---- inputs ---------------------------------------------------------------------------------
     @property
@@ -205,12 +218,21 @@ class Document:
 
     # ---- the run --------------------------------------------------------------------------------
     def begin_run(self) -> None:
-        """A run starts: its history starts empty; the previous geodesic stays until a new one arrives."""
+        """A run starts: its history starts empty; the previous geodesic stays until a new one arrives, and
+        all the run replaces is remembered, for a run that ends with nothing (see :meth:`end_run`)."""
+        self.before_run = _BeforeRun(
+            self.result, self.history, self.run_info, self.control_index, self.frame, self.modified
+        )
         self.running = True
         self.run_info, self.control_index = {}, None
         self.history = LossHistory()
         self.history_changed.emit()
         self.run_changed.emit(True)
+
+    @property
+    def previous_result(self) -> Result | None:
+        """The result shown when the current run began (None: none, or dropped since)."""
+        return None if self.before_run is None else self.before_run.result
 
     def run_started(self, info: dict, control_index: np.ndarray | None) -> None:
         self.run_info, self.control_index = dict(info), control_index
@@ -233,12 +255,28 @@ class Document:
         self.set_frame(self.frame)  # clamped to the new frame count
         self.set_modified(True)
 
-    def end_run(self) -> None:
+    def end_run(self, gained_nothing: bool = False) -> None:
+        """The run is over. ``gained_nothing``: it ended before its first iteration (stopped or failed in the
+        set-up or the first iteration): the result, its history and the frame go back to what they were."""
+        if gained_nothing and self.before_run is not None:
+            self._put_back(self.before_run)
+        self.before_run = None
         self.running = False
         self.run_changed.emit(False)
 
+    def _put_back(self, before: _BeforeRun) -> None:
+        self.run_info, self.control_index = before.run_info, before.control_index
+        self.history = before.history
+        self.history_changed.emit()
+        if self.result is not before.result:  # the run's start point was shown meanwhile
+            self.result = before.result
+            self.result_changed.emit()
+            self.set_frame(before.frame)
+            self.set_modified(before.modified)  # set by that start point only
+
     def clear_result(self) -> None:
         had = self.result is not None or len(self.history)
+        self.before_run = None  # a run ending now has nothing to go back to
         self.result, self.history, self.run_info, self.control_index = None, LossHistory(), {}, None
         self.frame = 0
         if had:

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from ..core.model import geodesic_distance
 from ..core.surface_distance import SurfaceDistances, surface_distances
 from .state import Document
+from .wording import mismatch_change
 
 
 def result_title(doc: Document) -> str:
@@ -17,7 +18,7 @@ def result_title(doc: Document) -> str:
     rep = res.report
     pair = f"{src.name} -> {tgt.name}" if src is not None and tgt is not None else ""
     state = "running" if doc.running else rep.status
-    return f"Result: {pair} ({state}, iteration {rep.iteration}, mismatch -{100 * rep.fidelity_drop:.1f}%)"
+    return f"Result: {pair} ({state}, iteration {rep.iteration}, mismatch {mismatch_change(1 - rep.fidelity_drop)})"
 
 
 def final_surface_distances(doc: Document) -> SurfaceDistances:

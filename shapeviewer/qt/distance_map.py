@@ -42,9 +42,6 @@ class FrameDistances:
     distances: SurfaceDistances
 
 
-NOTICE_MS = 2000  # how long a measuring notice covers the status line
-
-
 class DistanceMap(QObject):
     """Measures whatever the result view shows; ``updated`` fires when ``current`` changes (None: stale)."""
 
@@ -162,8 +159,7 @@ class DistanceMap(QObject):
         if self.window.playback.playing or (self.window.doc.running and not self.is_small()):
             return  # playing_changed / run_changed call schedule again when that ends
         self._key = key
-        # transient: the status line's own text (a run's end, an alignment's reason) comes back after it
-        self.window.statusBar().showMessage(f"Measuring surface distances of frame {key[2]}…", NOTICE_MS)
+        # said by the Distances tab only: the status line keeps what matters (a run's summary, an alignment's reason)
         if self._job is not None:
             self._job[1].cancel()  # if still queued; a measurement under way finishes and is dropped
         job = self._pool.submit(self.measure, np.array(points), dict(self.window.meshes))
@@ -189,7 +185,6 @@ class DistanceMap(QObject):
         shown = self._shown()
         if self._same(key, self._key) and shown is not None and self._same(key, shown[1]):
             self._set_current(key, distances)
-            self.window.statusBar().showMessage(f"Surface distances of frame {key[2]} measured", NOTICE_MS)
         else:
             self.schedule()  # something else is shown by now
 

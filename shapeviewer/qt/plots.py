@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 
 from ..document.history import LossHistory
+from ..document.wording import mismatch_change, percent
 
 SOURCE_PEN = pg.mkPen("#e8833a", width=2)
 pg.setConfigOptions(antialias=True, background="w", foreground="#333")
@@ -151,16 +154,16 @@ class LossPlot(pg.PlotWidget):
             }[self.phase]
         fid, energy, loss = (h.series[k][-1] for k in ("fidelity", "energy", "loss"))
         c = {name: spec[1] for name, spec in self.CURVES.items()}
-        mismatch = f"−{100 * (1 - fid):.1f}%" if np.isfinite(fid) else "not recorded"
+        mismatch = mismatch_change(fid) if np.isfinite(fid) else "not recorded"
         if not (np.isfinite(energy) and np.isfinite(loss)):
             cost = "not recorded"
         elif loss > 0:
-            cost = f"{_share(100 * energy / loss)} of the loss"
+            cost = f"{percent(100 * energy / loss)} of the loss"
         else:
             cost = ""  # a loss of 0 (identical meshes): no share to give
         parts = [
-            f"<span style='color:{c['fidelity']}'>mismatch {mismatch}</span>",
-            f"<span style='color:{c['energy']}'>deformation cost {cost}</span>" if cost else "",
+            f"<span style='color:{c['fidelity']}'>mismatch {html.escape(mismatch)}</span>",
+            f"<span style='color:{c['energy']}'>deformation cost {html.escape(cost)}</span>" if cost else "",
             f"<span style='color:#2e7d32'>● best: iteration {best}</span>"
             if best is not None
             else "<span style='color:#888'>best iteration not recorded</span>",
@@ -197,12 +200,25 @@ class LossPlot(pg.PlotWidget):
 
 
 class _PercentLogAxis(pg.AxisItem):
-    """Log axis labelled in plain numbers (0.1, 1, 10, 100): decades only, unless less than a decade shows."""
+    """Log axis labelled in one style: plain numbers from 0.01 up (0.01, 0.1, 1, 10, 100), then 1e-3, 1e-4...;
+    decades only, unless less than a decade and a half shows."""
 
     def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph name)
         low, high = self.range
         short = high - low < 1.5  # less than about a decade and a half: 2 and 5 labelled as well
-        return [f"{10**v:.3g}" if _round_number(v, (1, 2, 5) if short else (1,)) else "" for v in values]
+        return [_tick_label(v) if _round_number(v, (1, 2, 5) if short else (1,)) else "" for v in values]
+
+
+PLAIN_FROM_DECADE = -2  # 0.01 is the smallest tick written out; below, 1e-3, 2e-4...
+
+
+def _tick_label(log_value: float) -> str:
+    """10**log_value, a round number m x 10^k: '0.05', '1', '200'; '1e-3', '5e-4' below 0.01."""
+    k = int(np.floor(log_value + 1e-9))
+    m = int(round(10 ** (log_value - k)))
+    if m == 10:  # rounding up to the next decade
+        m, k = 1, k + 1
+    return f"{m * 10.0**k:.{max(0, -k)}f}" if k >= PLAIN_FROM_DECADE else f"{m}e{k}"
 
 
 def _round_number(log_value: float, mantissas: tuple[int, ...]) -> bool:
@@ -218,13 +234,6 @@ def _best_recorded_iteration(h: LossHistory) -> int | None:
         h = LossHistory([h.iterations[i] for i in finite],
                         {k: [v[i] for i in finite] for k, v in h.series.items()}, h.level_starts)  # fmt: skip
     return h.best_iteration()
-
-
-def _share(percent: float) -> str:
-    """A share in %, never rounded to a false 0%: 12%, 3%, 0.4%, 0.002%; below 0 (rounding) is about 0%."""
-    if percent < 0:
-        return "≈0%"
-    return f"{percent:.0f}%" if percent >= 1 or percent == 0 else f"{percent:.1g}%"
 
 
 def _thousands(n: int) -> str:

@@ -115,6 +115,11 @@ class RunController(QObject):
 
     def _finished(self, rep) -> None:
         self.final = rep
+        if self._ended_before_first_iteration():  # its start point is not worth the result it would replace
+            self.pending = None
+            failure = rep.message.partition("; keeping")[0] if rep.status == "failed" else ""  # nothing is kept
+            self._said_nothing_gained(failure, "Registration stopped")
+            return
         self.pending = rep
         self.apply_pending()
         drop = 100 * rep.fidelity_drop
@@ -129,20 +134,41 @@ class RunController(QObject):
 
     def _failed(self, message: str, details: str) -> None:
         if self.stop_requested and details.startswith(CANCELLED_EARLY):  # Stop pressed during the set-up
-            self.status.emit("Stopped before the first iteration: there is no result to keep")
-            self.log.emit("stopped during set-up")
+            self._said_nothing_gained()
+            return
+        if self._ended_before_first_iteration():
+            self._said_nothing_gained(message, "Registration failed", details)
             return
         self.status.emit(f"Registration failed: {message}")
         self.error.emit("Registration failed", message, details)
 
+    def _ended_before_first_iteration(self) -> bool:
+        """Stopped or failed before any L-BFGS iteration (in the set-up or the first iteration): nothing gained."""
+        if self.final is not None and self.final.status not in ("cancelled", "failed"):
+            return False
+        return not any(self.doc.history.iterations)  # none, or iteration 0 (the start point) only
+
+    def _said_nothing_gained(self, failure: str = "", title: str = "", details: str = "") -> None:
+        """A run that ended before its first iteration: the error (if any), then what is kept."""
+        kept = "the previous result is kept" if self.doc.previous_result is not None else "there is no result to keep"
+        if failure:
+            self.error.emit(title, failure, details)
+            self.status.emit(f"{title} before the first iteration: {' '.join(failure.split())}; {kept}")
+        else:
+            self.status.emit(f"Stopped before the first iteration; {kept}")
+        self.log.emit(f"ended before the first iteration; {kept}")
+
     def _idle(self) -> None:
         self.timer.stop()
+        nothing_gained = self._ended_before_first_iteration()
+        if nothing_gained:
+            self.pending = None
         self.apply_pending()
         history = self.doc.history
         done = self.final.iteration if self.final is not None else (history.iterations[-1] if len(history) else 0)
         outcome = self.final.status if self.final is not None else ("cancelled" if self.stop_requested else "failed")
         self.progress.emit(done, max(done, 1), f"{outcome}: {done} iteration{'' if done == 1 else 's'}")
-        self.doc.end_run()
+        self.doc.end_run(gained_nothing=nothing_gained)
 
     @staticmethod
     def _level(rep) -> str:
@@ -155,12 +181,17 @@ class RunController(QObject):
             f"fidelity -{100 * rep.fidelity_drop:.1f}% · {rep.elapsed:.1f} s · {where}"
         )
 
+    def _start_point_over_previous(self, rep) -> bool:
+        """The run's start point (iteration 0) is no news: the previous result stays until iteration 1."""
+        return rep.iteration == 0 and not rep.done and self.doc.previous_result is not None
+
     def apply_pending(self) -> None:
         rep, self.pending = self.pending, None
         if rep is None:
             return
         rest = self.doc.meshes["source"].vertices.shape
-        if rep.trajectory is not None and rep.trajectory.shape[1:] == rest:  # coarse levels may lack frames
+        has_frames = rep.trajectory is not None and rep.trajectory.shape[1:] == rest  # coarse levels may lack them
+        if has_frames and not self._start_point_over_previous(rep):
             self.doc.set_result(rep)
             self.frames_applied += 1
         if not rep.done:

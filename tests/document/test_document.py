@@ -124,7 +124,7 @@ def test_the_result_title_says_what_is_shown_and_its_state(doc):
     doc.begin_run()
     assert result_title(doc) == "Result: running, waiting for the first iteration"
     doc.set_result(report(2, n=doc.meshes["source"].n_vertices))
-    assert "(running, iteration 2, mismatch -83.3%)" in result_title(doc)
+    assert "(running, iteration 2, mismatch down 83.3%)" in result_title(doc)
     doc.result.report.status = "converged"
     doc.end_run()
-    assert result_title(doc).endswith("(converged, iteration 2, mismatch -83.3%)")
+    assert result_title(doc).endswith("(converged, iteration 2, mismatch down 83.3%)")

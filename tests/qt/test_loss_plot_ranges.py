@@ -83,7 +83,7 @@ def test_a_result_folder_history_says_what_was_not_recorded(qtbot, result_folder
     assert "mismatch and cost per iteration not recorded" in text
     final_share = 100 * (1 - info["fidelity_final"] / info["fidelity_initial"] / info["loss_final"])
     assert final_share > 0 and "deformation cost 0%" not in text
-    assert f"mismatch −{100 * (1 - info['fidelity_final'] / info['fidelity_initial']):.1f}%" in text
+    assert f"mismatch down {100 * (1 - info['fidelity_final'] / info['fidelity_initial']):.1f}%" in text
     assert f"best: iteration {int(np.argmin(info['loss_history']))}" in text
     for name in ("fidelity", "energy"):  # the final values, recorded alone, drawn as dots
         assert len(plot.curves[name].getData()[0]) == 1 and plot.curves[name].opts["symbol"] == "o"

@@ -15,7 +15,7 @@ def _text_height(window) -> int:
 def test_short_and_long_titles_are_drawn_at_one_size(window):
     window.result.set_title("Result: press Run")
     short = _text_height(window)
-    window.result.set_title("Result: demo_source.ply -> demo_target.ply (finished, iteration 10, mismatch -96.5%)")
+    window.result.set_title("Result: demo_source.ply -> demo_target.ply (finished, iteration 10, mismatch down 96.5%)")
     long = _text_height(window)
     assert short > 5 and long > 5
     assert abs(short - long) <= 2, (short, long)

@@ -1,0 +1,27 @@
+"""Numbers said in words that read one way only (the convergence plot, the result title)."""
+
+from __future__ import annotations
+
+
+def mismatch_change(fidelity: float) -> str:
+    """How the mismatch changed, in words that read one way only: 'down 98.7%', 'up 3.0%', 'unchanged'."""
+    if fidelity == 1:
+        return "unchanged"
+    return f"down {percent(100 * (1 - fidelity))}" if fidelity < 1 else f"up {percent(100 * (fidelity - 1))}"
+
+
+TINY_PERCENT = 0.01  # a share below this is said as "< 0.01%", not 5e-07%
+
+
+def percent(value: float) -> str:
+    """A percentage never rounded to a false 0% or 100%: 98.7%, 0.4%, 0.03%, < 0.01%, > 99.9%; about 0%
+    below 0 (rounding)."""
+    if value < 0:
+        return "≈0%"
+    if value == 0 or value == 100:
+        return f"{value:.0f}%"
+    if value < TINY_PERCENT:
+        return f"< {TINY_PERCENT:g}%"
+    if value < 0.1:
+        return f"{value:.1g}%"
+    return f"{value:.1f}%" if value < 99.95 else "> 99.9%"
