@@ -171,11 +171,17 @@ def cmd_shoot(args) -> int:
     return 0
 
 
-def _write(out, *parts, meshes=None) -> Path:
+def _write(out, trajectory, faces, momenta, mu, lam, result, meshes=None, mask=None, settings=None) -> Path:
+    """The result folder; ``mask`` (the weights the run used) and ``settings`` (as asked, 'auto' and all) are
+    kept so that the app reopens the registration as it was run."""
+    from dataclasses import asdict
+
     from .io.results import write_result_dir
 
+    if settings is not None:
+        result = {**result, "settings": asdict(settings)}
     try:
-        return write_result_dir(out, *parts, meshes=meshes)
+        return write_result_dir(out, trajectory, faces, momenta, mu, lam, result, meshes=meshes, mask=mask)
     except OSError as exc:
         raise BadInput(f"cannot write results to {out}: {exc.strerror or exc}") from None
 
@@ -318,7 +324,8 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
     result.update(inspection.json)
     mu, lam = _mu_and_lambda(reg.model)
     meshes = {"deformed.vtp": (final.trajectory[-1], source.faces), "target.vtp": (target.vertices, target.faces)}
-    out = _write(args.out, final.trajectory, source.faces, final.momenta, mu, lam, result, meshes=meshes)
+    out = _write(args.out, final.trajectory, source.faces, final.momenta, mu, lam, result, meshes=meshes,
+                 mask=reg.model.mask, settings=settings)  # fmt: skip
     if out is not None:
         write_distance_maps(out, inspection, meshes)
     say(summary_line(inspection))

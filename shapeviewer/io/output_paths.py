@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
-RESULT_ENTRIES = {"frames", "result.json", "momenta.npy", "mu.npy", "lambda.npy", "deformed.vtp", "target.vtp"}
+RESULT_ENTRIES = {
+    "frames", "result.json", "momenta.npy", "mu.npy", "lambda.npy", "mask.npy", "deformed.vtp", "target.vtp",
+}  # fmt: skip
 
 
 class OutputPathError(ValueError):

@@ -15,6 +15,8 @@ import numpy as np
 from .atomic import commit_folder, partial_sibling, remove_quietly, write_bytes
 from .meshes import write_mesh
 
+MASK_FILE = "mask.npy"  # the source's weights of a registration (all ones without --mask)
+
 
 def frame_name(index: int, last: int) -> str:
     return f"frame_{index:0{max(3, len(str(last)))}d}.vtp"
@@ -63,10 +65,12 @@ def write_result_dir(
     lam: np.ndarray | None,
     result: dict,
     meshes: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    mask: np.ndarray | None = None,
 ) -> Path:
     """Write the result folder aside and rename it into place once complete (an earlier one is replaced).
 
-    ``meshes``: further files, name -> (vertices, faces), e.g. deformed.vtp and target.vtp. A failure
+    ``meshes``: further files, name -> (vertices, faces), e.g. deformed.vtp and target.vtp. ``mask``: the
+    source's weights the run used, written as MASK_FILE and named in result.json under 'mask'. A failure
     (a full disk...) raises OSError and leaves neither a half folder nor a damaged earlier result.
     """
     out = Path(out)
@@ -78,6 +82,9 @@ def write_result_dir(
         save_array(partial / "mu.npy", mu)
         if lam is not None:
             save_array(partial / "lambda.npy", lam)
+        if mask is not None:
+            save_array(partial / MASK_FILE, mask)
+            result = {**result, "mask": MASK_FILE}
         for name, (vertices, mesh_faces) in (meshes or {}).items():
             write_mesh(partial / name, vertices, mesh_faces)
         write_json(partial / "result.json", result)

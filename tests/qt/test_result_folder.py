@@ -13,6 +13,7 @@ from shapeviewer.cli import main
 from shapeviewer.io.meshes import read_mesh, write_mesh
 from shapeviewer.io.results import read_result_dir
 from shapeviewer.qt import export_actions
+from shapeviewer.qt.mesh_views import SOURCE_VALUES
 from shapeviewer.render.movie import MovieSettings
 
 STEPS = 4
@@ -108,3 +109,80 @@ def test_an_aligned_result_is_shown_in_the_targets_frame(window, small_pair, tmp
     np.testing.assert_allclose(shown, read_result_dir(out).trajectory[0])
     centre = read_mesh(turned).vertices.mean(0)  # 0.5 along x from the source file's
     np.testing.assert_allclose(shown.mean(0), centre, atol=0.05)  # moved onto the target, not the file as it was
+
+
+# ---- the run's mask and settings come back with its result ---------------------------------------------------
+
+
+def ramp_mask(mesh_path, out_path):
+    """Zero on one side of the source, a ramp, then one: the weights differ from any default."""
+    x = read_mesh(mesh_path).vertices[:, 0]
+    weights = np.clip(2.0 * (x - x.min()) / np.ptp(x) - 0.5, 0.0, 1.0)
+    np.save(out_path, weights)
+    return weights
+
+
+@pytest.fixture
+def masked_folder(small_pair, tmp_path):
+    mask = ramp_mask(small_pair[0], tmp_path / "ramp.npy")
+    out = tmp_path / "masked"
+    args = ["register", str(small_pair[0]), str(small_pair[1]), "--out", str(out), "--mask", str(tmp_path / "ramp.npy")]
+    assert main([*args, "--kernel", "gaussian(0.4)", "--cometric", "normalized", *FAST]) == 0
+    return out, mask
+
+
+def test_a_masked_result_folder_brings_back_its_mask_and_settings(window, masked_folder, monkeypatch):
+    folder, mask = masked_folder
+    window.parameters.kernel.set_spec("cauchy(0.2)")  # what the panel held before: none of it may stay
+    window.parameters.iterations.setValue(100)
+    open_through_menu(window, monkeypatch, folder)
+
+    np.testing.assert_array_equal(window.doc.mask, mask)  # what the next Run registers with
+    np.testing.assert_array_equal(window.doc.mask_for_run(), mask)
+    source_view = window.inputs
+    assert source_view.values_title == "weight" and source_view.actors["source"].mapper.scalar_visibility
+    np.testing.assert_allclose(source_view.meshes["source"].point_data[SOURCE_VALUES], mask)
+
+    p = window.parameters
+    assert p.iterations.value() == 3 and p.steps.value() == STEPS
+    assert p.kernel.text.text() == "gaussian(0.4)" and p.backend.currentText() == "torch"
+    assert p.dtype.currentText() == "float64"
+    assert window.doc.settings.iterations == 3 and window.doc.settings.model.kernel == "gaussian(0.4)"
+    assert "its mask" in window.status_line.text() and "no mask" not in window.status_line.text()
+    assert not window.isWindowModified()
+    assert window.actions.run.isEnabled()
+
+
+def test_an_older_folder_without_a_mask_opens_and_says_so(window, masked_folder, monkeypatch):
+    folder, _ = masked_folder
+    (folder / "mask.npy").unlink()
+    info = json.loads((folder / "result.json").read_text())
+    for key in ("mask", "settings"):  # as folders written before both were kept
+        info.pop(key)
+    (folder / "result.json").write_text(json.dumps(info))
+    window.paint.set_weights(np.zeros_like(window.paint.weights) + 0.5)  # a mask painted before: not the run's
+    open_through_menu(window, monkeypatch, folder)
+
+    assert window.doc.result is not None and window.doc.mask_for_run() is None
+    assert "no mask in the folder" in window.status_line.text()
+    log = window.log_panel.toPlainText()
+    assert "holds no mask.npy" in log and "Max iterations" in log
+    assert window.parameters.kernel.text.text() == "gaussian(0.4)"  # the kernel the run reported
+    assert window.parameters.steps.value() == STEPS
+
+
+def test_a_setting_the_panel_cannot_show_is_said_not_fatal(window, masked_folder, monkeypatch):
+    folder, mask = masked_folder
+    info = json.loads((folder / "result.json").read_text())
+    info["settings"]["model"]["steps"] = 5000  # over the panel's range
+    info["settings"]["fidelity"] = "hausdorff"  # not a fidelity of this version
+    (folder / "result.json").write_text(json.dumps(info))
+    open_through_menu(window, monkeypatch, folder)
+
+    assert window.doc.result is not None and window.last_dialog is None
+    np.testing.assert_array_equal(window.doc.mask, mask)
+    log = window.log_panel.toPlainText()
+    assert "steps: the run used 5000, the panel shows 500" in log
+    assert "fidelity = 'hausdorff' is not used" in log
+    assert "see the Log tab" in window.status_line.text()
+    assert window.parameters.iterations.value() == 3
