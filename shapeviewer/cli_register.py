@@ -166,7 +166,7 @@ def cmd_shoot(args) -> int:
     _check_geodesic(frames, source)
     result = _summary(model, p0, time.perf_counter() - start)
     mu, lam = _mu_and_lambda(model)
-    _write(args.out, frames, source.faces, p0.cpu().numpy(), mu, lam, result)
+    _write(args.out, frames, source.faces, p0.cpu().numpy(), mu, lam, result, mask=model.mask)
     print(f"shot {len(frames) - 1} steps; distance {result['distance']:.6g}; wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from ..core.errors import InputError
 from ..document.result_folders import OpenedResult, read_result_folder, settings_differences
+from ..document.wording import mismatch_change
 from ..io.results import ResultReadError
 from . import settings_store
 from .busy import busy_cursor
@@ -38,7 +39,7 @@ def install_result(window, opened: OpenedResult, settings=None) -> bool:
     w.setWindowModified(False)
     w.setWindowTitle(f"{opened.label}[*] — shapeviewer")
     rep = opened.result.report
-    mismatch = f", mismatch -{100 * rep.fidelity_drop:.1f}%" if rep.fidelity_initial > 0 else ""  # none: shot
+    mismatch = f", mismatch {mismatch_change(1 - rep.fidelity_drop)}" if rep.fidelity_initial > 0 else ""  # shot: none
     w.status_line.setText(f"Opened {opened.description}: {rep.status}, {opened.result.n_frames} frames{mismatch}"
                           f"{_mask_words(opened.mask)}{'; see the Log tab' if notes else ''}")  # fmt: skip
     w.log_panel.add(f"opened {opened.description}")

@@ -40,6 +40,7 @@ def test_shoot_writes_frames_measure_scaling_and_summary(tmp_path, human):
     assert np.load(out / "mu.npy").shape == (human.n_vertices,)
     assert np.load(out / "lambda.npy").shape == (human.n_vertices,)
     assert np.allclose(np.load(out / "momenta.npy"), momenta)
+    assert result["mask"] == "mask.npy" and np.array_equal(np.load(out / "mask.npy"), np.ones(human.n_vertices))
 
 
 def human_path(human):
