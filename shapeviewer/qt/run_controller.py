@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.warmup import CompileCount
+from ..document.wording import mismatch_change
 from .worker import CANCELLED_EARLY, RegistrationJob, RegistrationRunner
 
 APPLY_INTERVAL_MS = 100
@@ -122,12 +123,12 @@ class RunController(QObject):
             return
         self.pending = rep
         self.apply_pending()
-        drop = 100 * rep.fidelity_drop
+        mismatch = f"mismatch {mismatch_change(1 - rep.fidelity_drop)}"
         shown = self.last
         said = shown is None or f"{shown.iteration} iterations" in rep.message  # "done after 12 iterations"
         at = "" if said else f" — iteration {shown.iteration}"
-        self.log.emit(f"{rep.status}: {rep.message}; fidelity -{drop:.1f}%, {rep.elapsed:.1f} s")
-        self.status.emit(f"{rep.status.capitalize()}: {rep.message}{at}, fidelity -{drop:.1f}%, {rep.elapsed:.1f} s")
+        self.log.emit(f"{rep.status}: {rep.message}; {mismatch}, {rep.elapsed:.1f} s")
+        self.status.emit(f"{rep.status.capitalize()}: {rep.message}{at}, {mismatch}, {rep.elapsed:.1f} s")
         if rep.status == "failed":
             self.error.emit("Registration stopped", rep.message, "")
         self.result_ready.emit(rep)
@@ -178,7 +179,7 @@ class RunController(QObject):
         where = f"{self.doc.run_info.get('backend', '?')} on {self.doc.run_info.get('device', '?')}"
         return (
             f"{self._level(rep)}Iteration {rep.level_iteration}/{self.max_iterations} · loss {rep.loss:.4g} · "
-            f"fidelity -{100 * rep.fidelity_drop:.1f}% · {rep.elapsed:.1f} s · {where}"
+            f"mismatch {mismatch_change(1 - rep.fidelity_drop)} · {rep.elapsed:.1f} s · {where}"
         )
 
     def _start_point_over_previous(self, rep) -> bool:
