@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="shapeviewer",
-        description="Diffeomorphic registration of surface meshes (LDDMM and normalized kernel cometrics).",
+        description="Diffeomorphic registration of surface meshes (LDDMM and normalized kernel cometrics). "
+        f"'shapeviewer FILE{SESSION_SUFFIX}' opens a saved session in the desktop app (as 'shapeviewer gui "
+        f"FILE{SESSION_SUFFIX}'); 'shapeviewer' alone opens what was open last.",
     )
     parser.add_argument("--version", action="version", version=f"shapeviewer {__version__}")
     from .self_test import SelfTestAction
@@ -131,7 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=_out_path, default=Path("shapeviewer-demo"), help="result folder")
     demo.add_argument("--iterations", type=ITERATIONS, default=20)
     _batch_parsers(sub, defaults)
+    _add_session_usage(parser)  # after the subcommands: their usage lines are built from the parent's usage
     return parser
+
+
+def _add_session_usage(parser: argparse.ArgumentParser) -> None:
+    """A second usage line for 'shapeviewer FILE.svsession' (dispatched in _main before any parsing)."""
+    usage = parser.format_usage().removeprefix("usage: ").rstrip()
+    parser.usage = f"{usage}\n       {parser.prog} FILE{SESSION_SUFFIX}"
 
 
 def cmd_demo(args) -> int:

@@ -140,7 +140,14 @@ def _model_options(p: argparse.ArgumentParser, defaults, out_help: str = "result
     g.add_argument("--backend", choices=BACKENDS, default=model_defaults.backend)
     g.add_argument("--device", choices=DEVICES, default=model_defaults.device)
     g.add_argument("--dtype", choices=tuple(DTYPES), default=model_defaults.dtype)
-    p.add_argument("--out", type=_out_path, required=True, help=out_help)
+    _output_options(p, out_help)
+
+
+def _output_options(p: argparse.ArgumentParser, out_help: str):
+    """The 'output' group, --out first; the caller may add more (a movie's format...)."""
+    g = p.add_argument_group("output")
+    g.add_argument("--out", type=_out_path, required=True, help=out_help)
+    return g
 
 
 def _registration_options(p: argparse.ArgumentParser, defaults) -> None:
@@ -215,14 +222,14 @@ def _batch_parsers(sub, defaults) -> None:
         "modes", help="shoot each PCA mode of a 'batch template' folder at +-SD standard deviations: frames, movies"
     )
     modes.add_argument("batch", type=Path, help="a folder written by 'shapeviewer batch template'")
-    modes.add_argument("--out", type=_out_path, required=True, help="folder of mode_K_plus|minus/ results and movies")
     modes.add_argument("--modes", type=_ranged(_whole, "modes", high=1000), help="how many modes (default: all kept)")
     modes.add_argument(
         "--sd", type=_ranged(_real, "sd", high=10.0), default=2.0, help="standard deviations to shoot (default 2)"
     )
-    modes.add_argument("--movie", choices=("mp4", "gif", "none"), default="mp4", help="movie format (default mp4)")
-    modes.add_argument("--size", default="640x480", help="movie WIDTHxHEIGHT in pixels (default 640x480)")
-    modes.add_argument("--fps", type=_ranged(_whole, "fps", high=120), default=20, help="frames per second")
+    output = _output_options(modes, "folder of mode_K_plus|minus/ results and movies")
+    output.add_argument("--movie", choices=("mp4", "gif", "none"), default="mp4", help="movie format (default mp4)")
+    output.add_argument("--size", default="640x480", help="movie WIDTHxHEIGHT in pixels (default 640x480)")
+    output.add_argument("--fps", type=_ranged(_whole, "fps", high=120), default=20, help="frames per second")
 
 
 def registration_flags(settings) -> list[str]:

@@ -112,7 +112,7 @@ class DisplayOptions(QGroupBox):
         if scene is None:
             return
         meaning = scene.colour_meaning
-        entry = f"deformed source: colour = {meaning}" if meaning else "deformed source"
+        entry = window.result.source_entry(meaning)
         target = "target: colour = distance to source" if scene.target_coloured else "target"
         legend = view.legend
         if legend is None or legend.GetNumberOfEntries() < 2 or legend.GetEntryString(0) != entry:

@@ -24,6 +24,7 @@ SOURCE_VALUES = "shown values"
 TITLE_FONT_MAX = 13  # points: what long titles get in a ~900-pixel view
 DISPLACEMENT_SWATCH = "#21918c"  # the middle of viridis, the displacement colour map
 DISTANCE_SWATCH = "#bc3754"  # the middle of inferno, the distance colour map
+UNDEFORMED_SOURCE = "source (not deformed yet)"  # the result view's legend before any geodesic
 
 
 class _FileDropFilter(QObject):
@@ -231,14 +232,21 @@ class ResultView(QObject):
         self.show_legend(by_displacement=False)
         self.set_title("Result: press Run")
 
+    def source_entry(self, meaning: str | None) -> str:
+        """The legend's name for the orange mesh, with what its colour means; plain before any geodesic, it is
+        the source at rest."""
+        deformed = self.scene is not None and self.scene.n_frames > 1
+        if meaning:
+            return f"{'deformed source' if deformed else 'source'}: colour = {meaning}"
+        return "deformed source" if deformed else UNDEFORMED_SOURCE
+
     def show_legend(self, by_displacement: bool | str) -> None:
         """The swatch of the deformed source is its colour, or says what the colour is (True: the displacement;
         a string: that quantity, e.g. 'distance to target')."""
         meaning = "displacement" if by_displacement is True else by_displacement
-        swatch = DISPLACEMENT_SWATCH if meaning == "displacement" else DISTANCE_SWATCH
-        deformed = [f"deformed source: colour = {meaning}", swatch] if meaning else ["deformed source", SOURCE_COLOR]
+        swatch = (DISPLACEMENT_SWATCH if meaning == "displacement" else DISTANCE_SWATCH) if meaning else SOURCE_COLOR
         self.view.remove_legend(render=False)
-        labels = [deformed, ["target", TARGET_COLOR]]
+        labels = [[self.source_entry(meaning), swatch], ["target", TARGET_COLOR]]
         self.view.add_legend(labels, bcolor=None, size=(0.3, 0.1), loc="lower left", face="rectangle")
 
     def set_title(self, text: str) -> None:

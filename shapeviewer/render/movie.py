@@ -22,6 +22,8 @@ import numpy as np
 from .encoder import EncoderError, FramePipe, work_folder
 
 FORMATS = (".mp4", ".gif")
+CAPTION_MARGIN = 0.02  # of the frame's height, above the caption and the time label
+UPPER_RIGHT = 3  # vtkCornerAnnotation's corner index
 
 
 class MovieError(ValueError):
@@ -130,6 +132,26 @@ def _plotter(settings: MovieSettings):
     return plotter
 
 
+def _corner_texts(plotter, settings: MovieSettings):
+    """The caption (upper left) and the time label (upper right, set per frame) in one corner annotation,
+    drawn in an overlay whose top is CAPTION_MARGIN of the frame's height below the frame's top (an
+    annotation keeps only 5 pixels from its viewport's edges)."""
+    import vtk
+
+    window = plotter.render_window
+    overlay = vtk.vtkRenderer()
+    overlay.SetLayer(window.GetNumberOfLayers())
+    window.SetNumberOfLayers(overlay.GetLayer() + 1)
+    overlay.SetViewport(0.0, 0.0, 1.0, 1.0 - CAPTION_MARGIN)
+    overlay.InteractiveOff()
+    window.AddRenderer(overlay)
+    texts = plotter.add_text(settings.caption, font_size=10, position="upper_left", color="black", render=False)
+    plotter.renderer.RemoveActor(texts)
+    overlay.AddActor(texts)
+    texts.SetMaximumFontSize(max(12, settings.size[1] // 22))  # both texts alike, whatever their length
+    return texts
+
+
 def write_movie(
     path: str | os.PathLike,
     trajectory: np.ndarray,
@@ -166,10 +188,7 @@ def write_movie(
                 scene.set_trajectory(trajectory)
                 scene.show_target(settings.show_target and target is not None)
                 scene.color_by_displacement(settings.color_by_displacement)
-                text_size = max(12, settings.size[1] // 22)  # caption and time label alike, whatever their length
-                if settings.caption:
-                    caption = plotter.add_text(settings.caption, font_size=10, position="upper_left", color="black")
-                    caption.SetMaximumFontSize(text_size)
+                texts = _corner_texts(plotter, settings)
                 if camera is not None:
                     plotter.camera_position = camera
                 else:
@@ -180,9 +199,7 @@ def write_movie(
                 for done, t in enumerate(times):
                     scene.show_points(interpolate(trajectory, t))
                     if settings.time_label:
-                        label = plotter.add_text(f"t = {t / last:.2f}", font_size=10, position="upper_right",
-                                                 color="black", name="time-label")  # fmt: skip
-                        label.SetMaximumFontSize(text_size)
+                        texts.SetText(UPPER_RIGHT, f"t = {t / last:.2f}")
                     plotter.render()
                     pipe.send(plotter.screenshot(return_img=True)[..., :3])
                     if progress is not None and progress(done + 1, len(times)) is False:

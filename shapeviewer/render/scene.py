@@ -42,7 +42,7 @@ DISPLACEMENT_FLOOR = 1e-4  # of the source's size: the smallest displacement ran
 
 def add_colour_legend(plotter, title: str, mapper, fmt: str, x: float = 0.8) -> None:
     """A vertical scalar bar at the right of the plotter's current renderer."""
-    plotter.add_scalar_bar(
+    bar = plotter.add_scalar_bar(
         title=title,
         mapper=mapper,
         n_labels=3,
@@ -54,6 +54,14 @@ def add_colour_legend(plotter, title: str, mapper, fmt: str, x: float = 0.8) -> 
         width=0.06,
         render=False,  # the caller schedules one paint; a render here would stall the GUI thread
     )
+    bar.SetVerticalTitleSeparation(title_clearance(bar, plotter.render_window.GetDPI()))
+
+
+def title_clearance(bar, dpi: int) -> int:
+    """Pixels between a vertical bar's title and its top: the top label is centred on the bar's end, so
+    half of it stands above the bar; without room it runs into the title."""
+    label_pixels = bar.GetLabelTextProperty().GetFontSize() * dpi / 72
+    return round(0.75 * label_pixels)
 
 
 def overlay_mesh(mesh: pv.PolyData, max_points: int = OVERLAY_MAX_POINTS) -> pv.PolyData:

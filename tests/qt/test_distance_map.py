@@ -90,7 +90,7 @@ def test_a_shifted_plane_is_at_distance_d_everywhere_both_ways(planes, qtbot):
     assert scene.actor.mapper.scalar_visibility and scene.actor.mapper.array_name == DISTANCE
     assert scene.target_actor.mapper.scalar_visibility
     assert list(window.result.view.scalar_bars.keys()) == [DISTANCE_BAR]  # one scale, with the mesh's units
-    assert window.result.view.legend.GetEntryString(0) == "deformed source: colour = distance to target"
+    assert window.result.view.legend.GetEntryString(0) == "source: colour = distance to target"  # no geodesic yet
     assert window.result.view.legend.GetEntryString(1) == "target: colour = distance to source"
     text = window.distances_panel.summary.text()
     assert "frame 0 of 0" in text and f"<b>{D:.4g}</b>" in text  # the Hausdorff distance
