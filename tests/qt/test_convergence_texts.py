@@ -6,18 +6,10 @@ import re
 import numpy as np
 from gui_helpers import quick_settings, run_to_end
 from PySide6.QtGui import QImage, QPainter
+from test_loss_plot_ranges import history_of
 
-from shapeviewer.core.registration import Report
 from shapeviewer.document import LossHistory
 from shapeviewer.qt.plots import LossPlot
-
-
-def history_of(fidelities, energies) -> LossHistory:
-    """Relative mismatch and deformation cost per iteration (initial mismatch 1)."""
-    h = LossHistory()
-    for i, (fid, energy) in enumerate(zip(fidelities, energies, strict=True)):
-        h.add(Report(i, fid + energy, fid, 0.0, 0.0, None, np.zeros((1, 3)), fidelity_initial=1.0))
-    return h
 
 
 def shown_plot(qtbot, history: LossHistory) -> LossPlot:
