@@ -24,16 +24,34 @@ _installed = False
 
 
 @contextlib.contextmanager
-def compile_notices(listener: Listener) -> Iterator[None]:
-    """Call ``listener(k, phase)`` around each formula compiled while the block runs (k counts from 1)."""
+def compile_notices(listener: Listener, first: bool = False) -> Iterator[None]:
+    """Call ``listener(k, phase)`` around each formula compiled while the block runs (k counts from 1);
+    ``first``: before the listeners already there (one that may raise goes first)."""
     install()
     with _lock:
-        _listeners.append(listener)
+        _listeners.insert(0 if first else len(_listeners), listener)
     try:
         yield
     finally:
         with _lock:
             _listeners.remove(listener)
+
+
+@contextlib.contextmanager
+def stop_before_compiling(should_stop: Callable[[], bool]) -> Iterator[None]:
+    """Raise ShootingCancelled before this thread's next compilation once ``should_stop()`` is true: a stop
+    during a first run waits for the formula being compiled (seconds), not for all those left. Nothing is
+    half-built, and the other listeners do not hear of a compilation that does not happen."""
+    from .shooting import ShootingCancelled
+
+    thread = threading.current_thread()
+
+    def listener(_k: int, phase: str) -> None:
+        if phase == "start" and threading.current_thread() is thread and should_stop():
+            raise ShootingCancelled("stopped before compiling the next KeOps formula")
+
+    with compile_notices(listener, first=True):
+        yield
 
 
 def compiled_count() -> int:

@@ -22,6 +22,7 @@ original source's coordinates.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -35,6 +36,7 @@ from .alignment import RigidTransform
 from .backends import raised_by_keops
 from .dense_fallback import dense_fallback_check
 from .fidelity import FIDELITIES, Fidelity, LandmarkTerm, check_vertex_correspondence
+from .keops_compile import stop_before_compiling
 from .lbfgs import LBFGS
 from .levels import LevelPlan, plan_levels
 from .model import DTYPES, DeformationModel, InputError, ModelSettings
@@ -415,7 +417,9 @@ class Registration:
                           level.initial, level.iterations, carry, marks, ev.landmark_distance)  # fmt: skip
 
         status, message, iteration = "finished", "", 0
+        stops = contextlib.ExitStack()  # a first run compiles for seconds per formula: Stop need not wait
         try:
+            stops.enter_context(stop_before_compiling(stop))
             for k, plan in enumerate(self.to_run):
                 if k > 0:
                     if stop():
@@ -460,6 +464,8 @@ class Registration:
             status, message = "failed", f"stopped: {exc}; keeping the best finite state so far"
         except KeyboardInterrupt:
             status, message = "cancelled", "interrupted; keeping the best state so far"
+        finally:
+            stops.close()  # the final frames are carried whatever the stop
         if not best:
             error = CancelledBeforeStart if status == "cancelled" else RuntimeError
             raise error(f"registration {status} before its first evaluation: {message}")

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..core.keops_compile import compile_notices
+from ..core.keops_compile import compile_notices, stop_before_compiling
 from ..core.shooting import ShootingCancelled
 from ..core.warmup import CompileCount, formulas_to_compile, structure_key, warm_formulas, will_use_keops
 from .worker import lower_thread_priority
@@ -112,8 +112,6 @@ class FormulaWarmup(QObject):
             if threading.current_thread() is not self.thread:
                 return  # a compilation of another thread (the influence view's): not this warm-up's
             if phase == "start":
-                if self.stop_flag.is_set():  # a run waits, or the settings changed: not one formula more
-                    raise ShootingCancelled("warm-up stopped before its next compilation")
                 k, n = count.start()
                 self.progress.emit(k - 1, n, f"compiling {CompileCount.words(k, n)}")
                 self.status.emit(f"Compiling KeOps {CompileCount.words(k, n)} in the background for the coming run…")
@@ -124,7 +122,8 @@ class FormulaWarmup(QObject):
 
         try:
             count.expected = formulas_to_compile(source, target, settings, mask) or 0
-            with compile_notices(notice):
+            # a run waits, or the settings changed: not one formula more (core.keops_compile)
+            with compile_notices(notice), stop_before_compiling(self.stop_flag.is_set):
                 warm_formulas(source, target, settings, mask, self.stop_flag.is_set)
             self.completed.add(key)
             if count.started:

@@ -80,6 +80,7 @@ class InputViews(QObject):
         self.meshes: dict[str, pv.PolyData] = {}
         self.actors: dict[str, object] = {}
         self.kernel_sphere = None
+        self.values_title: str | None = None  # the source's colour legend, when it is coloured by values
         self.kernel_center: np.ndarray | None = None
         self._drop = _FileDropFilter(self.view, self._dropped)
         self.kernel_radius: float | None = None
@@ -109,6 +110,8 @@ class InputViews(QObject):
                 reset_camera=False,
             )
             self.actors[role].mapper.scalar_visibility = False
+            if self.values_title in self.view.scalar_bars:  # the old source's legend goes with it
+                self.view.remove_scalar_bar(self.values_title, render=False)
             self.values_title = None
         else:
             self.actors[role] = self.view.add_mesh(mesh, color=color, name=role, reset_camera=False)

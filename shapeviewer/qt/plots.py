@@ -12,6 +12,18 @@ from ..document.wording import mismatch_change, percent
 
 SOURCE_PEN = pg.mkPen("#e8833a", width=2)
 pg.setConfigOptions(antialias=True, background="w", foreground="#333")
+_widget_group_auto_add = pg.WidgetGroup.autoAdd
+
+
+def _auto_add_qobjects_only(group, obj) -> None:
+    """pyqtgraph's WidgetGroup.autoAdd (run on every PlotItem's hidden controls), skipping a child that
+    PySide hands back as a non-QObject wrapper: once in the suite a child came back as a QSurface (shiboken
+    reusing a destroyed offscreen surface's wrapper at the same address) and the window failed to build."""
+    if hasattr(obj, "children"):
+        _widget_group_auto_add(group, obj)
+
+
+pg.WidgetGroup.autoAdd = _auto_add_qobjects_only
 
 
 class KernelProfilePlot(pg.PlotWidget):

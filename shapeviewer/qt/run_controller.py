@@ -168,8 +168,11 @@ class RunController(QObject):
         history = self.doc.history
         done = self.final.iteration if self.final is not None else (history.iterations[-1] if len(history) else 0)
         outcome = self.final.status if self.final is not None else ("cancelled" if self.stop_requested else "failed")
-        self.progress.emit(done, max(done, 1), f"{outcome}: {done} iteration{'' if done == 1 else 's'}")
         self.doc.end_run(gained_nothing=nothing_gained)
+        kept = self.doc.result.report if nothing_gained and self.doc.result is not None else None
+        if kept is not None:  # the strip speaks of the result on screen, not of the run that gained nothing
+            outcome, done = f"kept, {kept.status}", kept.iteration
+        self.progress.emit(done, max(done, 1), f"{outcome}: {done} iteration{'' if done == 1 else 's'}")
 
     @staticmethod
     def _level(rep) -> str:

@@ -76,17 +76,20 @@ class RegistrationWorker(QObject):
         self.compile_count.expected = formulas_to_compile(job.source, job.target, settings, job.mask) or 0
 
     def _run(self) -> None:
+        from ..core.keops_compile import stop_before_compiling
         from ..core.registration import CancelledBeforeStart, Registration
+        from ..core.shooting import ShootingCancelled
 
         try:
             job = self.job
             if job.count_formulas:
                 self._count_formulas()
             labels, src_lm, tgt_lm = job.landmarks if job.landmarks is not None else (None, None, None)
-            reg = Registration(
-                job.source, job.target, job.settings, job.mask,
-                source_landmarks=src_lm, target_landmarks=tgt_lm, alignment=job.alignment,
-            )  # fmt: skip
+            with stop_before_compiling(self._stop.is_set):  # the set-up compiles too (the target's fidelity term)
+                reg = Registration(
+                    job.source, job.target, job.settings, job.mask,
+                    source_landmarks=src_lm, target_landmarks=tgt_lm, alignment=job.alignment,
+                )  # fmt: skip
             info = reg.describe()
             index = reg.model.control_index
             info["control_index"] = None if index is None else index.cpu().numpy()
@@ -98,10 +101,10 @@ class RegistrationWorker(QObject):
             self.started.emit(info)
             frames = FrameThrottle()
             for rep in reg.run(should_stop=self._stop.is_set):
-                if not rep.done:
+                if not rep.done and not self._stop.is_set():  # after Stop, no carrying (nor compiling for it)
                     frames.maybe_carry(rep)
                 (self.finished if rep.done else self.report).emit(rep)
-        except CancelledBeforeStart as exc:  # Stop during the set-up: said, not shown as a failure
+        except (CancelledBeforeStart, ShootingCancelled) as exc:  # Stop during the set-up: said, not a failure
             self.failed.emit(str(exc), CANCELLED_EARLY)
         except Exception as exc:  # delivered to the GUI as a dialog and a log entry, never lost
             self.failed.emit(_describe(exc), traceback.format_exc())

@@ -79,3 +79,13 @@ def test_the_end_of_run_summary_stays_in_the_status_bar(window, qtbot):
     bar = window.statusBar()
     assert bar.currentMessage() == ""  # no notice over the status line
     assert window.status_line.isVisible() and window.status_line.text() == summary
+
+
+def test_plot_controls_skip_a_child_that_is_no_qobject():
+    """PySide once returned a plot control's child as a QSurface wrapper (no children()): building the
+    window's plots raised AttributeError in pyqtgraph's WidgetGroup.autoAdd."""
+    import pyqtgraph as pg
+
+    import shapeviewer.qt.plots  # noqa: F401  (installs the guard)
+
+    pg.WidgetGroup().autoAdd(object())

@@ -46,3 +46,15 @@ def test_the_result_legend_names_the_source_at_rest_until_a_geodesic_exists(wind
     assert window.result.view.legend.GetEntryString(0) == "deformed source: colour = displacement"
     assert window.load_pair(*small_pair)  # a new pair drops the geodesic
     assert window.result.view.legend.GetEntryString(0) == "source (not deformed yet)"
+
+
+def test_a_mask_loaded_again_after_the_pair_was_reloaded_colours_and_weighs_the_source(window, qtbot):
+    """Reloading the pair left the old weight bar behind while forgetting it: the next mask raised in
+    pyvista's add_scalar_bar (None for a title it has) and the app kept colours without a mask for Run."""
+    pair = DATA / "finger0.ply", DATA / "finger1.ply"
+    assert window.load_pair(*pair) and load_mask_file(window, DATA / "finger0_tipmask.npy")
+    assert window.load_pair(*pair)
+    assert "weight" not in window.inputs.view.scalar_bars  # the plain source has no weight legend
+    assert load_mask_file(window, DATA / "finger0_tipmask.npy")
+    assert list(window.inputs.view.scalar_bars.keys()) == ["weight"]
+    np.testing.assert_array_equal(window.doc.mask_for_run(), np.load(DATA / "finger0_tipmask.npy"))

@@ -103,6 +103,8 @@ def test_stop_before_the_first_iteration_keeps_the_previous_result_and_its_plot(
     assert window.status_line.text() == "Stopped before the first iteration; the previous result is kept"
     assert window.last_dialog is None
     assert "(converged" in result_title(window) or "(finished" in result_title(window)
+    kept = window.doc.result.report  # the progress strip speaks of it too, not of a run of 0 iterations
+    assert window.progress.text() == f"kept, {kept.status}: {kept.iteration} iterations"
     assert window.run_button.isEnabled() and not window.stop_button.isEnabled()
 
 
