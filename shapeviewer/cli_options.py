@@ -155,20 +155,21 @@ def _registration_options(p: argparse.ArgumentParser, defaults) -> None:
     from .core.pyramid import COARSEST_VERTICES, LEVEL_FACTOR, SINGLE_LEVEL_MAX
     from .core.registration import PATIENCE
 
-    p.add_argument("--fidelity", choices=("varifold", "currents", "landmarks"), default="varifold")
-    p.add_argument("--fidelity-scale", type=_positive_float, help="default: 0.1 x the bounding-box diagonal")
+    g = p.add_argument_group("fitting (the loss and when to stop)")
+    g.add_argument("--fidelity", choices=("varifold", "currents", "landmarks"), default="varifold")
+    g.add_argument("--fidelity-scale", type=_positive_float, help="default: 0.1 x the bounding-box diagonal")
     gamma_help = "gamma, relative: translating the shape by its size costs gamma x the initial mismatch"
-    p.add_argument("--regularization", type=REGULARIZATION, default=defaults.regularization, help=gamma_help)
-    p.add_argument(
+    g.add_argument("--regularization", type=REGULARIZATION, default=defaults.regularization, help=gamma_help)
+    g.add_argument(
         "--iterations", type=ITERATIONS, default=defaults.iterations,
         help=f"L-BFGS iterations at most, per level (default {defaults.iterations})",
     )  # fmt: skip
-    p.add_argument(
+    g.add_argument(
         "--levels", type=_levels, default=defaults.levels,
         help=f"coarse-to-fine levels: 'auto' (the default: one level up to {SINGLE_LEVEL_MAX} vertices, else "
         f"decimations by {LEVEL_FACTOR} down to about {COARSEST_VERTICES}), or a count (1: the full meshes only)",
     )  # fmt: skip
-    p.add_argument(
+    g.add_argument(
         "--tolerance", type=_fraction, default=defaults.tolerance,
         help=f"a level ends when {PATIENCE} iterations lower the loss by less than this fraction of its drop so "
         f"far (default {defaults.tolerance:g}; 0: only at --iterations)",

@@ -49,8 +49,10 @@ class FormulaWarmup(QObject):
 
     def schedule(self, *_) -> None:
         """Warm once the settings have been still for SETTLE_MS; a warm-up for other settings stops first."""
-        if self.busy and self.running_key is not None and self._current_key() != self.running_key:
+        stale = self.busy and self.running_key is not None and self._current_key() != self.running_key
+        if stale and not self.stop_flag.is_set():
             self.stop_flag.set()  # it ends at its next time step or compilation; _ended schedules again
+            self.status.emit("Settings changed: the background compilation stops after this formula")
         self.timer.start()
 
     def _current_key(self):
@@ -130,6 +132,7 @@ class FormulaWarmup(QObject):
                 self.progress.emit(count.started, count.started, "KeOps formulas ready")
                 self.status.emit(f"KeOps formulas ready ({count.started} compiled in the background)")
         except ShootingCancelled:
+            self.progress.emit(0, 0, "")  # no stale "compiling formula k of n" left in the strip
             self.warmed.discard(key)  # cancelled for a run, new settings or a closing window: may warm again later
         except Exception as exc:  # the run will meet the same problem and report it; say it here too
             self.status.emit(f"Background formula warm-up stopped: {type(exc).__name__}: {exc}".splitlines()[0])

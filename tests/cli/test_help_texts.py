@@ -43,3 +43,13 @@ def test_batch_modes_groups_its_movie_options_with_the_output(capsys, monkeypatc
     groups = sections(help_text(capsys, monkeypatch, "batch", "modes"))
     for option in ("--movie", "--size", "--fps"):
         assert option in groups["output"] and option not in groups["options"]
+
+
+@pytest.mark.parametrize("command", [("register",), ("batch", "template"), ("batch", "pairwise")], ids=" ".join)
+def test_the_fitting_options_have_their_own_group(capsys, monkeypatch, command):
+    groups = sections(help_text(capsys, monkeypatch, *command))
+    fitting = groups["fitting (the loss and when to stop)"]
+    for option in ("--fidelity ", "--regularization", "--iterations", "--levels", "--tolerance"):
+        assert option in fitting and option not in groups["options"]
+    if command == ("register",):
+        assert groups["options"].split() == ["-h,", "--help", "show", "this", "help", "message", "and", "exit"]
