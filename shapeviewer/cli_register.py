@@ -333,6 +333,8 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
 
 
 def run_registration(source_path, target_path, args) -> int:
+    from .document.wording import mismatch_change
+
     interrupt = _Interrupt()
     previous = []
 
@@ -352,7 +354,7 @@ def run_registration(source_path, target_path, args) -> int:
         if previous:
             signal.signal(signal.SIGINT, previous[0])
     print(
-        f"{result['status']}: {result['message']}; fidelity -{100 * result['fidelity_drop']:.1f}%, distance "
+        f"{result['status']}: {result['message']}; mismatch {mismatch_change(1 - result['fidelity_drop'])}, distance "
         f"{result['distance']:.6g}, {result['seconds']:.1f} s; wrote {out}",
         file=sys.stderr,
     )

@@ -59,6 +59,7 @@ def test_register_finger0_onto_finger1_drops_fidelity_by_95_percent(tmp_path, da
     assert result["fidelity_final"] <= 0.05 * result["fidelity_initial"]
     assert len(result["loss_history"]) >= 2 and result["iterations"] >= 1
     assert proc.stderr.count("iter ") >= result["iterations"]
+    assert f"mismatch down {100 * result['fidelity_drop']:.1f}%, distance" in proc.stderr.splitlines()[-1]
     assert read_mesh(out / "deformed.vtp").n_vertices == 2046
     assert len(list((out / "frames").glob("*.vtp"))) == result["steps"] + 1
 
