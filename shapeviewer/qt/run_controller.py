@@ -180,9 +180,11 @@ class RunController(QObject):
 
     def _running_status(self, rep) -> str:
         where = f"{self.doc.run_info.get('backend', '?')} on {self.doc.run_info.get('device', '?')}"
+        # L-BFGS has no curvature yet: its first line search tries several steps (often 3-5x a later iteration)
+        first = " · finding the first step, the slowest iteration" if rep.level_iteration == 0 else ""
         return (
             f"{self._level(rep)}Iteration {rep.level_iteration}/{self.max_iterations} · loss {rep.loss:.4g} · "
-            f"mismatch {mismatch_change(1 - rep.fidelity_drop)} · {rep.elapsed:.1f} s · {where}"
+            f"mismatch {mismatch_change(1 - rep.fidelity_drop)} · {rep.elapsed:.1f} s · {where}{first}"
         )
 
     def _start_point_over_previous(self, rep) -> bool:

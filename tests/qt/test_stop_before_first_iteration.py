@@ -136,3 +136,16 @@ def test_without_a_previous_result_the_plot_says_the_run_ended_before_its_first_
     assert "the run ended before its first iteration" in plot_title(window)
     assert result_title(window) == "Result: press Run"
     assert window.status_line.text() == "Stopped before the first iteration; there is no result to keep"
+
+
+def test_the_first_iteration_is_said_to_be_the_slowest(window, qtbot, monkeypatch):
+    """Its line search has no curvature yet (8.6 s against 1.7 s later in a walkthrough): it must not look stalled."""
+    opened = gate(monkeypatch, "start point")
+    quick_settings(window, iterations=2, steps=3)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.run.reports_received >= 1, timeout=30_000)
+    qtbot.waitUntil(lambda: "Iteration 0/2" in window.status_line.text(), timeout=5_000)
+    assert "finding the first step, the slowest iteration" in window.status_line.text()
+    opened.set()
+    qtbot.waitUntil(lambda: not window.run.running, timeout=30_000)
+    assert "finding the first step" not in window.status_line.text()
