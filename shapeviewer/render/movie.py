@@ -22,7 +22,7 @@ import numpy as np
 from .encoder import EncoderError, FramePipe, work_folder
 
 FORMATS = (".mp4", ".gif")
-CAPTION_MARGIN = 0.02  # of the frame's height, above the caption and the time label
+CAPTION_MARGIN = 0.02  # of the frame's height, above and beside the caption and the time label
 UPPER_RIGHT = 3  # vtkCornerAnnotation's corner index
 
 
@@ -134,15 +134,16 @@ def _plotter(settings: MovieSettings):
 
 def _corner_texts(plotter, settings: MovieSettings):
     """The caption (upper left) and the time label (upper right, set per frame) in one corner annotation,
-    drawn in an overlay whose top is CAPTION_MARGIN of the frame's height below the frame's top (an
-    annotation keeps only 5 pixels from its viewport's edges)."""
+    drawn in an overlay inset by CAPTION_MARGIN of the frame's height from its top and sides (an annotation
+    keeps only 5 pixels from its viewport's edges)."""
     import vtk
 
     window = plotter.render_window
     overlay = vtk.vtkRenderer()
     overlay.SetLayer(window.GetNumberOfLayers())
     window.SetNumberOfLayers(overlay.GetLayer() + 1)
-    overlay.SetViewport(0.0, 0.0, 1.0, 1.0 - CAPTION_MARGIN)
+    side = CAPTION_MARGIN * settings.size[1] / settings.size[0]  # the same pixels as at the top
+    overlay.SetViewport(side, 0.0, 1.0 - side, 1.0 - CAPTION_MARGIN)
     overlay.InteractiveOff()
     window.AddRenderer(overlay)
     texts = plotter.add_text(settings.caption, font_size=10, position="upper_left", color="black", render=False)

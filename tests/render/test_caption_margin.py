@@ -1,4 +1,4 @@
-"""A movie's caption and time label keep off the frame's top edge, by a margin that grows with the frame."""
+"""A movie's caption and time label keep off the frame's edges, by a margin that grows with the frame."""
 
 import numpy as np
 import pytest
@@ -31,3 +31,5 @@ def test_caption_and_time_label_stand_clear_of_the_top_edge(tmp_path, size):
     caption, time_label = frame[: height // 4, : width // 3], frame[: height // 4, -width // 4 :]
     for corner in (caption, time_label):
         assert first_text_row(corner) >= 0.025 * height
+    assert first_text_row(caption.transpose(1, 0, 2)) >= 0.025 * height  # its first column: off the left edge
+    assert first_text_row(time_label[:, ::-1].transpose(1, 0, 2)) >= 0.025 * height  # and off the right one
