@@ -56,6 +56,7 @@ class FormulaWarmup(QObject):
         self.timer.start()
 
     def _current_key(self):
+        """structure(), or None where there are no meshes yet or the settings will be refused."""
         try:
             return self.structure() if self.doc.ready else None
         except ValueError:
@@ -73,12 +74,7 @@ class FormulaWarmup(QObject):
 
     def run_may_compile(self) -> bool:
         """Whether a run started now may compile formulas no warm-up has (so it counts them first)."""
-        if not self.doc.ready:
-            return False
-        try:
-            key = self.structure()
-        except ValueError:
-            return False
+        key = self._current_key()
         return key is not None and key not in self.completed
 
     def start(self) -> bool:
