@@ -153,7 +153,7 @@ def _output_options(p: argparse.ArgumentParser, out_help: str):
 def _registration_options(p: argparse.ArgumentParser, defaults) -> None:
     """The options of 'register' beyond the model's, shared with 'batch template|pairwise'."""
     from .core.pyramid import COARSEST_VERTICES, LEVEL_FACTOR, SINGLE_LEVEL_MAX
-    from .core.registration import PATIENCE
+    from .core.stopping import PATIENCE
 
     g = p.add_argument_group("fitting (the loss and when to stop)")
     g.add_argument("--fidelity", choices=("varifold", "currents", "landmarks"), default="varifold")

@@ -31,9 +31,10 @@ from ..core.model import (
     resolve_device,
 )
 from ..core.pyramid import SINGLE_LEVEL_MAX, level_sizes
-from ..core.registration import PATIENCE, RegistrationSettings, default_fidelity_scale
+from ..core.registration import RegistrationSettings, default_fidelity_scale
 from ..core.shooting import INTEGRATORS
 from ..core.sinkhorn import SinkhornSettings
+from ..core.stopping import PATIENCE
 from .kernel_editor import KernelEditor
 from .wheel_guard import guard_wheel
 

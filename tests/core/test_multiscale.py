@@ -7,7 +7,8 @@ import torch
 from shapeviewer.core import pyramid
 from shapeviewer.core.fidelity import Fidelity
 from shapeviewer.core.model import ModelSettings
-from shapeviewer.core.registration import PATIENCE, Registration, RegistrationSettings, stalled
+from shapeviewer.core.registration import Registration, RegistrationSettings
+from shapeviewer.core.stopping import PATIENCE, stalled
 from shapeviewer.io.meshes import read_mesh
 from tests.conftest import DATA
 
