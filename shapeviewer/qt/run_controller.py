@@ -32,16 +32,29 @@ class RunController(QObject):
         self.max_iterations = 0
         self.reports_received = 0
         self.frames_applied = 0
+        self.closed = False  # its window has closed: late signals from the worker change nothing
         self.timer = QTimer(self)
         self.timer.setInterval(APPLY_INTERVAL_MS)
         self.timer.timeout.connect(self.apply_pending)
         r = self.runner
-        r.started.connect(self._started)
-        r.report.connect(self._report)
-        r.finished.connect(self._finished)
-        r.failed.connect(self._failed)
-        r.idle.connect(self._idle)
-        r.compiling.connect(self._compiling)
+        for signal, slot in (
+            (r.started, self._started),
+            (r.report, self._report),
+            (r.finished, self._finished),
+            (r.failed, self._failed),
+            (r.idle, self._idle),
+            (r.compiling, self._compiling),
+        ):
+            signal.connect(self._unless_closed(slot))
+
+    def _unless_closed(self, slot):
+        """The worker's signals are queued: some arrive after the window (and its 3D views) has closed."""
+
+        def call(*args):
+            if not self.closed:
+                slot(*args)
+
+        return call
 
     @property
     def running(self) -> bool:
@@ -71,8 +84,10 @@ class RunController(QObject):
             self.log.emit("stop requested")
 
     def shutdown(self, msecs: int = 10_000) -> bool:
+        """Stops the run for a closing window; False (and nothing closed) when it did not stop in time."""
         self.timer.stop()
-        return self.runner.wait(msecs)
+        self.closed = self.runner.wait(msecs)
+        return self.closed
 
     def _started(self, info: dict) -> None:
         control_index = info.pop("control_index", None)

@@ -43,6 +43,8 @@ DISPLACEMENT_FLOOR = 1e-4  # of the source's size: the smallest displacement ran
 def add_colour_legend(plotter, title: str, mapper, fmt: str, x: float = 0.8) -> None:
     """A vertical scalar bar at the right of the plotter's current renderer (replacing one of that title:
     pyvista returns None for a title it already has, and keeps the old bar's mapper)."""
+    if plotter.render_window is None:  # closed with its window: a late update has nothing to draw on
+        return
     if title in plotter.scalar_bars:
         plotter.remove_scalar_bar(title, render=False)
     bar = plotter.add_scalar_bar(

@@ -7,6 +7,8 @@ import pytest
 from gui_helpers import quick_settings, rendered, run_to_end
 from PySide6.QtCore import Qt, QThread
 
+from shapeviewer.core.registration import Report
+
 
 def test_run_shows_live_frames_loss_and_progress(window, qtbot):
     quick_settings(window, iterations=3, steps=4)
@@ -147,6 +149,12 @@ def test_closing_during_a_run_stops_the_thread(window, qtbot):
     assert time.perf_counter() - started < 5
     assert not window.run.running
     assert not window.isVisible()
+    # the worker's last signals are queued: one that arrives after the views have closed changes nothing
+    qtbot.wait(100)  # those of this run
+    rest = window.meshes["source"].vertices
+    late = Report(3, 0.1, 0.1, 0.0, 1.0, np.stack([rest] * 21), np.zeros_like(rest), status="finished")
+    window.run.runner.finished.emit(late)
+    assert window.run.final is not late
 
 
 def test_keyboard_runs_plays_and_steps(window, qtbot):
