@@ -24,6 +24,8 @@ from .encoder import EncoderError, FramePipe, work_folder
 FORMATS = (".mp4", ".gif")
 CAPTION_MARGIN = 0.02  # of the frame's height, above and beside the caption and the time label
 UPPER_RIGHT = 3  # vtkCornerAnnotation's corner index
+CHAR_WIDTH = 0.6  # of the font size: a sans-serif character's mean width
+SMALLEST_FONT = 7  # pixels: texts smaller than this cannot be read
 
 
 class MovieError(ValueError):
@@ -149,8 +151,27 @@ def _corner_texts(plotter, settings: MovieSettings):
     texts = plotter.add_text(settings.caption, font_size=10, position="upper_left", color="black", render=False)
     plotter.renderer.RemoveActor(texts)
     overlay.AddActor(texts)
-    texts.SetMaximumFontSize(max(12, settings.size[1] // 22))  # both texts alike, whatever their length
+    texts.SetMaximumFontSize(caption_font_size(settings))  # both texts alike, whatever their length
     return texts
+
+
+def caption_font_size(settings: MovieSettings) -> int:
+    """The caption's largest font: a 22nd of the height, and small enough that caption and time label
+    share the top line of a narrow frame without overlapping."""
+    width, height = settings.size
+    characters = len(settings.caption) + len("   t = 1.00")
+    fitting = (1 - 3 * CAPTION_MARGIN) * width / (CHAR_WIDTH * characters)
+    return max(SMALLEST_FONT, min(height // 22, int(fitting)))
+
+
+def _fit_legends(plotter, settings: MovieSettings) -> None:
+    """Colour bars' texts in proportion to the frame (VTK's own sizing does not shrink them, and cut
+    the title at the right edge of a small frame)."""
+    height = settings.size[1]
+    for bar in plotter.scalar_bars.values():
+        bar.UnconstrainedFontSizeOn()
+        bar.GetTitleTextProperty().SetFontSize(round(5 + height / 65))  # 8 px at 180p, 16 px at 720p
+        bar.GetLabelTextProperty().SetFontSize(round(5 + height / 55))  # 8 px at 180p, 18 px at 720p
 
 
 def write_movie(
@@ -189,6 +210,7 @@ def write_movie(
                 scene.set_trajectory(trajectory)
                 scene.show_target(settings.show_target and target is not None)
                 scene.color_by_displacement(settings.color_by_displacement)
+                _fit_legends(plotter, settings)
                 texts = _corner_texts(plotter, settings)
                 if camera is not None:
                     plotter.camera_position = camera
