@@ -72,6 +72,14 @@ def check_gpu() -> int:
     return torch.cuda.device_count()
 
 
+def _nanny_environment(env: dict):
+    """Dask's config for the environment of the worker processes its nannies start, with ``env`` added."""
+    import dask
+
+    key = "distributed.nanny.environ"  # what ``env=`` gives a LocalCluster's workers
+    return dask.config.set({key: {**dask.config.get(key, {}), **env}})
+
+
 @contextlib.contextmanager
 def open_cluster(scheduler: str | None = None, workers: int | None = None, gpu: bool = False,
                  jobs: int | None = None, env: dict | None = None) -> Iterator[Cluster]:  # fmt: skip
@@ -84,6 +92,7 @@ def open_cluster(scheduler: str | None = None, workers: int | None = None, gpu: 
 
     worker_env = {**SINGLE_THREAD_ENV, **(env or {})}
     cluster = None
+    stack = contextlib.ExitStack()
     try:
         if scheduler:
             try:
@@ -96,8 +105,11 @@ def open_cluster(scheduler: str | None = None, workers: int | None = None, gpu: 
             count = check_gpu()
             from dask_cuda import LocalCUDACluster
 
+            # dask-cuda replaces each worker's env by its CUDA_VISIBLE_DEVICES: ours go through the config
+            # that every nanny reads as it starts (restarted workers too), kept for the cluster's life
+            stack.enter_context(_nanny_environment(worker_env))
             cluster = LocalCUDACluster(threads_per_worker=1, silence_logs=logging.ERROR, dashboard_address=":0",
-                                       env=worker_env, preload=[__name__])  # fmt: skip
+                                       preload=[__name__])  # fmt: skip
             client = Client(cluster)
             where = f"a local GPU cluster: {count} workers, one per GPU"
         else:
@@ -109,6 +121,7 @@ def open_cluster(scheduler: str | None = None, workers: int | None = None, gpu: 
     except BaseException:
         if cluster is not None:
             cluster.close()
+        stack.close()
         raise
     try:
         yield Cluster(client, where, _dashboard(client))
@@ -118,3 +131,4 @@ def open_cluster(scheduler: str | None = None, workers: int | None = None, gpu: 
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close()
+        stack.close()

@@ -1,0 +1,51 @@
+"""`batch --gpu` on a stand-in for dask-cuda: its workers get the batch's environment (KeOps cache, one
+thread) although dask-cuda gives each worker an environment of its own CUDA_VISIBLE_DEVICES only."""
+
+import copy
+import os
+import sys
+import types
+
+import pytest
+
+from shapeviewer.batch import cluster as batch_cluster
+
+ASKED = ("KEOPS_CACHE_FOLDER", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+
+
+@pytest.fixture
+def stand_in_dask_cuda(monkeypatch):
+    """A `dask_cuda` whose LocalCUDACluster replaces each worker's env as dask-cuda 26.10 does."""
+    from distributed import LocalCluster
+
+    class LocalCUDACluster(LocalCluster):
+        def __init__(self, **kwargs):
+            super().__init__(n_workers=0, processes=True, **kwargs)
+            self.scale(1)  # through new_worker_spec, as dask-cuda starts its workers
+
+        def new_worker_spec(self):
+            ((name, spec),) = super().new_worker_spec().items()
+            spec = copy.deepcopy(spec)
+            spec["options"].update({"env": {"CUDA_VISIBLE_DEVICES": "0"}})
+            return {name: spec}
+
+    module = types.ModuleType("dask_cuda")
+    module.LocalCUDACluster = LocalCUDACluster
+    monkeypatch.setitem(sys.modules, "dask_cuda", module)
+    monkeypatch.setattr(batch_cluster, "check_gpu", lambda: 1)
+
+
+def worker_environment() -> dict:
+    return {name: os.environ.get(name) for name in ASKED}
+
+
+def test_gpu_workers_get_the_keops_cache_and_one_thread(stand_in_dask_cuda, tmp_path):
+    cache = str(tmp_path / "keops")
+    with batch_cluster.open_cluster(gpu=True, env={"KEOPS_CACHE_FOLDER": cache}) as cluster:
+        assert "one per GPU" in cluster.where
+        cluster.client.wait_for_workers(1, timeout=120)
+        (seen,) = cluster.client.run(worker_environment).values()
+    assert seen == {"KEOPS_CACHE_FOLDER": cache, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "0"}
+    import dask
+
+    assert "KEOPS_CACHE_FOLDER" not in dask.config.get("distributed.nanny.environ", {})  # the config is back
