@@ -110,6 +110,14 @@ class Document:
         self.alignment: RigidTransform | None = None  # moves the source before the registration
         self.before_run: _BeforeRun | None = None  # what the current run replaces
 
+    def mute(self) -> None:
+        """From now on no observer hears of a change (the window showing this document has closed; late
+        answers from worker threads may still write into it)."""
+        for signal in (self.meshes_changed, self.settings_changed, self.mask_changed, self.run_changed,
+                       self.history_changed, self.result_changed, self.frame_changed, self.camera_changed,
+                       self.modified_changed, self.alignment_changed, self.landmarks.changed):  # fmt: skip
+            signal.block()
+
     # ---- inputs ---------------------------------------------------------------------------------
     @property
     def ready(self) -> bool:

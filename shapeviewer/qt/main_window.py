@@ -480,6 +480,7 @@ class MainWindow(QMainWindow):
         s = settings_store.app_settings()
         s.setValue("geometry", self.saveGeometry())
         s.setValue("windowState", self.saveState())
+        self.doc.mute()  # what arrives late (a worker's answer) must not reach the closed views
         for view in (self.inputs.view, self.result.view):
             view.close()
         self.session.discard_recovery()  # a clean exit: nothing to recover next time

@@ -45,6 +45,17 @@ def test_a_new_geodesic_has_one_writer_and_the_frame_stays_in_range(doc):
         doc.set_result(report(3, frames=None, n=n))  # a coarse report without the full mesh's frames
 
 
+def test_a_muted_document_still_takes_writes_but_tells_no_observer(doc):
+    n = doc.meshes["source"].n_vertices
+    heard = [recorder(getattr(doc, name)) for name in ("result_changed", "frame_changed", "mask_changed")]
+    doc.mute()
+    doc.set_result(report(1, frames=5, n=n))
+    doc.set_frame(2)
+    doc.set_mask(np.zeros(n))
+    assert doc.result.n_frames == 5 and doc.frame == 2 and doc.mask is not None
+    assert heard == [[], [], []]
+
+
 def test_new_meshes_drop_the_result_and_its_history(doc):
     n = doc.meshes["source"].n_vertices
     doc.begin_run()

@@ -155,6 +155,8 @@ def test_closing_during_a_run_stops_the_thread(window, qtbot):
     late = Report(3, 0.1, 0.1, 0.0, 1.0, np.stack([rest] * 21), np.zeros_like(rest), status="finished")
     window.run.runner.finished.emit(late)
     assert window.run.final is not late
+    window.doc.set_result(late)  # and nothing written into the document reaches the closed views
+    window.doc.set_frame(5)
 
 
 def test_keyboard_runs_plays_and_steps(window, qtbot):
