@@ -21,6 +21,19 @@ def human(data_dir):
 
 
 @pytest.fixture
+def small_pair(tmp_path):
+    """A ~100-vertex demo pair on disk (fast registrations with the dense torch backend)."""
+    from shapeviewer.io.demo import make_demo_pair
+    from shapeviewer.io.meshes import write_mesh
+
+    source, target = make_demo_pair(resolution=10)
+    paths = tmp_path / "small_source.ply", tmp_path / "small_target.ply"
+    for mesh, path in zip((source, target), paths, strict=True):
+        write_mesh(path, mesh.vertices, mesh.faces)
+    return paths
+
+
+@pytest.fixture
 def rng():
     torch.manual_seed(0)
     return np.random.default_rng(0)

@@ -10,21 +10,18 @@ from shapeviewer.batch import command
 from shapeviewer.batch.worker import run_job
 from shapeviewer.cli import build_parser, main
 from shapeviewer.io.demo import make_demo_pair
-from shapeviewer.io.meshes import write_mesh
+from shapeviewer.io.meshes import read_mesh, write_mesh
 
 FAST = ["--backend", "torch", "--steps", "4", "--dtype", "float64", "--iterations", "3"]
 
 
 @pytest.fixture
-def pair(tmp_path):
-    source, target = make_demo_pair(resolution=10)
-    paths = tmp_path / "source.ply", tmp_path / "target.ply"
-    for mesh, path in zip((source, target), paths, strict=True):
-        write_mesh(path, mesh.vertices, mesh.faces)
-    x = source.vertices[:, 0]
+def pair(tmp_path, small_pair):
+    """The small demo pair, and a mask on its source: zeros, a ramp, ones."""
+    x = read_mesh(small_pair[0]).vertices[:, 0]
     weights = np.clip(2.0 * (x - x.min()) / np.ptp(x) - 0.5, 0.0, 1.0)  # zeros, a ramp, ones
     np.save(tmp_path / "mask.npy", weights)
-    return (*paths, tmp_path / "mask.npy", weights)
+    return (*small_pair, tmp_path / "mask.npy", weights)
 
 
 def register(pair, out, *more) -> dict:

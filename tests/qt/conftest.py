@@ -1,8 +1,5 @@
 import pytest
 
-from shapeviewer.io.demo import make_demo_pair
-from shapeviewer.io.meshes import write_mesh
-
 
 @pytest.fixture(autouse=True)
 def private_settings(tmp_path, monkeypatch):
@@ -12,16 +9,6 @@ def private_settings(tmp_path, monkeypatch):
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     QStandardPaths.setTestModeEnabled(True)  # recovery files go to a test folder, not the user's
     yield
-
-
-@pytest.fixture
-def small_pair(tmp_path):
-    """A ~100-vertex demo pair on disk (fast registrations with the dense torch backend)."""
-    source, target = make_demo_pair(resolution=10)
-    paths = tmp_path / "small_source.ply", tmp_path / "small_target.ply"
-    for mesh, path in zip((source, target), paths, strict=True):
-        write_mesh(path, mesh.vertices, mesh.faces)
-    return paths
 
 
 @pytest.fixture
