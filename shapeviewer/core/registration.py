@@ -35,46 +35,14 @@ import torch
 from .alignment import RigidTransform
 from .backends import raised_by_keops
 from .dense_fallback import dense_fallback_check
-from .fidelity import FIDELITIES, Fidelity, LandmarkTerm, check_vertex_correspondence
+from .fidelity import Fidelity, LandmarkTerm, check_vertex_correspondence
 from .keops_compile import stop_before_compiling
 from .lbfgs import LBFGS
 from .levels import LevelPlan, plan_levels
-from .model import DTYPES, DeformationModel, InputError, ModelSettings
+from .model import DTYPES, DeformationModel, InputError
+from .registration_settings import RegistrationSettings, default_fidelity_scale
 from .shooting import ShootingCancelled
 from .stopping import PATIENCE, stalled
-
-
-@dataclass
-class RegistrationSettings:
-    model: ModelSettings = field(default_factory=ModelSettings)
-    fidelity: str = "varifold"
-    fidelity_scale: float | None = None
-    regularization: float = 0.01
-    iterations: int = 100  # L-BFGS iterations at most, per level
-    levels: int | None = None  # None: auto (one level up to 10k vertices, see core/pyramid.py)
-    tolerance: float = 0.01  # a level ends when PATIENCE iterations lower the loss by less than this x its drop so far
-    landmark_weight: float = 0.0  # w: the landmark term's weight against the surface term (both 1 at the identity)
-
-    def validate(self) -> None:
-        self.model.validate()
-        if self.fidelity not in FIDELITIES:
-            raise InputError(f"unknown fidelity '{self.fidelity}' (choose from {', '.join(FIDELITIES)})")
-        if self.fidelity_scale is not None and not self.fidelity_scale > 0:
-            raise InputError(f"fidelity scale must be positive, got {self.fidelity_scale}")
-        if not (self.regularization >= 0 and math.isfinite(self.regularization)):
-            raise InputError(f"regularization must be a finite number >= 0, got {self.regularization}")
-        if self.iterations < 0:
-            raise InputError(f"iterations must be >= 0, got {self.iterations}")
-        if self.levels is not None and self.levels < 1:
-            raise InputError(f"levels must be 'auto' or at least 1, got {self.levels}")
-        if not (0 <= self.tolerance < 1):
-            raise InputError(f"tolerance must lie in [0, 1), got {self.tolerance}")
-        if not (self.landmark_weight >= 0 and math.isfinite(self.landmark_weight)):
-            raise InputError(f"landmark weight must be a finite number >= 0, got {self.landmark_weight}")
-
-
-def default_fidelity_scale(size: float) -> float:
-    return 0.1 * size
 
 
 @dataclass
@@ -103,6 +71,7 @@ class Report:
     _carry: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
     landmark_trajectory: np.ndarray | None = None  # (T+1, K, 3) the source landmarks along the geodesic
     landmark_distance: float = 0.0  # L = sum_i |phi_1(l_i) - l'_i|^2 (0 without landmarks)
+    landmark_term: float = 0.0  # w L / L_unit: the landmarks' share of the loss
 
     @property
     def done(self) -> bool:
@@ -411,9 +380,10 @@ class Registration:
             else:
                 carry = lambda z=ev.z: self.full_trajectory(z)  # noqa: E731
             marks = None if ev.landmarks is None else np.stack([self.model.to_user(x) for x in ev.landmarks])
+            term = 0.0 if marks is None else self.settings.landmark_weight * ev.landmark_distance / self.landmarks.unit
             return Report(iteration, ev.loss, ev.fidelity, ev.energy, time.perf_counter() - start, trajectory,
                           momenta, status, message, ev.level, len(self.to_run), level.plan.source.n_vertices,
-                          level.initial, level.iterations, carry, marks, ev.landmark_distance)  # fmt: skip
+                          level.initial, level.iterations, carry, marks, ev.landmark_distance, term)  # fmt: skip
 
         status, message, iteration = "finished", "", 0
         stops = contextlib.ExitStack()  # a first run compiles for seconds per formula: Stop need not wait

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SERIES = ("loss", "fidelity", "energy")  # loss = fidelity (relative to its level's start) + energy share
+# loss = fidelity (relative to its level's start) + energy share + landmark share (0 without landmarks)
+SERIES = ("loss", "fidelity", "energy", "landmarks")
 
 
 @dataclass
@@ -20,6 +21,10 @@ class LossHistory:
     series: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in SERIES})
     level_starts: list[LevelStart] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        for name in SERIES:  # histories written before a series existed: 0 where nothing was counted in it
+            self.series.setdefault(name, [0.0] * len(self.iterations))
+
     def __len__(self) -> int:
         return len(self.iterations)
 
@@ -32,7 +37,9 @@ class LossHistory:
         self.iterations.append(int(rep.iteration))
         self.series["loss"].append(float(rep.loss))
         self.series["fidelity"].append(float(fidelity))
-        self.series["energy"].append(float(rep.loss - fidelity))
+        landmarks = float(rep.landmark_term)
+        self.series["energy"].append(float(rep.loss - fidelity - landmarks))
+        self.series["landmarks"].append(landmarks)
 
     def best_iteration(self) -> int | None:
         """The iteration of lowest loss on the last level (the one whose state is kept)."""
@@ -54,6 +61,8 @@ class LossHistory:
         n = len(iterations)
         series = {}
         for name in SERIES:
+            if name == "landmarks" and name not in data:
+                continue  # older than the series: zeros (see __post_init__)
             values = data.get(name, data.get(old_names.get(name, name), []))
             values = [float(v) for v in values][:n]
             series[name] = values + [float("nan")] * (n - len(values))

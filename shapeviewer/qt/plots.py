@@ -78,6 +78,7 @@ class LossPlot(pg.PlotWidget):
     CURVES = {  # series: (label, colour, width, dashed)
         "fidelity": ("mismatch left", "#3f7fd8", 3, False),
         "energy": ("deformation cost", "#e8833a", 2, False),
+        "landmarks": ("landmark mismatch", "#8e44ad", 2, False),  # 0, so not drawn, without landmarks
         "loss": ("loss", "#000000", 1.5, True),
     }
     REDRAW_DELAY_MS = 30  # the plot redraws after the 3D paint, in its own event-loop turn
@@ -164,7 +165,7 @@ class LossPlot(pg.PlotWidget):
                 "running": "<span style='color:#888'>setting up the registration…</span>",
                 "ended": "<span style='color:#b00020'>the run ended before its first iteration</span>",
             }[self.phase]
-        fid, energy, loss = (h.series[k][-1] for k in ("fidelity", "energy", "loss"))
+        fid, energy, marks, loss = (h.series[k][-1] for k in ("fidelity", "energy", "landmarks", "loss"))
         c = {name: spec[1] for name, spec in self.CURVES.items()}
         mismatch = mismatch_change(fid) if np.isfinite(fid) else "not recorded"
         if not (np.isfinite(energy) and np.isfinite(loss)):
@@ -176,6 +177,9 @@ class LossPlot(pg.PlotWidget):
         parts = [
             f"<span style='color:{c['fidelity']}'>mismatch {html.escape(mismatch)}</span>",
             f"<span style='color:{c['energy']}'>deformation cost {html.escape(cost)}</span>" if cost else "",
+            f"<span style='color:{c['landmarks']}'>landmarks {percent(100 * marks / loss)} of the loss</span>"
+            if loss > 0 and marks > 0
+            else "",
             f"<span style='color:#2e7d32'>● best: iteration {best}</span>"
             if best is not None
             else "<span style='color:#888'>best iteration not recorded</span>",

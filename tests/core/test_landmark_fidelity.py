@@ -59,6 +59,7 @@ def test_the_loss_at_the_identity_is_one_plus_the_landmark_weight(human):
         Registration(mesh, target, settings(weight=0.5), source_landmarks=src, target_landmarks=tgt)
     )
     assert first.loss == pytest.approx(1.5, abs=1e-12) and first.landmark_distance == pytest.approx(0.03)
+    assert first.landmark_term == pytest.approx(0.5, abs=1e-12)  # w L / L_unit: its share of the loss
     same, _ = first_and_final(
         Registration(mesh, target, settings(weight=0.5), source_landmarks=src, target_landmarks=src)
     )

@@ -55,3 +55,18 @@ def test_a_line_marks_where_each_level_begins(qtbot):
     old = list(plot.level_lines)
     plot.show_history(LossHistory())
     assert plot.level_lines == [] and not any(line in plot.getPlotItem().items for line in old)
+
+
+def test_the_landmark_term_is_its_own_curve_not_deformation_cost(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    history = LossHistory()
+    for i, (fidelity, landmarks) in enumerate([(1.0, 0.5), (0.4, 0.2), (0.1, 0.05)]):
+        energy = 0.01 * i
+        history.add(Report(i, fidelity + energy + landmarks, fidelity, 0.0, 0.0, None, np.zeros((1, 3)),
+                           fidelity_initial=1.0, landmark_term=landmarks))  # fmt: skip
+    plot.show_history(history)
+    np.testing.assert_allclose(history.series["energy"], [0.0, 0.01, 0.02], atol=1e-12)
+    np.testing.assert_allclose(plot.curves["landmarks"].getData()[1], np.log10([50.0, 20.0, 5.0]))  # log axis
+    text = title(plot)
+    assert "deformation cost 11.8% of the loss" in text and "landmarks 29.4% of the loss" in text  # of 0.17
