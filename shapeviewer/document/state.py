@@ -174,7 +174,10 @@ class Document:
         if self.settings.landmark_weight <= 0:
             return ""
         problem = self.landmarks.pairing_problem()
-        return f"the landmark weight is {self.settings.landmark_weight:g} but {problem}" if problem else ""
+        if not problem:
+            return ""
+        weight = self.settings.landmark_weight
+        return f"the landmark weight is {weight:g} but {problem} (place pairs in the Landmarks tab, or set it to 0)"
 
     def landmarks_for_run(self) -> tuple[list[str], np.ndarray, np.ndarray] | None:
         """The paired labels and (K, 3) source and target landmarks (carried by the flow; in the loss with a

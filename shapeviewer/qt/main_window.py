@@ -25,7 +25,7 @@ from ..core.errors import InputError
 from ..document import Document
 from ..document.summary import result_title
 from ..io.meshes import Mesh, MeshReadError, read_mesh
-from . import settings_store
+from . import settings_store, window_closing
 from .app import app_icon
 from .busy import busy_cursor
 from .display_options import DisplayOptions
@@ -238,9 +238,11 @@ class MainWindow(QMainWindow):
         return self._load({"source": Path(source), "target": Path(target)})
 
     def _load(self, paths: dict[str, Path], remember: bool = True) -> bool:
+        names = ", ".join(p.name for p in paths.values())
         if self.run.running:
-            names = ", ".join(p.name for p in paths.values())
             self.show_error("Registration running", f"Stop the registration before opening {names}.")
+            return False
+        if not self.may_replace_result(f"opening {names}"):
             return False
         try:
             with busy_cursor():  # gone before the dialog below shows
@@ -290,12 +292,15 @@ class MainWindow(QMainWindow):
                 self.actions.refresh_recent()
             self.result.view.reset_camera()
             schedule_paint(self.result.view)
-            self.status_line.setText(f"Ready: {src.name} -> {tgt.name}. Set the parameters and press Run.")
         elif src is not None:
             self.parameters.set_meshes(src.vertices, src.vertices)
         self.display.update_kernel_sphere(self)
         self.inputs.reset_camera()
         self.revalidate()
+        if src is not None and tgt is not None:
+            problem = self._run_readiness()[1]
+            then = f"Before Run: {problem}." if problem else "Set the parameters and press Run."
+            self.status_line.setText(f"Ready: {src.name} -> {tgt.name}. {then}")
 
     def show_rest_pose(self) -> None:
         """The result view before any geodesic: the source as the registration starts (pre-aligned) and the target."""
@@ -446,45 +451,30 @@ class MainWindow(QMainWindow):
         buttons = QMessageBox.StandardButton
         return QMessageBox.question(self, title, text, buttons.Yes | buttons.No, buttons.No) == buttons.Yes
 
-    def ask_unsaved(self) -> str:
+    def may_replace_result(self, doing: str) -> bool:
+        """An unsaved registration is shown: save it, discard it or cancel ``doing`` (e.g. 'opening a.ply')."""
+        if self.doc.result is None or not self.isWindowModified():
+            return True
+        choice = self.ask_unsaved(doing)
+        return choice == "discard" or (choice == "save" and self.session.save())
+
+    def ask_unsaved(self, doing: str = "closing") -> str:
         """'save', 'discard' or 'cancel' for a window with unsaved changes."""
         buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(
             self,
             "Unsaved changes",
-            "Save the session before closing?",
+            f"Save the session before {doing}?",
             buttons.Save | buttons.Discard | buttons.Cancel,
             buttons.Save,
         )
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def closeEvent(self, event):  # noqa: N802 (Qt name)
-        if self.isWindowModified() and "source" in self.meshes and "target" in self.meshes:
-            choice = self.ask_unsaved()
-            if choice == "cancel" or (choice == "save" and not self.session.save()):
-                event.ignore()
-                return
-        if self.warmup.busy:  # a KeOps compilation in progress ends first (a cut one would leave a broken cache)
-            self.status_line.setText("Finishing a KeOps compilation before quitting (a few seconds)…")
-            self.status_line.repaint()
-        with busy_cursor():
-            self.warmup.shutdown()  # and none starts after the window has closed
-        if self.run.running:
-            self.status_line.setText("Stopping the registration before quitting…")
-        if not self.run.shutdown(15_000):
-            self.warmup.closed = False  # the window stays
-            self.show_error("Still running", "The registration did not stop within 15 s; try quitting again.")
+        if not window_closing.may_close(self):
             event.ignore()
             return
-        self.playback.pause()
-        s = settings_store.app_settings()
-        s.setValue("geometry", self.saveGeometry())
-        s.setValue("windowState", self.saveState())
-        self.doc.mute()  # what arrives late (a worker's answer) must not reach the closed views
-        for view in (self.inputs.view, self.result.view):
-            view.close()
-        self.session.discard_recovery()  # a clean exit: nothing to recover next time
-        self.warnings.uninstall()
+        window_closing.release(self)
         super().closeEvent(event)
 
     def current_frame_points(self) -> np.ndarray | None:

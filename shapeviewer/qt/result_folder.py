@@ -24,6 +24,8 @@ def install_result(window, opened: OpenedResult, settings=None) -> bool:
     if w.run.running:
         w.show_error("Registration running", f"Stop the registration before opening {opened.description}.")
         return False
+    if not w.may_replace_result(f"opening {opened.description}"):
+        return False
     notes = list(opened.notes)
     if settings is None or opened.settings_recorded:
         settings = opened.settings

@@ -143,6 +143,8 @@ class SessionManager(QObject):
         if w.run.running:
             w.show_error("Registration running", "Stop the registration before opening a session.")
             return False
+        if not recovered and not w.may_replace_result(f"opening {Path(path).name}"):
+            return False
         try:
             session = read_session(path)
             settings = session_settings(session)

@@ -17,7 +17,7 @@ def window(qtbot, small_pair):
 
     win = MainWindow()
     win.session.recovery_path = small_pair[0].parent / "recovery.svsession"
-    win.ask_unsaved = lambda: "discard"  # tests that care replace this answer
+    win.ask_unsaved = lambda *_: "discard"  # tests that care replace this answer
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)

@@ -10,7 +10,7 @@ from shapeviewer.qt.main_window import MainWindow
 def _new_window(qtbot, recovery):
     win = MainWindow()
     win.session.recovery_path = recovery
-    win.ask_unsaved = lambda: "discard"
+    win.ask_unsaved = lambda *_: "discard"
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -79,17 +79,17 @@ def test_a_plain_start_reopens_the_last_session(window, tmp_path):
         assert again.session.path == path
         assert again.parameters.kernel.text.text() == "laplacian(0.9)"
     finally:
-        again.ask_unsaved = lambda: "discard"
+        again.ask_unsaved = lambda *_: "discard"
         again.close()
 
 
 def test_closing_with_unsaved_changes_asks(window, qtbot):
     window.parameters.iterations.setValue(42)
     assert window.isWindowModified()
-    window.ask_unsaved = lambda: "cancel"
+    window.ask_unsaved = lambda *_: "cancel"
     window.close()
     assert window.isVisible()  # cancelled: still open, nothing lost
-    window.ask_unsaved = lambda: "discard"
+    window.ask_unsaved = lambda *_: "discard"
     window.close()
     assert not window.isVisible()
 
