@@ -92,6 +92,8 @@ class LandmarkController(QObject):
             return None
         picker = vtkCellPicker()
         picker.SetTolerance(0.0005)
+        picker.PickFromListOn()  # the mesh only: a landmark's glyph or label in front of it does not hide it
+        picker.AddPickList(actor)
         picker.Pick(x, y, 0, self.inputs.view.renderers[ROLES.index(role)])
         return np.array(picker.GetPickPosition()) if picker.GetActor() is actor else None
 
@@ -129,8 +131,9 @@ class LandmarkController(QObject):
             self._abort(interactor, event)
             return
         point = self.surface_point(role, x, y)
-        if point is None:
-            return  # off the mesh: the camera turns
+        if point is None:  # off the mesh: the camera turns
+            self.said.emit(f"No {role} surface under the pointer: press on the mesh to place a landmark")
+            return
         label = self.landmarks.add(role, point)
         self.select((role, label))
         other = "target" if role == "source" else "source"

@@ -338,3 +338,12 @@ def test_align_is_in_view_without_scrolling_on_a_small_screen(window, qtbot):
     for i in range(12):  # a long list scrolls inside the table; the alignment stays where it was
         window.doc.landmarks.add("source", v[i])
     assert 0 <= button.mapTo(viewport, button.rect().bottomLeft()).y() <= viewport.height()
+
+
+def test_a_press_off_the_mesh_while_placing_says_so(window, qtbot):
+    qtbot.mouseClick(window.landmark_panel.place, Qt.MouseButton.LeftButton)
+    _place(qtbot, window, "source", _front_vertex(window, "source"))
+    assert window.doc.landmarks.count("source") == 1
+    _click(qtbot, window, QPoint(3, window.inputs.view.height() - 3))  # the source view's empty corner
+    assert window.doc.landmarks.count("source") == 1
+    assert "No source surface under the pointer" in window.status_line.text()  # not "Placed source landmark 1"
