@@ -1,5 +1,6 @@
 """File > Run a batch: the 'shapeviewer batch template|pairwise' command run in a child process (Dask and
-torch stay out of the app), its progress lines shown, Cancel as Ctrl-C, the results opened at the end."""
+torch stay out of the app), its progress lines shown, Cancel as Ctrl-C, the results opened at the end.
+The last request of the session fills the form again (after a refusal, a Cancel or a new File > Run a batch)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import os
 import re
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Qt
@@ -29,16 +32,23 @@ from PySide6.QtWidgets import (
 )
 
 from ..batch.cluster import cpu_count
-from ..batch.inputs import BatchInputError, expand_shapes
+from ..batch.inputs import MESH_SUFFIXES, BatchInputError, expand_shapes, template_jobs
 from ..batch.runner import PROGRESS_EVERY_VARIABLE
 from ..cli_options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, registration_flags
+from ..core.registration import default_fidelity_scale
+from ..io.meshes import MeshReadError, read_mesh
 from . import settings_store
 from .batch_results import open_batch_results
+from .busy import busy_cursor
+from .kernel_editor import PRESETS
 
 KINDS = {"template": "every subject to a template", "pairwise": "every pair of shapes"}
 PROGRESS = re.compile(r"jobs: (\d+)/(\d+) done(?: \([^)]*\))?, (\d+) failed, (\d+) running; (\S+) elapsed, ETA (\S+)")
 SUMMARY = re.compile(r"^(\d+) done, (\d+) failed, (\d+) not finished, of (\d+) jobs")
 STOPPING = "Stopping after the running jobs… (every finished job is kept)"
+SIZE_FOLLOWING_FLAGS = ("--kernel=", "--fidelity-scale=")  # left out, the command scales them to each job
+MESH_CHECK_SECONDS = 2.0  # Start reads the meshes for this long at most; the command reads the rest
+_last_request: BatchRequest | None = None  # the session's last batch, to fill the form again
 
 
 @dataclass
@@ -55,12 +65,16 @@ class BatchRequest:
         if self.kind == "template":
             if not self.template:
                 return "choose the template: the mesh every subject is registered from"
+            if Path(self.template).is_dir():
+                return f"template {self.template} is a folder, not a mesh file"
             if not Path(self.template).is_file():
                 return f"template {self.template}: no such file"
         if not self.shapes:
             return "add the shapes (files or a folder of meshes)"
         try:
             shapes = expand_shapes(self.shapes)
+            if self.kind == "template":
+                template_jobs(Path(self.template), shapes, Path(self.out or "."))
         except BatchInputError as exc:
             return str(exc)
         if self.kind == "pairwise" and len(shapes) < 2:
@@ -71,11 +85,70 @@ class BatchRequest:
             return f"output folder {self.out} is a file"
         return ""
 
+    def meshes(self) -> list[Path]:
+        """The template and the shapes, each once (call after :meth:`problem` found none)."""
+        head = [Path(self.template).absolute()] if self.kind == "template" else []
+        return head + [p for p in expand_shapes(self.shapes) if p not in head]
+
+    def job_count(self) -> int:
+        try:
+            n = len(self.meshes())
+        except BatchInputError:  # a shape gone since Start
+            return 0
+        return n - 1 if self.kind == "template" else n * (n - 1) // 2
+
+    def unreadable_mesh(self, seconds: float = MESH_CHECK_SECONDS) -> str:
+        """The first mesh that does not read, as the command would say it, or ''; reads for ``seconds`` at most."""
+        started = time.monotonic()
+        for path in self.meshes():
+            if time.monotonic() - started > seconds:
+                break
+            try:
+                read_mesh(path)
+            except MeshReadError as exc:
+                return str(exc)
+            except OSError as exc:
+                return f"{path}: {exc.strerror or exc}"
+        return ""
+
     def arguments(self) -> list[str]:
         """After 'python': '-m shapeviewer batch ...'."""
         head = [self.template] if self.kind == "template" else []
         return ["-m", "shapeviewer", "batch", self.kind, *head, *self.shapes, "--out", self.out, *self.flags,
                 f"--workers={self.workers}"]  # fmt: skip
+
+
+def _is_default(box, value: float) -> bool:
+    """Whether a spin box shows ``value`` as it would once rounded to its decimals."""
+    return abs(box.value() - value) <= 0.51 * 10.0 ** -box.decimals() + 1e-9 * abs(value)
+
+
+def size_following_flags(panel) -> list[str]:
+    """Which of '--kernel=' and '--fidelity-scale=' the Registration panel has on its automatic choice (the
+    default cauchy, the default fidelity scale: fractions of the open source's size), not set by the user."""
+    editor = panel.kernel
+    size = getattr(panel, "shape_size", editor.shape_size)
+    kernel = editor.preset.currentText() == "cauchy" and _is_default(editor.scales[0], PRESETS["cauchy"][1][0] * size)
+    fidelity = _is_default(panel.fidelity_scale, default_fidelity_scale(size))
+    return [flag for flag, follows in zip(SIZE_FOLLOWING_FLAGS, (kernel, fidelity), strict=True) if follows]
+
+
+def batch_flags(panel) -> tuple[list[str], str]:
+    """The batch's registration flags from the panel, and where its scales come from, in words. Scales that
+    follow the open source's size are left out: the command then fits them to each job's meshes."""
+    following = tuple(size_following_flags(panel))
+    flags = [f for f in registration_flags(panel.settings()) if not following or not f.startswith(following)]
+    kept = [f for f in flags if f.startswith(SIZE_FOLLOWING_FLAGS)]
+    if not kept:
+        return flags, "Kernel and fidelity scales: fitted to each job's meshes (the command's defaults)."
+    note = f"{' and '.join(kept)}: from the open window's settings (its Registration panel), the same for every job"
+    if following:
+        note += f"; the {'kernel' if following == ('--kernel=',) else 'fidelity scale'} fitted to each job's meshes"
+    return flags, note + "."
+
+
+def _existing_mesh(path) -> str:
+    return str(path) if path and Path(path).is_file() and Path(path).suffix.lower() in MESH_SUFFIXES else ""
 
 
 def _browse_row(edit: QLineEdit, pick) -> QWidget:
@@ -92,7 +165,7 @@ def _browse_row(edit: QLineEdit, pick) -> QWidget:
 class BatchLaunchDialog(QDialog):
     """What to run: the kind, the template, the shapes, the output folder and the local workers."""
 
-    def __init__(self, window):
+    def __init__(self, window, request: BatchRequest | None = None, refusal: str = ""):
         super().__init__(window)
         self.window_ = window
         self.setObjectName("batchLaunchDialog")
@@ -100,7 +173,7 @@ class BatchLaunchDialog(QDialog):
         self.kind = QComboBox()
         for key, text in KINDS.items():
             self.kind.addItem(text, key)
-        self.template = QLineEdit(str(window.paths.get("source") or ""))
+        self.template = QLineEdit(_existing_mesh(window.paths.get("source")))
         self.template_row = _browse_row(self.template, self._pick_template)
         self.shapes = QListWidget()
         self.shapes.setMinimumHeight(110)
@@ -115,11 +188,20 @@ class BatchLaunchDialog(QDialog):
         self.workers = QSpinBox()
         self.workers.setRange(1, 4096)
         self.workers.setValue(cpu_count())  # the command's default: one per core
-        self.flags = registration_flags(window.parameters.settings())
+        self.flags, scales_note = batch_flags(window.parameters)
         options = QLabel("  ".join(self.flags).replace("-", "\u2011"))  # no line break inside an option
         options.setWordWrap(True)
         options.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         options.setToolTip("From the Registration panel; change them there")
+        self.scales_note = QLabel(scales_note)
+        self.scales_note.setObjectName("batchScalesNote")
+        self.scales_note.setWordWrap(True)
+        refused = escape(f"The batch was refused: {refusal}", quote=False)
+        self.refusal = QLabel(f"<span style='color:#b00020'>{refused}</span>")
+        self.refusal.setObjectName("batchRefusal")
+        self.refusal.setWordWrap(True)
+        self.refusal.setTextFormat(Qt.TextFormat.RichText)
+        self.refusal.setVisible(bool(refusal))
         form = QFormLayout()
         form.addRow("Register", self.kind)
         form.addRow("Template", self.template_row)
@@ -128,16 +210,30 @@ class BatchLaunchDialog(QDialog):
         form.addRow("Output folder", _browse_row(self.out, self._pick_out))
         form.addRow("Local workers", self.workers)
         form.addRow("Options", options)
+        form.addRow("", self.scales_note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.start_button = buttons.addButton("Start", QDialogButtonBox.ButtonRole.AcceptRole)
         self.start_button.clicked.connect(self.start)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.refusal)
         layout.addLayout(form)
         layout.addWidget(buttons)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.run_dialog: BatchRunDialog | None = None
-        self.resize(620, 420)
+        if request is not None or _last_request is not None:
+            self.fill(request or _last_request)
+        self._kind_changed()
+        self.resize(620, 460)
+
+    def fill(self, request: BatchRequest) -> None:
+        """The form as it was for ``request`` (the options stay those of the Registration panel now)."""
+        self.kind.setCurrentIndex(self.kind.findData(request.kind))
+        self.template.setText(request.template)
+        self.shapes.clear()
+        self.add_shapes(request.shapes)
+        self.out.setText(request.out)
+        self.workers.setValue(request.workers)
 
     def _kind_changed(self) -> None:
         self.template_row.setEnabled(self.kind.currentData() == "template")
@@ -172,8 +268,14 @@ class BatchLaunchDialog(QDialog):
                             self.flags)  # fmt: skip
 
     def start(self) -> None:
+        """Checks the inputs as the command would first (the form stays open on a problem), then runs it."""
+        global _last_request
         request = self.request()
+        _last_request = request
         problem = self.window_.parameters.problem() or request.problem()
+        if not problem:
+            with busy_cursor():
+                problem = request.unreadable_mesh()
         if problem:
             self.window_.show_error("Cannot start the batch", problem)
             return
@@ -205,6 +307,16 @@ class BatchRunDialog(QDialog):
         self.failed_title = QLabel("Failed jobs")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Run the same batch again: it skips the finished jobs")
+        self.resume_button.clicked.connect(self.resume)
+        self.edit_button = QPushButton("Change the batch…")
+        self.edit_button.setToolTip("The Run a batch form, filled in as for this batch")
+        self.edit_button.clicked.connect(self.edit)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.edit_button, self.resume_button, self.cancel_button):
+            buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Output: {request.out}"))
         layout.addWidget(self.status)
@@ -212,13 +324,9 @@ class BatchRunDialog(QDialog):
         layout.addWidget(self.counts)
         layout.addWidget(self.failed_title)
         layout.addWidget(self.failed)
-        layout.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.failed_title.hide()
-        self.failed.hide()
-        self.output: list[str] = []  # every line the command wrote
-        self.exit_code: int | None = None
-        self.cancelling = False
-        self._partial = ""
+        layout.addLayout(buttons)
+        self._reset()
+        self.quitting = False  # the app is closing: no results to open
         self.process = QProcess(self)
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         env = QProcessEnvironment.systemEnvironment()
@@ -228,6 +336,32 @@ class BatchRunDialog(QDialog):
         self.process.finished.connect(self._finished)
         self.process.errorOccurred.connect(self._error)
         self.resize(520, 260)
+
+    def _reset(self) -> None:
+        self.failed_title.hide()
+        self.failed.hide()
+        self.failed.clear()
+        self.resume_button.hide()
+        self.edit_button.hide()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setEnabled(True)
+        self.bar.setRange(0, 0)
+        self.counts.setText("")
+        self.output: list[str] = []  # every line the command wrote
+        self.exit_code: int | None = None
+        self.cancelling = False
+        self.jobs_done, self.jobs_total = 0, 0
+        self._partial = ""
+
+    def resume(self) -> None:
+        """The same batch again: the command skips the jobs that finished."""
+        self._reset()
+        self.status.setText("Resuming: starting the local cluster…")
+        self.start()
+
+    def edit(self) -> None:
+        run_batch_dialog(self.window_, self.request)
+        self.close()
 
     def start(self) -> None:
         self.window_.log_panel.add(f"batch: {sys.executable} {' '.join(self.request.arguments())}")
@@ -263,6 +397,7 @@ class BatchRunDialog(QDialog):
         match = PROGRESS.search(line)
         if match:
             done, total, failed, running, elapsed, eta = match.groups()
+            self.jobs_done, self.jobs_total = int(done), int(total)
             self.bar.setRange(0, int(total))
             self.bar.setValue(int(done) + int(failed))
             self.counts.setText(f"{done} of {total} done, {failed} failed, {running} running; "
@@ -271,6 +406,7 @@ class BatchRunDialog(QDialog):
                 self.status.setText("Running; Cancel stops after the running jobs and keeps every finished one")
         elif summary := SUMMARY.match(line):
             done, failed, left, total = summary.groups()
+            self.jobs_done, self.jobs_total = int(done), int(total)
             self.counts.setText(f"{done} of {total} done, {failed} failed, {left} not run")
         elif line.startswith("failed: "):
             self.failed_title.show()
@@ -293,17 +429,20 @@ class BatchRunDialog(QDialog):
         out = self.request.out
         if self.exit_code == 0:
             self._done("Finished: every job done.")
-            open_batch_results(self.window_, out)
+            self._open_results()
         elif self.exit_code == 1 and Path(out, "summary.csv").is_file():  # else a crash before the end
             self._done(f"Finished; {self.failed.count() or 'some'} jobs failed (listed here and in the results).")
-            open_batch_results(self.window_, out)
+            self._open_results()
         elif self.exit_code == EXIT_INTERRUPTED:
-            self._done("Cancelled: every finished job is kept; run the same batch again to resume it.")
+            self._done("Cancelled: every finished job is kept; Resume runs the rest.")
+            self.resume_button.show()
         elif self.exit_code == EXIT_BAD_INPUT:
             errors = [line for line in self.output if line.startswith("shapeviewer: ")] or self.output[-1:]
             message = errors[-1].removeprefix("shapeviewer: error: ") if errors else "no message"
             self._done(f"Refused: {message}")
             self.window_.show_error("The batch was refused", message)
+            if not self.quitting:  # the form again, as it was, to correct what was refused
+                run_batch_dialog(self.window_, self.request, refusal=message)
         else:
             tail = "\n".join(self.output[-20:])
             self._done(f"Ended with exit status {code}.")
@@ -317,6 +456,11 @@ class BatchRunDialog(QDialog):
         self.window_.log_panel.add(f"batch: {message}")
         self.cancel_button.setText("Close")
         self.cancel_button.setEnabled(True)
+        self.edit_button.show()
+
+    def _open_results(self) -> None:
+        if not self.quitting:
+            open_batch_results(self.window_, self.request.out)
 
     def closeEvent(self, event) -> None:  # noqa: N802  Qt's name
         if self.running():  # closing the window cancels, as Cancel does; it closes when the command has ended
@@ -326,8 +470,9 @@ class BatchRunDialog(QDialog):
         super().closeEvent(event)
 
 
-def run_batch_dialog(window) -> BatchLaunchDialog:
-    dialog = BatchLaunchDialog(window)
+def run_batch_dialog(window, request: BatchRequest | None = None, refusal: str = "") -> BatchLaunchDialog:
+    """The form; filled in as for ``request``, else as for the session's last batch."""
+    dialog = BatchLaunchDialog(window, request, refusal)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog

@@ -8,6 +8,7 @@ here: the dialog gives the command that shoots it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,16 @@ from .result_folder import install_result
 
 # ---- the dialog ---------------------------------------------------------------------------------------
 
+MIN_WIDTH = 420
+OFF_CENTRE = 40  # px the dialog keeps right of the result view's centre when it goes over the window
+MAX_COLUMN_WIDTH = 560  # px: a longer text (a job's message) is cut there; its tooltip holds it whole
+FOLDERS = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s:'\"]*[/\\]")  # the folders of a path in a message
+
+
+def _short_message(message: str) -> str:
+    """A job's message with file names for paths (the row names the job): it fits its column."""
+    return FOLDERS.sub("", message)
+
 
 def _item(text: str, tip: str = "", align_right: bool = False) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
@@ -58,6 +69,23 @@ def _table(rows: int, headers: list[str], name: str) -> QTableWidget:
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.verticalHeader().setVisible(False)
     return table
+
+
+def _fit_columns(table: QTableWidget) -> None:
+    """Each column as wide as its header and texts, up to MAX_COLUMN_WIDTH; their sum kept as the table's
+    ``columns_width`` (the last column stretches later)."""
+    table.resizeColumnsToContents()
+    for column in range(table.columnCount()):
+        table.setColumnWidth(column, min(table.columnWidth(column), MAX_COLUMN_WIDTH))
+    table.columns_width = table.horizontalHeader().length()
+
+
+def _table_width(table: QTableWidget) -> int:
+    """The width that shows every column without scrolling sideways (room left for a vertical scroll bar)."""
+    rows = table.verticalHeader()
+    scroll_bar = table.style().pixelMetric(table.style().PixelMetric.PM_ScrollBarExtent)
+    header = rows.width() if rows.isVisible() else 0
+    return table.columns_width + header + 2 * table.frameWidth() + scroll_bar
 
 
 def _percent(value: float | None) -> str:
@@ -122,32 +150,54 @@ class BatchResultsDialog(QDialog):
         buttons.rejected.connect(self.close)
         col.addWidget(buttons)
         self.resize(self._content_size())
+        self.tabs.currentChanged.connect(self._fit_tab)
+
+    def _fit_tab(self) -> None:
+        """The size the tab shown needs, kept on the screen."""
+        self.resize(self._content_size())
+        screen = (self.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+        frame = self.frameGeometry()
+        if frame.right() > screen.right():
+            self.move(max(screen.left(), self.x() - (frame.right() - screen.right())), self.y())
 
     def _content_size(self) -> QSize:
-        """Big enough for the matrix (up to 12 x 12 cells), no bigger; the job tables scroll sideways."""
+        """Big enough for the tab shown: the matrix (up to 12 x 12 cells), or every column of the jobs or the
+        modes table, within the screen (a table wider than that scrolls sideways)."""
         hint = self.sizeHint()
         width, height = hint.width(), hint.height()
-        if self.matrix is not None:
+        margins = 48  # the dialog's and the tab page's margins and frames
+        shown = self.tabs.currentWidget()
+        if self.matrix is not None and self.matrix.parent() is shown:
             n = min(len(self.batch.names), 12)
             cells = self.matrix.verticalHeader().sizeHint().width() + 64 * n + 2 * self.matrix.frameWidth()
             width = max(width, cells + 40)
             table = self.matrix.horizontalHeader().sizeHint().height() + 32 * n + 2 * self.matrix.frameWidth()
             height = height - self.matrix.sizeHint().height() + table
-        return QSize(min(max(width, 420), 640), min(max(height, 300), 640))  # the job tables scroll
+        if shown in (self.jobs_table, self.modes_table):
+            width = max(width, _table_width(shown) + margins)
+        screen = (self.window_.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+        return QSize(min(max(width, MIN_WIDTH), int(0.9 * screen.width())), min(max(height, 300), 640, screen.height()))
 
     def place_beside(self, window) -> None:
         """Where it hides the least of the window's result view: beside the window when the screen has room,
-        else over the right-hand parameters dock (the view stays visible to show what a click loads)."""
+        else over the window right of the view's centre (the view stays visible to show what a click loads);
+        narrower, its tables scrolling sideways, only where neither has room for every column."""
         screen = (window.screen() or QGuiApplication.primaryScreen()).availableGeometry()
         frame = window.frameGeometry()
-        size = self.size()
-        top = max(screen.top(), min(frame.top(), screen.bottom() - size.height()))
-        if screen.right() - frame.right() >= size.width():
+        right, left = screen.right() - frame.right(), frame.left() - screen.left()
+        view = window.centralWidget() or window
+        over = screen.right() - view.mapToGlobal(view.rect().center()).x() - OFF_CENTRE
+        width = self.width()
+        if width > max(right, left, over):
+            self.resize(max(MIN_WIDTH, right, left, over), self.height())
+            width = self.width()
+        top = max(screen.top(), min(frame.top(), screen.bottom() - self.height()))
+        if right >= width:
             self.move(frame.right() + 1, top)
-        elif frame.left() - screen.left() >= size.width():
-            self.move(frame.left() - size.width(), top)
+        elif left >= width:
+            self.move(frame.left() - width, top)
         else:
-            self.move(max(screen.left(), min(frame.right(), screen.right()) - size.width()), top)
+            self.move(max(screen.left(), screen.right() - width), top)
 
     # ---- pairwise: the heat-map ---------------------------------------------------------------------
     def _matrix_tab(self) -> QWidget:
@@ -215,9 +265,10 @@ class BatchResultsDialog(QDialog):
         headers = ["job", "source → target", "status", "distance", "mismatch", "message"]
         table = _table(len(self.batch.jobs), headers, "jobsTable")
         for r, job in enumerate(self.batch.jobs):
+            pair = f"{job.source} → {job.target}"
             cells = [
-                _item(job.name),
-                _item(f"{job.source} → {job.target}"),
+                _item(job.name, job.name),
+                _item(pair, pair),
                 _item(job.status, job.message),
                 _item("" if job.distance is None else f"{job.distance:.4g}", align_right=True),
                 _item(
@@ -225,14 +276,14 @@ class BatchResultsDialog(QDialog):
                     "fidelity drop: the share of the initial mismatch removed",
                     align_right=True,
                 ),  # fmt: skip
-                _item(job.message, job.message),
+                _item(_short_message(job.message), job.message),
             ]
             if job.status != DONE:
                 for cell in cells:
                     cell.setForeground(QBrush(self.FAILED_COLOUR))
             for c, cell in enumerate(cells):
                 table.setItem(r, c, cell)
-        table.resizeColumnsToContents()
+        _fit_columns(table)
         table.horizontalHeader().setStretchLastSection(True)
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.cellClicked.connect(lambda r, _c: self.open_job(self.batch.jobs[r]))
@@ -268,11 +319,13 @@ class BatchResultsDialog(QDialog):
         table = _table(len(modes), ["mode", "explained variance", "sd", "geodesic"], "modesTable")
         for r, mode in enumerate(modes):
             shot = "minus side → template → plus side" if mode.shot else "not shot yet (click for the command)"
-            cells = [_item(f"mode {mode.number}"), _item(f"{100 * mode.ratio:.1f}%", align_right=True),
-                     _item(f"{mode.sd:.4g}", align_right=True), _item(shot)]  # fmt: skip
+            tip = "click to play it" if mode.shot else "click for the command that shoots it"
+            cells = [_item(f"mode {mode.number}", tip), _item(f"{100 * mode.ratio:.1f}%", align_right=True),
+                     _item(f"{mode.sd:.4g}", "standard deviation of the momenta along the mode", align_right=True),
+                     _item(shot, f"{shot}: {tip}")]  # fmt: skip
             for c, cell in enumerate(cells):
                 table.setItem(r, c, cell)
-        table.resizeColumnsToContents()
+        _fit_columns(table)
         table.horizontalHeader().setStretchLastSection(True)
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.cellClicked.connect(lambda r, _c: self.open_mode(modes[r]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import settings_store
+from .batch_quitting import close_running_batches
 from .busy import busy_cursor
 
 
@@ -13,6 +14,8 @@ def may_close(window) -> bool:
         choice = window.ask_unsaved()
         if choice == "cancel" or (choice == "save" and not window.session.save()):
             return False
+    if not close_running_batches(window):
+        return False
     if window.warmup.busy:  # a KeOps compilation in progress ends first (a cut one would leave a broken cache)
         window.status_line.setText("Finishing a KeOps compilation before quitting (a few seconds)…")
         window.status_line.repaint()

@@ -18,7 +18,8 @@ from shapeviewer.core.sinkhorn import SinkhornSettings
 from shapeviewer.io.demo import make_demo_pair
 from shapeviewer.io.meshes import write_mesh
 from shapeviewer.io.results import read_result_dir
-from shapeviewer.qt.batch_launcher import STOPPING, BatchLaunchDialog, BatchRunDialog
+from shapeviewer.qt import batch_launcher
+from shapeviewer.qt.batch_launcher import SIZE_FOLLOWING_FLAGS, STOPPING, BatchLaunchDialog, BatchRunDialog
 from shapeviewer.qt.batch_results import BatchResultsDialog
 
 FAST = ["--iterations=2", "--steps=3", "--backend=torch"]
@@ -67,6 +68,11 @@ def test_progress_prints_each_change_off_a_terminal_when_asked(monkeypatch, caps
     assert lines("soon")[0].startswith(f"batch: ${PROGRESS_EVERY_VARIABLE}='soon' is no number of seconds")
 
 
+@pytest.fixture(autouse=True)
+def fresh_session(monkeypatch):
+    monkeypatch.setattr(batch_launcher, "_last_request", None)  # no batch asked for yet
+
+
 @pytest.fixture
 def meshes(tmp_path):
     """A template and stretched copies of a 26-vertex ellipsoid."""
@@ -98,7 +104,8 @@ def start(dialog, qtbot, flags=FAST) -> BatchRunDialog:
 def test_a_tiny_template_batch_runs_to_its_results(window, qtbot, meshes, tmp_path):
     dialog = open_launcher(window, qtbot)
     assert dialog.template.text() == str(window.paths["source"])  # the window's source by default
-    assert dialog.flags == registration_flags(window.parameters.settings())
+    follow = [f for f in registration_flags(window.parameters.settings()) if not f.startswith(SIZE_FOLLOWING_FLAGS)]
+    assert dialog.flags == follow  # the scales that follow the open mesh's size follow each job's instead
     dialog.template.setText(str(meshes[0]))
     dialog.add_shapes([str(meshes[1]), str(meshes[2])])
     dialog.out.setText(str(tmp_path / "batch"))
@@ -151,7 +158,7 @@ def test_cancel_stops_the_batch_and_keeps_only_whole_jobs(window, qtbot, meshes,
     assert run.status.text() == STOPPING and not run.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: run.exit_code is not None, timeout=60_000)
     assert run.exit_code == 130, "\n".join(run.output)
-    assert "Cancelled" in run.status.text() and "resume" in run.status.text()
+    assert "Cancelled" in run.status.text() and "Resume" in run.status.text() and run.resume_button.isVisible()
     assert run.counts.text().endswith("not run") and " of 12 done, 0 failed, " in run.counts.text()
     assert window.findChild(BatchResultsDialog) is None
     jobs = [p for p in (out / "jobs").iterdir() if not p.name.startswith(".")] if (out / "jobs").exists() else []
@@ -162,7 +169,8 @@ def test_cancel_stops_the_batch_and_keeps_only_whole_jobs(window, qtbot, meshes,
     assert os.path.isfile(out / "batch.json")
 
 
-def test_failed_jobs_are_listed_and_the_results_still_open(window, qtbot, meshes, tmp_path):
+def test_failed_jobs_are_listed_and_the_results_still_open(window, qtbot, meshes, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch_launcher.BatchRequest, "unreadable_mesh", lambda self: "")  # left to the jobs
     dialog = open_launcher(window, qtbot)
     broken = tmp_path / "broken.ply"
     broken.write_text("not a mesh")

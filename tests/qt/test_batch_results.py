@@ -176,3 +176,35 @@ def test_the_dialog_leaves_the_result_view_visible_and_fits_its_matrix(window, p
     viewport = matrix.viewport().size()
     assert cells[0] > 0.7 * viewport.width() and cells[1] > 0.7 * viewport.height()  # no empty three quarters
     assert viewport.width() >= cells[0] and viewport.height() >= cells[1]  # and nothing cut off
+
+
+def fully_shown(table) -> bool:
+    """Every header and cell text fits its column, and no column is out of view sideways."""
+    metrics, header = table.fontMetrics(), table.horizontalHeader()
+    for c in range(table.columnCount()):
+        texts = [table.horizontalHeaderItem(c).text()] + [table.item(r, c).text() for r in range(table.rowCount())]
+        if any(metrics.horizontalAdvance(text) > table.columnWidth(c) for text in texts):
+            return False
+    return header.length() <= table.viewport().width() and table.horizontalScrollBar().maximum() == 0
+
+
+def test_the_jobs_and_modes_columns_are_readable_without_scrolling(window, template, monkeypatch, qtbot, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(template, copy)
+    shutil.rmtree(copy / "modes")
+    dialog = open_through_menu(window, monkeypatch, qtbot, copy)
+    screen = dialog.screen().availableGeometry()
+    assert dialog.width() <= screen.width()
+    modes = dialog.modes_table
+    dialog.tabs.setCurrentIndex(dialog.tabs.indexOf(modes))
+    qtbot.waitUntil(lambda: modes.isVisible())
+    assert modes.item(0, 3).text() == "not shot yet (click for the command)"
+    assert fully_shown(modes)
+    jobs = dialog.jobs_table
+    dialog.tabs.setCurrentWidget(jobs)
+    qtbot.waitUntil(lambda: jobs.isVisible())
+    assert fully_shown(jobs)
+    message = jobs.item(2, 5)  # its folders left out; the tooltip holds it whole
+    assert message.text().startswith("broken.ply: not a PLY file") and message.toolTip() == dialog.batch.jobs[2].message
+    assert all(jobs.item(r, c).toolTip() for r in range(jobs.rowCount()) for c in (0, 1, 5))
+    dialog.grab().save(str(tmp_path / "jobs.png"))
