@@ -10,9 +10,16 @@ A transform maps ``x -> s R x + t`` (R a rotation, det R = +1, s > 0; s = 1 for 
   vertex and each target vertex with its nearest source vertex, then the closed form above), started from
   the identity and from the centroids and principal axes with the four proper sign flips of the axes, so that
   a pose far from the target's still converges. The starts are screened rigidly, the source scaled by the
-  ratio of the principal radii, and the one with the smallest symmetric RMS (all pairs) wins; only then does
-  a similarity free the scale. Pairs farther apart than ICP_OUTLIER x the median pair are left out of each
-  step (parts that one surface lacks); ICP_SCALE_OUTLIER while the scale is free.
+  ratio of the principal radii. Those whose symmetric RMS (all pairs) is within ICP_NEARLY_AS_GOOD of the
+  smallest compete: when both surfaces have a thick end (the smaller lateral spread of the END_CAP at one end
+  of the long axis THICK_END_RATIO x the other's), those that put the source's thick end towards the
+  target's, and among them the smallest RMS wins. The RMS alone cannot tell a tube's ends apart when the
+  shapes differ: a bent finger fitted a straight one end to end 2% better than base on base. Third moments
+  along the axes did not either (vertex and area weights disagreed on the bent finger's sign). With 1 or 2
+  landmark pairs (too few for a fit) the start that brings the source landmarks closest to the target's
+  wins instead. Only then does a similarity free the scale. Pairs farther apart than ICP_OUTLIER x the
+  median pair are left out of each step (parts that one surface lacks); ICP_SCALE_OUTLIER while the scale is
+  free.
 - The free scale in ICP is Horn's symmetric one, ``s = sqrt(sum |y - my|^2 / sum |x - mx|^2)`` over the pairs:
   the minimiser of ``sum |s R x + t - y|^2 / s``, errors measured halfway between the two sizes. Umeyama's
   ``cov / var`` regresses y on x and shrinks with imperfect nearest-point pairs, and a shrunk source also
@@ -35,6 +42,12 @@ ICP_SAMPLES = 3000  # vertices per surface used by ICP (farthest-apart not neede
 ICP_SCREEN_ITERATIONS = 15  # each start runs this far before only the best is refined
 ICP_OUTLIER = 3.0  # pairs farther apart than this x the median pair are left out of each step
 ICP_SCALE_OUTLIER = 6.0  # the same with a free scale: a tight trim drops the target's ends and lets it shrink
+ICP_NEARLY_AS_GOOD = 1.15  # screened starts within this x the smallest RMS compete on their thick ends
+END_CAP = 0.1  # the fraction of the points at each end of the long axis whose thickness is compared
+THICK_END_RATIO = 1.2  # an end this many times thicker than the other tells the two ends apart
+NEGLIGIBLE_DEGREES = 1e-6  # describe(): a rotation this small is no rotation
+NEGLIGIBLE_SHIFT = 1e-9  # describe(): a translation this small (x the mesh size when known) or scale change is none
+MIN_LANDMARK_PAIRS = 3  # a fit from landmarks needs this many pairs; fewer only choose the ICP start
 COLLINEAR = 1e-6  # landmarks whose second singular value is below this x the first lie on a line
 _FLIPS = ((1, 1, 1), (-1, -1, 1), (-1, 1, -1), (1, -1, -1))  # sign flips of the principal axes, det +1
 
@@ -42,7 +55,8 @@ _FLIPS = ((1, 1, 1), (-1, -1, 1), (-1, 1, -1), (1, -1, -1))  # sign flips of the
 @dataclass(frozen=True, eq=False)
 class RigidTransform:
     """``x -> scale * rotation @ x + translation``; ``kind`` 'rigid' or 'similarity', ``method`` how it was
-    found ('landmarks', 'icp', 'given'), ``rms`` the residual of the fit (landmark or surface RMS)."""
+    found ('landmarks', 'icp', 'given'), ``rms`` the residual of the fit (landmark or surface RMS), ``size`` the
+    target's extent (neither compared nor saved)."""
 
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
     translation: np.ndarray = field(default_factory=lambda: np.zeros(3))
@@ -50,6 +64,7 @@ class RigidTransform:
     kind: str = ""  # '' : 'rigid' when scale is 1, else 'similarity'
     method: str = "given"
     rms: float | None = None
+    size: float | None = None  # the target's extent when known: what a negligible translation is relative to
 
     def __post_init__(self):
         r = np.asarray(self.rotation, dtype=np.float64)
@@ -119,9 +134,11 @@ class RigidTransform:
     # ---- what users read ----------------------------------------------------------------------
     @property
     def angle_degrees(self) -> float:
-        """The rotation angle in [0, 180]: cos(angle) = (tr R - 1) / 2."""
-        c = np.clip((np.trace(self.rotation) - 1.0) / 2.0, -1.0, 1.0)
-        return math.degrees(math.acos(c))
+        """The rotation angle in [0, 180]: cos = (tr R - 1) / 2 and sin = |R - R^T| / (2 sqrt 2); atan2 of both
+        (acos alone turns rounding in the trace into 1e-6 degrees near the identity)."""
+        r = self.rotation
+        w = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
+        return math.degrees(math.atan2(np.linalg.norm(w) / 2.0, (np.trace(r) - 1.0) / 2.0))
 
     @property
     def axis(self) -> np.ndarray:
@@ -138,14 +155,33 @@ class RigidTransform:
         a = a / np.linalg.norm(a)
         return a if a @ w >= 0 else -a
 
-    def describe(self) -> str:
-        """One line: 'rigid: 35.0 deg about (0, 0, 1), translation (1, 2, 3)[, scale 1.2]'."""
-        ax = ", ".join(f"{v:.3g}" for v in self.axis)
+    def is_negligible(self, size: float | None = None) -> bool:
+        """No rotation, translation or scale change beyond rounding; the translation relative to ``size`` (else
+        :attr:`size`, else absolute)."""
+        size = size or self.size or 1.0
+        return (
+            self.angle_degrees < NEGLIGIBLE_DEGREES
+            and float(np.linalg.norm(self.translation)) <= NEGLIGIBLE_SHIFT * size
+            and abs(self.scale - 1.0) <= NEGLIGIBLE_SHIFT
+        )
+
+    def describe(self, size: float | None = None) -> str:
+        """One line: 'rigid: 35.0 deg about (0, 0, 1), translation (1, 2, 3)[, scale 1.2]'; 'rigid: identity
+        (already aligned)' when :meth:`is_negligible`, 'no rotation' without an axis when only the rotation is."""
+        rms = f", RMS {self.rms:.4g}" if self.rms is not None else ""
+        if self.is_negligible(size):
+            return f"{self.kind}: identity (already aligned){rms}"
+        angle = self.angle_degrees
+        if angle < NEGLIGIBLE_DEGREES:
+            turn = "no rotation"
+        else:
+            ax = ", ".join(f"{v:.3g}" for v in self.axis)
+            turn = f"{angle:.2f} deg about ({ax})" if angle >= 0.005 else f"{angle:.2g} deg about ({ax})"
         tr = ", ".join(f"{v:.4g}" for v in self.translation)
-        text = f"{self.kind}: {self.angle_degrees:.2f} deg about ({ax}), translation ({tr})"
+        text = f"{self.kind}: {turn}, translation ({tr})"
         if self.kind == "similarity" or self.scale != 1.0:
             text += f", scale {self.scale:.6g}"
-        return text + (f", RMS {self.rms:.4g}" if self.rms is not None else "")
+        return text + rms
 
     def to_json(self) -> dict:
         """What result.json and sessions hold; :meth:`from_json` reads it back from ``matrix``."""
@@ -222,8 +258,8 @@ def _check_pairs(source, target) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"landmarks must be (K, 3) arrays, got {x.shape} and {y.shape}")
     if len(x) != len(y):
         raise InputError(f"the source has {len(x)} landmarks and the target {len(y)}: they must pair one to one")
-    if len(x) < 3:
-        raise InputError(f"an alignment from landmarks needs at least 3 pairs, got {len(x)}")
+    if len(x) < MIN_LANDMARK_PAIRS:
+        raise InputError(f"an alignment from landmarks needs at least {MIN_LANDMARK_PAIRS} pairs, got {len(x)}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise InputError("landmarks contain non-finite coordinates (NaN or Inf)")
     for name, pts in (("source", x), ("target", y)):
@@ -242,7 +278,11 @@ def align_landmarks(source, target, kind: str = "rigid") -> RigidTransform:
     x, y = _check_pairs(source, target)
     r, s, t = _procrustes(x, y, kind == "similarity")
     rms = float(np.sqrt(((s * x @ r.T + t - y) ** 2).sum(1).mean()))
-    return RigidTransform(r, t, s, kind, "landmarks", rms)
+    return RigidTransform(r, t, s, kind, "landmarks", rms, _extent(y))
+
+
+def _extent(points: np.ndarray) -> float:
+    return float(np.linalg.norm(points.max(0) - points.min(0)))
 
 
 def _check_kind(kind: str) -> None:
@@ -299,14 +339,66 @@ def _icp(x, y, tree_y, r, s, t, scale: bool, iterations: int, tol: float):
     return r, s, t, float(np.sqrt((d**2).mean()))
 
 
-def align_surfaces(source_vertices, target_vertices, kind: str = "rigid", seed: int = 0) -> RigidTransform:
+def _thick_end(points: np.ndarray, axes: np.ndarray) -> tuple[np.ndarray, float]:
+    """(the long axis pointing to the thicker end, how many times thicker it is): the thickness of an end is
+    the smaller lateral standard deviation of its END_CAP of the points (the larger one grows where a tube
+    bends, the smaller one does not)."""
+    along = (points - points.mean(0)) @ axes[:, 0]
+    lo, hi = np.quantile(along, [END_CAP, 1.0 - END_CAP])
+    low, high = (_thickness(points[part] @ axes[:, 1:]) for part in (along <= lo, along >= hi))
+    if min(low, high) <= 0:
+        return axes[:, 0], 1.0
+    return (axes[:, 0], high / low) if high >= low else (-axes[:, 0], low / high)
+
+
+def _thickness(lateral: np.ndarray) -> float:
+    if len(lateral) < 3:
+        return 0.0
+    return float(np.sqrt(max(np.linalg.eigvalsh(np.cov(lateral.T))[0], 0.0)))
+
+
+def _landmark_rms(r, s, t, source_landmarks, target_landmarks) -> float:
+    return float(np.sqrt(((s * source_landmarks @ r.T + t - target_landmarks) ** 2).sum(1).mean()))
+
+
+def _best_start(screened, source_end, target_end, landmarks=None):
+    """The screened (r, s, t, rms) to refine: the closest landmarks when given; else, among those nearly as
+    good as the smallest RMS, the smallest RMS of those that put the thick end on the thick end when both
+    surfaces have one."""
+    if landmarks is not None:
+        return min(screened, key=lambda e: _landmark_rms(*e[:3], *landmarks))
+    best_rms = min(e[3] for e in screened)
+    near = [e for e in screened if e[3] <= ICP_NEARLY_AS_GOOD * best_rms]
+    (u, ratio_x), (v, ratio_y) = source_end, target_end
+    if min(ratio_x, ratio_y) >= THICK_END_RATIO:
+        near = [e for e in near if (e[0] @ u) @ v > 0] or near
+    return min(near, key=lambda e: e[3])
+
+
+def _check_hint_landmarks(source_landmarks, target_landmarks):
+    if source_landmarks is None or target_landmarks is None:
+        return None
+    a = np.asarray(source_landmarks, dtype=np.float64).reshape(-1, 3)
+    b = np.asarray(target_landmarks, dtype=np.float64).reshape(-1, 3)
+    if len(a) != len(b) or not len(a):
+        raise InputError(f"the source has {len(a)} landmarks and the target {len(b)}: they must pair one to one")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise InputError("landmarks contain non-finite coordinates (NaN or Inf)")
+    return a, b
+
+
+def align_surfaces(
+    source_vertices, target_vertices, kind: str = "rigid", seed: int = 0, source_landmarks=None, target_landmarks=None
+) -> RigidTransform:
     """ICP taking the source surface's vertices (N, 3) onto the target's (M, 3); see the module's docstring.
+    ``source_landmarks``/``target_landmarks`` (K, 3), any K >= 1: only to choose among the starts.
 
     ``rms`` is the symmetric RMS nearest-vertex distance after alignment.
     """
     from scipy.spatial import cKDTree
 
     _check_kind(kind)
+    landmarks = _check_hint_landmarks(source_landmarks, target_landmarks)
     scale = kind == "similarity"
     x = _samples(np.asarray(source_vertices, dtype=np.float64), ICP_SAMPLES, seed)
     y = _samples(np.asarray(target_vertices, dtype=np.float64), ICP_SAMPLES, seed + 1)
@@ -317,7 +409,7 @@ def align_surfaces(source_vertices, target_vertices, kind: str = "rigid", seed: 
     cx, ax, rx = _principal_frame(x)
     cy, ay, ry = _principal_frame(y)
     s0 = ry / rx if scale and rx > 0 else 1.0
-    size = float(np.linalg.norm(y.max(0) - y.min(0))) or 1.0
+    size = _extent(y) or 1.0
     starts = [(np.eye(3), s0, cy - s0 * cx)]  # the pose as given, centroids on each other
     for flip in _FLIPS:
         r = (ay * np.array(flip)) @ ax.T
@@ -325,19 +417,29 @@ def align_surfaces(source_vertices, target_vertices, kind: str = "rigid", seed: 
     tol = ICP_TOLERANCE * size
     # screened rigidly at the principal scale: a free scale in a wrong pose shrinks the source until it fits
     screened = [_icp(x, y, tree_y, r, s, t, False, ICP_SCREEN_ITERATIONS, tol) for r, s, t in starts]
-    r, s, t, _ = min(screened, key=lambda e: e[3])
+    r, s, t, _ = _best_start(screened, _thick_end(x, ax), _thick_end(y, ay), landmarks)
     r, s, t, rms = _icp(x, y, tree_y, r, s, t, scale, ICP_ITERATIONS, tol)
-    return RigidTransform(r, t, s, kind, "icp", rms)
+    return RigidTransform(r, t, s, kind, "icp", rms, size)
 
 
 def compute_alignment(
     kind: str, source_vertices, target_vertices, source_landmarks=None, target_landmarks=None
 ) -> RigidTransform | None:
-    """``kind`` in ALIGNMENTS: None for 'none'; from landmarks (K >= 3 pairs) when given, else ICP."""
+    """``kind`` in ALIGNMENTS: None for 'none'; from landmarks when given (K >= 3 pairs), else ICP (which 1 or
+    2 pairs steer: the start that brings them closest wins)."""
     if kind not in ALIGNMENTS:
         raise InputError(f"unknown alignment '{kind}' (choose from {', '.join(ALIGNMENTS)})")
     if kind == "none":
         return None
     if source_landmarks is not None and target_landmarks is not None:
-        return align_landmarks(source_landmarks, target_landmarks, kind)
+        if len(source_landmarks) >= MIN_LANDMARK_PAIRS or len(source_landmarks) != len(target_landmarks):
+            return align_landmarks(source_landmarks, target_landmarks, kind)
+        if len(source_landmarks):
+            return align_surfaces(
+                source_vertices,
+                target_vertices,
+                kind,
+                source_landmarks=source_landmarks,
+                target_landmarks=target_landmarks,
+            )
     return align_surfaces(source_vertices, target_vertices, kind)

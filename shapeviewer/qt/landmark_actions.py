@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
-from ..core.alignment import compute_alignment
+from ..core.alignment import MIN_LANDMARK_PAIRS, compute_alignment
 from ..core.errors import InputError
 from ..io.atomic import write_bytes
 from ..io.landmarks import LandmarkError, Landmarks, check_on_surface, read_landmarks, write_landmarks
@@ -17,7 +17,7 @@ from .mesh_views import schedule_paint
 
 LANDMARK_FILTER = "Landmarks (*.csv *.mrk.json *.json *.fcsv);;All files (*)"
 MATRIX_FILTER = "4x4 matrix (*.txt);;All files (*)"
-MIN_PAIRS_FOR_ALIGNMENT = 3
+MIN_PAIRS_FOR_ALIGNMENT = MIN_LANDMARK_PAIRS
 
 
 def connect_landmark_tools(window) -> None:
@@ -215,7 +215,7 @@ def align(window, kind: str) -> bool:
         with busy_cursor():
             transform = compute_alignment(
                 kind, doc.meshes["source"].vertices, doc.meshes["target"].vertices,
-                src if use_pairs else None, tgt if use_pairs else None,
+                src if labels else None, tgt if labels else None,
             )  # fmt: skip
     except (InputError, ValueError, np.linalg.LinAlgError) as exc:
         window.show_error("Cannot align", str(exc))
@@ -228,7 +228,8 @@ def align(window, kind: str) -> bool:
     doc.set_alignment(transform)
     how = f"from {len(labels)} landmark pairs" if use_pairs else "by ICP on the surfaces"
     if not use_pairs and labels:
-        how += f" ({len(labels)} landmark pairs: at least {MIN_PAIRS_FOR_ALIGNMENT} are needed to use them)"
+        pairs = "the landmark pair" if len(labels) == 1 else f"the {len(labels)} landmark pairs"
+        how += f", started from the pose that brings {pairs} closest ({MIN_PAIRS_FOR_ALIGNMENT} are needed to fit them)"
     window.landmark_panel.show_alignment(transform, how)
     text = f"Aligned the source {how}: {transform.describe()}"
     window.status_line.setText(text)

@@ -305,7 +305,7 @@ def test_aligning_over_a_result_asks_first_and_edited_landmarks_lose_their_error
     window.landmark_panel.align_kind.setCurrentText("rigid")
     qtbot.mouseClick(window.landmark_panel.align_button, Qt.MouseButton.LeftButton)
     reason = window.landmark_panel.alignment_text.text()
-    assert "by ICP on the surfaces (2 landmark pairs: at least 3 are needed to use them)" in reason
+    assert "started from the pose that brings the 2 landmark pairs closest (3 are needed to fit them)" in reason
     run_to_end(qtbot, window)
     assert [r[3] != "" for r in _table(window)] == [True, True]
 
