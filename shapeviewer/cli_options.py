@@ -176,6 +176,25 @@ def _registration_options(p: argparse.ArgumentParser, defaults) -> None:
     )  # fmt: skip
 
 
+BATCH_ALIGN_HELP = {
+    "pairwise": "move each pair's SOURCE (the earlier shape) onto its TARGET first by a rigid or similarity "
+    "(rigid + uniform scale) transform found by ICP on the surfaces, as 'register --align' does; result.json "
+    "holds the 4x4 matrix (default: none)",
+    "template": "move each SUBJECT onto TEMPLATE first by a rigid or similarity (rigid + uniform scale) transform "
+    "found by ICP on the surfaces; the template stays where it is, so that every job's momenta live at the "
+    "same template for the PCA; the job's target.vtp is the moved subject and result.json holds the 4x4 matrix "
+    "as 'target_alignment' (default: none)",
+}
+
+
+def _batch_alignment_option(p: argparse.ArgumentParser, kind: str) -> None:
+    """``--align none|rigid|similarity`` of 'batch template|pairwise' ('register' has it with its landmarks)."""
+    from .core.alignment import ALIGNMENTS
+
+    g = p.add_argument_group("pre-alignment")
+    g.add_argument("--align", choices=ALIGNMENTS, default="none", help=BATCH_ALIGN_HELP[kind])
+
+
 def _cluster_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where the jobs run (Dask distributed)")
     w = g.add_mutually_exclusive_group()
@@ -211,10 +230,11 @@ def _batch_parsers(sub, defaults) -> None:
     template.add_argument("subjects", nargs="+", metavar="SUBJECT", help=shapes_help)
     pairwise = kinds.add_parser("pairwise", help="register every pair of SHAPEs: a geodesic distance matrix")
     pairwise.add_argument("shapes", nargs="+", metavar="SHAPE", help=shapes_help)
-    for p in (template, pairwise):
+    for kind, p in (("template", template), ("pairwise", pairwise)):
         _model_options(p, defaults, out_help="batch folder: jobs/NAME/ per registration (as 'register' writes "
                                              "it), summary.csv and the statistics; rerun to resume")  # fmt: skip
         _registration_options(p, defaults)
+        _batch_alignment_option(p, kind)
         _cluster_options(p)
     template.add_argument(
         "--modes", type=_ranged(_whole, "modes", high=1000), default=5, help="PCA modes to keep (default 5)"

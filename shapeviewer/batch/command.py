@@ -2,7 +2,7 @@
 
 DIR/batch.json   what was asked (kind, shapes, options): a rerun with other options is refused
 DIR/jobs/NAME/   one 'shapeviewer register' result folder per job
-DIR/summary.csv  job, source, target, status, fidelity_drop, distance, seconds, worker, message
+DIR/summary.csv  job, source, target, status, fidelity_drop, distance, seconds, worker, message, warning
 DIR/distances.*  pairwise: the distance matrix (.npy, .csv) and its heat-map (.png)
 DIR/pca/         template: the PCA of the initial momenta (see statistics.write_pca)
 """
@@ -28,13 +28,17 @@ def _say(message: str) -> None:
 
 
 def registration_options(args) -> dict:
-    """The options that shape a registration (those of 'register'), JSON-ready: what a resume must match."""
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(vars(args).items()) if k not in BATCH_ONLY}
+    """The options that shape a registration (those of 'register'), JSON-ready: what a resume must match.
+    ``--align none`` is left out, as batches written before the option recorded none."""
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(vars(args).items()) if k not in BATCH_ONLY}
+    if options.get("align") == "none":
+        del options["align"]
+    return options
 
 
 def options_namespace(options: dict) -> argparse.Namespace:
     """Back from :func:`registration_options` to what the command line's functions take."""
-    ns = argparse.Namespace(**options)
+    ns = argparse.Namespace(**{"align": "none", **options})
     ns.mask = Path(ns.mask) if ns.mask is not None else None
     return ns
 
@@ -132,6 +136,18 @@ def _run_on_cluster(args, jobs: list[Job], kind: str, keops_cache: str | None, e
             return exc.records, True
 
 
+SHOWN_WARNINGS = 5  # flagged jobs named at the end of a batch; summary.csv holds them all
+
+
+def _say_flagged(records, done: int, summary: Path) -> None:
+    flagged = [r for r in records if r.warning]
+    _say(f"{len(flagged)} of the {done} finished jobs flagged as not credible (the 'warning' column of {summary}):")
+    for r in flagged[:SHOWN_WARNINGS]:
+        _say(f"  {r.job}: {r.warning}")
+    if len(flagged) > SHOWN_WARNINGS:
+        _say(f"  and {len(flagged) - SHOWN_WARNINGS} more")
+
+
 def run_registrations(args) -> int:
     from ..cli import EXIT_INTERRUPTED, BadInput
     from ..io.results import write_json
@@ -167,6 +183,7 @@ def run_registrations(args) -> int:
     wrote = [write_summary(args.out / "summary.csv", records)]
     done = sum(r.status == DONE for r in records)
     failed = sum(r.status == FAILED for r in records)
+    flagged = any(r.warning for r in records)
     if kind == "pairwise":
         wrote += write_distances(args.out, names, distance_matrix(len(shapes), jobs, records))
     elif done >= 2:
@@ -178,6 +195,8 @@ def run_registrations(args) -> int:
         _say(f"no PCA: it needs at least two registered subjects, {done} finished")
     _say(f"{done} done, {failed} failed, {len(records) - done - failed} not finished, of {len(records)} jobs; wrote "
          + ", ".join(str(p) for p in wrote))  # fmt: skip
+    if flagged:
+        _say_flagged(records, done, args.out / "summary.csv")
     if interrupted:
         return EXIT_INTERRUPTED
     return 1 if failed else 0

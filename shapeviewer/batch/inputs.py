@@ -25,6 +25,7 @@ class Job:
     out: Path
     row: int = -1  # pairwise: the indices of source and target among the shapes
     col: int = -1
+    aligned: str = "source"  # which mesh --align moves onto the other: 'source' (as register) or 'target'
 
 
 def _is_pattern(text: str) -> bool:
@@ -68,12 +69,13 @@ def shape_names(shapes: list[Path]) -> list[str]:
 
 
 def template_jobs(template: Path, subjects: list[Path], out: Path) -> list[Job]:
-    """The template registered onto each subject (the template itself left out)."""
+    """The template registered onto each subject (the template itself left out). --align moves the subject
+    (the target) onto the template, so that every job's momenta live at the same, unmoved template."""
     subjects = [s for s in subjects if s.resolve() != template.resolve()]
     if not subjects:
         raise BatchInputError("no subject besides the template: name at least one other mesh")
     return [
-        Job(name, template, s, out / JOBS_FOLDER / name, col=i)
+        Job(name, template, s, out / JOBS_FOLDER / name, col=i, aligned="target")
         for i, (name, s) in enumerate(zip(shape_names(subjects), subjects, strict=True))
     ]
 

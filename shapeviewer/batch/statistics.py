@@ -18,7 +18,8 @@ import numpy as np
 from .inputs import Job
 from .worker import DONE, JobRecord
 
-SUMMARY_COLUMNS = ("job", "source", "target", "status", "fidelity_drop", "distance", "seconds", "worker", "message")
+SUMMARY_COLUMNS = ("job", "source", "target", "status", "fidelity_drop", "distance", "seconds", "worker", "message",
+                   "warning")  # fmt: skip
 PCA_FOLDER = "pca"
 
 

@@ -4,6 +4,11 @@ A job is exactly 'shapeviewer register' (:func:`shapeviewer.cli.register_to_fold
 the same result folder written aside and renamed into place when whole. It never raises: a bad input
 or an error becomes a record with status 'failed' and its one-line message, so the other jobs go on
 and the scheduler retries only what a dying worker lost.
+
+``--align`` moves the source onto the target as 'register' does, except where the job says that its target
+moves ('batch template': the subject onto the template, whose momenta the PCA compares). A finished job
+whose result is not credible (the deformed source's area far from the target's, a small drop of the
+mismatch) keeps its status 'done' and gets words in its record's ``warning``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import copy
 import json
 import os
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +34,10 @@ STOP_POLL_SECONDS = 1.0  # how often a job asks the scheduler whether the batch 
 PLUGIN_NAME = "shapeviewer-batch"
 LOCK_NAME = "shapeviewer-keops-warmup.lock"
 STOPPED = "stopped by Ctrl-C; nothing written (rerun the batch to resume)"
+AREA_RATIO_RANGE = (0.5, 2.0)  # the deformed source's area over the target's: outside, the match is not credible
+MIN_FIDELITY_DROP = 0.5  # a finished job that lowered the mismatch by less than this fraction is flagged...
+CLOSE_MATCH = 0.01  # ...unless its deformed source lies this close (RMS, x the target's size) to the target
+TARGET_ALIGNMENT = "target_alignment"  # result.json: the transform that moved the target (batch template)
 
 
 @dataclass
@@ -43,6 +53,7 @@ class JobRecord:
     seconds: float | None = None
     worker: str = ""
     message: str = ""
+    warning: str = ""  # a finished job whose result is not credible: why, and what to try
     resumed: bool = False  # found finished on disk, not run again
     task_seconds: float | None = None  # the whole task on its worker: set-up, registration, writing
 
@@ -72,7 +83,91 @@ def finished_record(job: Job) -> JobRecord | None:
         return None
     return record_of(job, DONE, fidelity_drop=info.get("fidelity_drop"), distance=info.get("distance"),
                      seconds=info.get("seconds"), worker=str(info.get("worker", "")),
-                     message=one_line(info.get("message", "")), resumed=True)  # fmt: skip
+                     message=one_line(info.get("message", "")), warning=credibility_warning(job.out, info),
+                     resumed=True)  # fmt: skip
+
+
+def surface_area(vertices, faces) -> float:
+    import numpy as np
+
+    a, b, c = (vertices[faces[:, k]] for k in range(3))
+    return float(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
+
+
+def _percent(ratio: float) -> str:
+    return f"{100 * ratio:.2g}%" if ratio < 0.1 else f"{100 * ratio:.0f}%"
+
+
+def _close_match(info: dict, target) -> bool:
+    """Whether the deformed source's RMS distance to the target (result.json) is within CLOSE_MATCH x its size."""
+    import numpy as np
+
+    try:
+        rms = float(info["surface_distance"]["source_to_target"]["rms"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return rms <= CLOSE_MATCH * float(np.linalg.norm(target.vertices.max(0) - target.vertices.min(0)))
+
+
+def credibility_warning(folder: Path, info: dict) -> str:
+    """Why the finished job in ``folder`` (result.json: ``info``) is not credible, or '' when nothing is off:
+    its deformed source's area (deformed.vtp) outside AREA_RATIO_RANGE of the target's (target.vtp), or a
+    mismatch lowered by less than MIN_FIDELITY_DROP where the deformed source is not already close."""
+    from ..io.meshes import MeshReadError, read_mesh
+
+    problems = []
+    try:
+        start = read_mesh(sorted((folder / "frames").glob("frame_*.vtp"))[0])  # the source as registered
+        deformed, target = read_mesh(folder / "deformed.vtp"), read_mesh(folder / "target.vtp")
+    except (IndexError, OSError, MeshReadError):
+        start = target = None  # an older or partial folder: no area to compare
+    if start is not None:
+        area = surface_area(deformed.vertices, deformed.faces)
+        to_target = area / max(surface_area(target.vertices, target.faces), 1e-300)
+        if not AREA_RATIO_RANGE[0] <= to_target <= AREA_RATIO_RANGE[1]:
+            own = area / max(surface_area(start.vertices, start.faces), 1e-300)
+            problems.append(f"deformed source {'shrank' if own < 1 else 'grew'} to {_percent(own)} of its area "
+                            f"({_percent(to_target)} of the target's)")  # fmt: skip
+    drop = info.get("fidelity_drop")
+    close = target is not None and _close_match(info, target)
+    if isinstance(drop, (int, float)) and drop < MIN_FIDELITY_DROP and not close:
+        problems.append(f"mismatch fell by only {100 * drop:.0f}%")
+    if not problems:
+        return ""
+    aligned = "alignment" in info or TARGET_ALIGNMENT in info
+    advice = "shapes too different? try more --iterations or another --kernel" if aligned else (
+        "poses differ? try --align rigid")  # fmt: skip
+    return f"{'; '.join(problems)}: {advice}"
+
+
+@contextlib.contextmanager
+def _target_aligned(job: Job, kind: str):
+    """``job.target`` moved onto ``job.source`` by ``kind`` (ICP on the surfaces, core.alignment's, as 'register
+    --align' finds it), written to a temporary mesh; yields (its path, the transform)."""
+    from ..core.alignment import compute_alignment
+    from ..io.meshes import read_mesh, write_mesh
+
+    source, target = read_mesh(job.source), read_mesh(job.target)
+    transform = compute_alignment(kind, target.vertices, source.vertices)
+    with tempfile.TemporaryDirectory(prefix="shapeviewer-aligned-") as folder:
+        path = Path(folder) / f"{job.target.stem}.vtp"
+        write_mesh(path, transform.apply(target.vertices), target.faces)
+        yield path, transform
+
+
+def _register(job: Job, job_args, extra: dict, **options):
+    """register_to_folder for the job: as 'register' does, or with its target moved onto its source first."""
+    from ..cli import register_to_folder
+
+    kind = getattr(job_args, "align", "none") or "none"
+    if job.aligned != "target" or kind == "none":
+        return register_to_folder(job.source, job.target, job_args, extra=extra, **options)
+    with _target_aligned(job, kind) as (target, transform):
+        job_args.align = "none"  # the source stays: the momenta live at it
+        moved = {**transform.to_json(), "maps": "aligned = matrix @ [x, y, z, 1] of the original target "
+                 "(target_file); target.vtp and the frames are in the source's frame"}  # fmt: skip
+        extra = {**extra, "target_file": str(job.target), TARGET_ALIGNMENT: moved}
+        return register_to_folder(job.source, target, job_args, extra=extra, **options)
 
 
 def _worker_address() -> str:
@@ -114,7 +209,7 @@ def run_job(job: Job, args, stop_event: str | None = None) -> JobRecord:
 
 
 def _run_job(job: Job, args, stop_event: str | None, start: float) -> JobRecord:
-    from ..cli import input_error_message, register_to_folder
+    from ..cli import input_error_message
 
     worker = _worker_address()
     earlier = finished_record(job)  # an earlier attempt, or a run on another machine, finished it
@@ -127,9 +222,7 @@ def _run_job(job: Job, args, stop_event: str | None, start: float) -> JobRecord:
     job_args.out = job.out
     try:
         extra = {"batch_job": job.name, "worker": worker}
-        _, result = register_to_folder(
-            job.source, job.target, job_args, say=None, should_stop=should_stop, keep_cancelled=False, extra=extra
-        )
+        out, result = _register(job, job_args, extra, say=None, should_stop=should_stop, keep_cancelled=False)
     except Exception as exc:  # noqa: BLE001  every error of a job is its record, never the batch's end
         seconds = time.perf_counter() - start
         if should_stop is not None and should_stop():  # stopped before its first evaluation
@@ -139,8 +232,10 @@ def _run_job(job: Job, args, stop_event: str | None, start: float) -> JobRecord:
     if result["status"] == "cancelled":
         return record_of(job, CANCELLED, seconds=result["seconds"], worker=worker, message=STOPPED)
     status = DONE if result["status"] in FINISHED_STATUSES else FAILED
+    warning = credibility_warning(Path(out), result) if status == DONE and out is not None else ""
     return record_of(job, status, fidelity_drop=result["fidelity_drop"], distance=result["distance"],
-                     seconds=result["seconds"], worker=worker, message=one_line(result["message"]))  # fmt: skip
+                     seconds=result["seconds"], worker=worker, message=one_line(result["message"]),
+                     warning=warning)  # fmt: skip
 
 
 def configure_threads(threads: int) -> None:

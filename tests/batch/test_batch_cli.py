@@ -36,14 +36,14 @@ def test_template_batch_with_a_bad_subject_and_a_resume(tmp_path, data_dir, popu
     assert "failed: broken: " in err and "not a PLY file" in err
     rows = summary(out)
     assert list(rows[0]) == ["job", "source", "target", "status", "fidelity_drop", "distance", "seconds", "worker",
-                             "message"]  # fmt: skip
+                             "message", "warning"]  # fmt: skip
     assert sorted(r["job"] for r in rows) == ["broken", "sx0.90", "sx1.10", "sx1.20"]
     broken = pick(rows, "broken")
     assert broken["status"] == "failed" and "broken.ply" in broken["message"] and "\n" not in broken["message"]
     assert not (out / "jobs" / "broken").exists()
     for name in ("sx0.90", "sx1.10", "sx1.20"):
         row = pick(rows, name)
-        assert row["status"] == "done" and row["worker"].startswith("tcp://")
+        assert row["status"] == "done" and row["worker"].startswith("tcp://") and row["warning"] == ""
         assert float(row["fidelity_drop"]) > 0.5 and float(row["distance"]) > 0
         result = read_result_dir(out / "jobs" / name)  # what 'shapeviewer movie' reads
         assert result.trajectory.shape == (5, 127, 3) and result.target is not None

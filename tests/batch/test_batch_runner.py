@@ -113,7 +113,7 @@ def test_batch_takes_every_option_of_register():
     """One definition of the model and registration options serves 'register' and 'batch template|pairwise'.
     A new option of 'register' belongs in cli._model_options or cli._registration_options (then batch has
     it too), or, if it names files of one pair only, in register_only here."""
-    register_only = {"-h", "--help", "--landmarks", "--landmark-weight", "--align"}  # landmark files: one pair
+    register_only = {"-h", "--help", "--landmarks", "--landmark-weight"}  # landmark files: one pair
 
     def options(*words):
         parser = build_parser()
