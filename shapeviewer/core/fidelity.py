@@ -18,6 +18,7 @@ from .errors import InputError
 from .geometry import face_geometry
 
 FIDELITIES = ("varifold", "currents", "landmarks")
+ROUNDING_ULPS = 100  # a kernel mismatch below this many eps of <S,S> + <T,T> is rounding, not a difference
 
 
 def _features(vertices, faces, oriented: bool):
@@ -62,6 +63,13 @@ class Fidelity:
         self.backend = resolve_backend(backend, max(m, n), max(m, n))
         with torch.no_grad():
             self.target_self = _inner(self.target, self.target, self.scale, self.oriented, self.backend)
+
+    def rounding_level(self) -> float:
+        """The mismatch that rounding alone gives a source equal to the target (D sums three terms of about
+        <T,T> each, which cancel); 0 for landmarks, whose squared distances do not cancel."""
+        if self.kind == "landmarks":
+            return 0.0
+        return ROUNDING_ULPS * torch.finfo(self.target_self.dtype).eps * 2 * abs(float(self.target_self))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "landmarks":

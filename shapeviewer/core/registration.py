@@ -126,6 +126,8 @@ class _Level:
         with torch.no_grad():
             rest = model.vertices if self.points is None else self.points
             self.initial = float(self.fidelity(rest))
+        if self.initial <= self.fidelity.rounding_level():  # already matching: dividing by rounding noise blows up
+            self.initial = 0.0
         self.unit = self.initial if self.initial > 0 else 1.0
         self.iterations, self.seconds, self.final = 0, 0.0, self.initial
 
@@ -402,7 +404,9 @@ class Registration:
                 yield report(best[0], iteration)
                 history = [optimizer.value]
                 level_status = ""
-                for _ in range(self.settings.iterations):
+                if self._loss_at_identity() == 0 and not best[0].z.any():  # any deformation could only add cost
+                    level_status = "the source already matches the target (to the precision of the numbers)"
+                for _ in range(0 if level_status else self.settings.iterations):
                     if not optimizer.step():
                         if optimizer.failed_trials:
                             raise NonFiniteLoss(
