@@ -14,7 +14,10 @@ import time
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-PROGRESS = re.compile(r"iter\s+(\d+)\s+loss \S+\s+fidelity \S+ \(-([\d.]+)%\).*?([\d.]+) s$")
+# "iter    3  loss ...  fidelity ... (mismatch down 93.5%)  energy ...  12.3 s"; "unchanged" and "up" count as 0
+PROGRESS = re.compile(
+    r"iter\s+(\d+)\s+loss \S+\s+fidelity \S+ \(mismatch (?:down [<>]? ?([\d.]+)%|[^)]*)\).*?([\d.]+) s$"
+)
 
 
 def run(extra: list[str], iterations: int) -> tuple[float, list[tuple[int, float, float]]]:
@@ -24,7 +27,7 @@ def run(extra: list[str], iterations: int) -> tuple[float, list[tuple[int, float
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         wall = time.perf_counter() - start
-    rows = [(int(m[1]), float(m[2]), float(m[3])) for m in map(PROGRESS.search, proc.stderr.splitlines()) if m]
+    rows = [(int(m[1]), float(m[2] or 0), float(m[3])) for m in map(PROGRESS.search, proc.stderr.splitlines()) if m]
     return wall, rows
 
 

@@ -276,6 +276,7 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
     )
     from .core.keops_compile import compile_notices
     from .core.registration import Registration
+    from .document.wording import mismatch_change
 
     announce = say is not None  # a batch job is silent, and counts no compilations either
     say = say or (lambda message: None)
@@ -298,7 +299,8 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
                 level = f"level {rep.level}/{rep.levels} ({rep.level_vertices} vertices)  " if rep.levels > 1 else ""
                 say(
                     f"{level}iter {rep.iteration:4d}  loss {rep.loss:.6g}  fidelity {rep.fidelity:.6g} "
-                    f"(-{100 * rep.fidelity_drop:.1f}%)  energy {rep.energy:.6g}  {rep.elapsed:6.1f} s"
+                    f"(mismatch {mismatch_change(1 - rep.fidelity_drop)})  energy {rep.energy:.6g}  "
+                    f"{rep.elapsed:6.1f} s"
                 )
             final = rep
     p0 = reg.model.momenta_tensor(final.momenta)
