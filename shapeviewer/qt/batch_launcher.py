@@ -43,6 +43,8 @@ from .busy import busy_cursor
 from .kernel_editor import PRESETS
 
 KINDS = {"template": "every subject to a template", "pairwise": "every pair of shapes"}
+ALIGN_CHOICES = {"none": "no (the poses as read)", "rigid": "rigid (ICP on the surfaces)",
+                 "similarity": "similarity (rigid and a scale)"}  # fmt: skip
 PROGRESS = re.compile(r"jobs: (\d+)/(\d+) done(?: \([^)]*\))?, (\d+) failed, (\d+) running; (\S+) elapsed, ETA (\S+)")
 SUMMARY = re.compile(r"^(\d+) done, (\d+) failed, (\d+) not finished, of (\d+) jobs")
 STOPPING = "Stopping after the running jobs… (every finished job is kept)"
@@ -59,6 +61,7 @@ class BatchRequest:
     out: str
     workers: int
     flags: list[str] = field(default_factory=list)
+    align: str = "none"  # none | rigid | similarity: each job pre-aligned as 'register --align' does
 
     def problem(self) -> str:
         """Why the batch cannot start, or ''."""
@@ -114,8 +117,9 @@ class BatchRequest:
     def arguments(self) -> list[str]:
         """After 'python': '-m shapeviewer batch ...'."""
         head = [self.template] if self.kind == "template" else []
+        align = [f"--align={self.align}"] if self.align != "none" else []
         return ["-m", "shapeviewer", "batch", self.kind, *head, *self.shapes, "--out", self.out, *self.flags,
-                f"--workers={self.workers}"]  # fmt: skip
+                *align, f"--workers={self.workers}"]  # fmt: skip
 
 
 def _is_default(box, value: float) -> bool:
@@ -188,6 +192,11 @@ class BatchLaunchDialog(QDialog):
         self.workers = QSpinBox()
         self.workers.setRange(1, 4096)
         self.workers.setValue(cpu_count())  # the command's default: one per core
+        self.align = QComboBox()
+        for key, text in ALIGN_CHOICES.items():
+            self.align.addItem(text, key)
+        self.align.setToolTip("Each pair: the earlier shape moves onto the later one. Template: each subject moves "
+                              "onto the template, which stays put (its momenta stay comparable).")  # fmt: skip
         self.flags, scales_note = batch_flags(window.parameters)
         options = QLabel("  ".join(self.flags).replace("-", "\u2011"))  # no line break inside an option
         options.setWordWrap(True)
@@ -209,6 +218,7 @@ class BatchLaunchDialog(QDialog):
         form.addRow("", shape_buttons)
         form.addRow("Output folder", _browse_row(self.out, self._pick_out))
         form.addRow("Local workers", self.workers)
+        form.addRow("Pre-align", self.align)
         form.addRow("Options", options)
         form.addRow("", self.scales_note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -234,6 +244,7 @@ class BatchLaunchDialog(QDialog):
         self.add_shapes(request.shapes)
         self.out.setText(request.out)
         self.workers.setValue(request.workers)
+        self.align.setCurrentIndex(self.align.findData(request.align))
 
     def _kind_changed(self) -> None:
         self.template_row.setEnabled(self.kind.currentData() == "template")
@@ -265,7 +276,7 @@ class BatchLaunchDialog(QDialog):
         shapes = [self.shapes.item(i).text() for i in range(self.shapes.count())]
         template = self.template.text().strip()
         return BatchRequest(self.kind.currentData(), template, shapes, self.out.text().strip(), self.workers.value(),
-                            self.flags)  # fmt: skip
+                            self.flags, self.align.currentData())  # fmt: skip
 
     def start(self) -> None:
         """Checks the inputs as the command would first (the form stays open on a problem), then runs it."""

@@ -1,14 +1,16 @@
 """File > Run a batch, the form: scales that follow the open mesh are left to each job, the template is a mesh
 file, a refused batch keeps what was entered, a cancelled one resumes, and quitting stops a running batch."""
 
+import json
 import shutil
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
+from scipy.spatial.transform import Rotation
 
 from shapeviewer.io.demo import make_demo_pair
-from shapeviewer.io.meshes import write_mesh
+from shapeviewer.io.meshes import read_mesh, write_mesh
 from shapeviewer.qt import batch_launcher, batch_quitting
 from shapeviewer.qt.batch_launcher import BatchLaunchDialog, BatchRunDialog
 from shapeviewer.qt.batch_quitting import close_running_batches
@@ -163,3 +165,22 @@ def test_quitting_stops_a_running_batch_and_keeps_its_summary(window, qtbot, mes
     window.close()
     assert not window.isVisible() and not run.running() and run.exit_code == 130
     assert (tmp_path / "long" / "summary.csv").is_file()
+
+
+def test_pre_align_moves_each_subject_onto_the_template(window, qtbot, meshes, tmp_path):
+    turned = tmp_path / "turned.ply"
+    mesh = read_mesh(meshes[1])
+    write_mesh(turned, mesh.vertices @ Rotation.from_euler("z", 70, degrees=True).as_matrix().T + 0.4, mesh.faces)
+    dialog = open_launcher(window, qtbot)
+    dialog.template.setText(str(meshes[0]))
+    dialog.add_shapes([str(turned)])
+    dialog.out.setText(str(tmp_path / "aligned"))
+    dialog.align.setCurrentIndex(dialog.align.findData("rigid"))
+    run = click_start(dialog, qtbot)
+    assert "--align=rigid" in run.request.arguments()
+    qtbot.waitUntil(lambda: run.exit_code is not None, timeout=120_000)
+    assert run.exit_code == 0, "\n".join(run.output[-5:])
+    info = json.loads((tmp_path / "aligned" / "jobs" / "turned" / "result.json").read_text())
+    moved = info["target_alignment"]  # the subject was turned back (the ellipsoid's symmetries allow several ways)
+    assert moved["kind"] == "rigid" and moved["method"] == "icp" and moved["rotation_degrees"] > 10
+    assert open_launcher(window, qtbot).align.currentData() == "rigid"  # remembered with the request
