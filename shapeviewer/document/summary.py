@@ -50,6 +50,7 @@ def summary(doc: Document, distances: SurfaceDistances | None = None) -> dict:
         "loss_final": rep.loss,
         "surface_distance": distances.to_json(),
         "alignment": info.get("alignment"),  # the source's pre-alignment: 4x4 matrix, angle, translation, scale
+        **({"target_alignment": info["target_alignment"]} if "target_alignment" in info else {}),  # template jobs
         "landmark_errors": doc.result.landmark_errors() or None,  # label -> |phi_1(l) - l'| at the end
         "history": doc.history.as_dict(),
     }
