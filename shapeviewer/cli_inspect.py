@@ -47,7 +47,8 @@ def add_alignment_options(parser: argparse.ArgumentParser) -> None:
         choices=ALIGNMENTS,
         default="none",
         help="move SOURCE onto TARGET first by a rigid or similarity (rigid + uniform scale) transform: from the "
-        "landmarks when given (closed-form Procrustes), else by ICP on the surfaces; frames are then in "
+        "landmarks when given (closed-form Procrustes; 1 or 2 pairs only choose ICP's start), else by ICP on the "
+        "surfaces; frames are then in "
         "TARGET's frame and result.json holds the 4x4 matrix (default: none)",
     )
     g.add_argument(
@@ -100,6 +101,9 @@ class AlignmentPlan:
             lines.append(f"{len(self.source_landmarks)} landmark pairs ({use})")
         if self.alignment is not None:
             how = "from the landmarks" if self.alignment.method == "landmarks" else "by ICP on the surfaces"
+            if self.alignment.method != "landmarks" and self.source_landmarks is not None:
+                n = len(self.source_landmarks)  # too few to fit: they chose ICP's start
+                how += f", started from the pose that brings the {n} landmark pair{'s' * (n > 1)} closest"
             lines.append(f"aligned the source {how}: {self.alignment.describe()}")
         return lines
 
@@ -122,8 +126,6 @@ def prepare_alignment(args, source, target) -> AlignmentPlan:
         check_on_surface(tgt, target.vertices, target.faces, "target")
         plan.source_landmarks, plan.target_landmarks = src, tgt
         plan.files = [str(p) for p in paths]
-        if kind != "none" and len(src) < 3:
-            raise InputError(f"--align {kind} from landmarks needs at least 3 pairs, the files hold {len(src)}")
     plan.alignment = compute_alignment(
         kind,
         source.vertices,

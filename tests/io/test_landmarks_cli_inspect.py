@@ -100,9 +100,10 @@ def test_bad_landmark_inputs_are_one_line_errors(pair, tmp_path):
         prepare_alignment(parse("--landmarks", str(tmp_path / "off.csv"), str(tgt)), source, target)
     write_landmarks(tmp_path / "two.csv", Landmarks(["a", "b"], source.vertices[:2]))
     write_landmarks(tmp_path / "two_t.csv", Landmarks(["a", "b"], target.vertices[:2]))
-    with pytest.raises(InputError, match="at least 3 pairs"):
-        files = [str(tmp_path / "two.csv"), str(tmp_path / "two_t.csv")]
-        prepare_alignment(parse("--align", "rigid", "--landmarks", *files), source, target)
+    files = [str(tmp_path / "two.csv"), str(tmp_path / "two_t.csv")]  # too few to fit: they choose ICP's start
+    plan = prepare_alignment(parse("--align", "rigid", "--landmarks", *files), source, target)
+    assert plan.alignment.method == "icp"
+    assert "ICP on the surfaces, started from the pose that brings the 2 landmark pairs closest" in plan.notes()[1]
 
 
 def test_the_result_folder_gets_distance_maps_alignment_and_landmark_errors(pair, tmp_path):
