@@ -36,6 +36,7 @@ class BatchJob:
     folder: Path
     row: int = -1
     col: int = -1
+    warning: str = ""  # a finished job whose result is not credible (summary.csv's warning column)
 
 
 @dataclass
@@ -104,7 +105,8 @@ def _rows(folder: Path, jobs: list[Job]) -> list[BatchJob]:
             row = record.row() if record is not None else {"status": "not run", "message": "no result yet"}
         out.append(BatchJob(job.name, job.source.name, job.target.name, str(row.get("status") or "not run"),
                             _float(row.get("distance")), _float(row.get("fidelity_drop")),
-                            str(row.get("message") or ""), job.out, job.row, job.col))  # fmt: skip
+                            str(row.get("message") or ""), job.out, job.row, job.col,
+                            str(row.get("warning") or "")))  # fmt: skip
     return out
 
 

@@ -113,6 +113,7 @@ class BatchResultsDialog(QDialog):
 
     FAILED_COLOUR = QColor("#b00020")
     MISSING_COLOUR = QColor("#d0d0d0")
+    WARNING_COLOUR = QColor("#a15c00")  # a finished job whose result is not credible
 
     def __init__(self, window, batch: BatchFolder):
         super().__init__(window)
@@ -227,8 +228,9 @@ class BatchResultsDialog(QDialog):
                     value = float(d[i, j])
                     t = 0.5 if high <= low else (value - low) / (high - low)
                     colour = cmap.map(t, mode="qcolor")
-                    item = _item(f"{value:.3g}", f"{job.name}: distance {value:.4g}, mismatch "
-                                 f"{_percent(job.fidelity_drop)}; click to show it")  # fmt: skip
+                    flag = f"\nNot credible: {job.warning}" if job.warning else ""
+                    item = _item(f"{value:.3g}" + (" ⚠" if job.warning else ""), f"{job.name}: distance {value:.4g}, "
+                                 f"mismatch {_percent(job.fidelity_drop)}; click to show it{flag}")  # fmt: skip
                     item.setBackground(QBrush(colour))
                     item.setForeground(QBrush(QColor("#000000" if colour.lightnessF() > 0.55 else "#ffffff")))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -250,6 +252,7 @@ class BatchResultsDialog(QDialog):
             QLabel(
                 f"geodesic distance: <span style='background:{ends[0]}; color:white'>&nbsp;{low:.3g}&nbsp;</span> … "
                 f"<span style='background:{ends[1]}'>&nbsp;{high:.3g}&nbsp;</span>; grey: the pair did not finish"
+                + ("; ⚠: finished but not credible (hover for why)" if any(j.warning for j in batch.jobs) else "")
             )
         )
         return page
@@ -278,6 +281,10 @@ class BatchResultsDialog(QDialog):
                 ),  # fmt: skip
                 _item(_short_message(job.message), job.message),
             ]
+            if job.warning:  # finished, but not credible: say why where the message goes
+                cells[2].setText(f"{job.status} ⚠")
+                cells[-1] = _item(f"⚠ {_short_message(job.warning)}", job.warning)
+                cells[-1].setForeground(QBrush(self.WARNING_COLOUR))
             if job.status != DONE:
                 for cell in cells:
                     cell.setForeground(QBrush(self.FAILED_COLOUR))

@@ -1,5 +1,6 @@
 """File > Open batch results: the heat-map, the jobs and the modes of a real (tiny) batch; clicks show them."""
 
+import csv
 import shutil
 
 import numpy as np
@@ -82,7 +83,8 @@ def test_a_pairwise_heat_map_cell_shows_that_registration(window, pairwise, monk
     names = ["small", "source", "target", "broken"]
     assert [matrix.horizontalHeaderItem(i).text() for i in range(4)] == names
     distances = np.load(pairwise / "distances.npy")
-    assert matrix.item(2, 0).text() == f"{distances[2, 0]:.3g}" == matrix.item(0, 2).text()
+    shown = [matrix.item(*cell).text().removesuffix(" ⚠") for cell in ((2, 0), (0, 2))]  # ⚠: flagged jobs
+    assert shown == [f"{distances[2, 0]:.3g}"] * 2
     assert matrix.item(3, 1).text() == "failed" and "broken" in matrix.item(3, 1).toolTip()
     assert "3 of 6 jobs done, 3 failed" in dialog.header.text()
 
@@ -208,3 +210,24 @@ def test_the_jobs_and_modes_columns_are_readable_without_scrolling(window, templ
     assert message.text().startswith("broken.ply: not a PLY file") and message.toolTip() == dialog.batch.jobs[2].message
     assert all(jobs.item(r, c).toolTip() for r in range(jobs.rowCount()) for c in (0, 1, 5))
     dialog.grab().save(str(tmp_path / "jobs.png"))
+
+
+def test_a_flagged_job_shows_its_warning_in_the_jobs_and_the_heat_map(window, pairwise, monkeypatch, qtbot, tmp_path):
+    folder = tmp_path / "flagged"
+    shutil.copytree(pairwise, folder)
+    summary = folder / "summary.csv"
+    with summary.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    warning = "deformed source shrank to 2% of its area: poses differ? try --align rigid"
+    for row in rows:
+        row["warning"] = warning if row["job"] == "small__source" else ""
+    with summary.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    dialog = open_through_menu(window, monkeypatch, qtbot, folder)
+    assert dialog.matrix.item(0, 1).text().endswith("⚠") and warning in dialog.matrix.item(0, 1).toolTip()
+    assert not dialog.matrix.item(1, 2).text().endswith("⚠")
+    table = dialog.jobs_table
+    r = [table.item(i, 0).text() for i in range(table.rowCount())].index("small__source")
+    assert table.item(r, 2).text() == "done ⚠" and table.item(r, table.columnCount() - 1).text() == f"⚠ {warning}"
