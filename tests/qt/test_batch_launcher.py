@@ -184,19 +184,3 @@ def test_failed_jobs_are_listed_and_the_results_still_open(window, qtbot, meshes
     assert run.failed.item(0).text().startswith("broken: ")
     assert "1 jobs failed" in run.status.text()
     assert window.findChild(BatchResultsDialog).isVisible()
-
-
-def test_a_batch_the_command_refuses_shows_its_message(window, qtbot, meshes, tmp_path):
-    dialog = open_launcher(window, qtbot)
-    out = tmp_path / "busy"
-    out.mkdir()
-    (out / "notes.txt").write_text("someone else's")
-    dialog.template.setText(str(meshes[0]))
-    dialog.add_shapes([str(meshes[1])])
-    dialog.out.setText(str(out))
-    run = start(dialog, qtbot)
-    qtbot.waitUntil(lambda: run.exit_code is not None, timeout=120_000)
-    assert run.exit_code == 2
-    assert window.last_dialog.windowTitle() == "The batch was refused"
-    assert "holds other files (notes.txt)" in window.last_dialog.text()
-    assert window.findChild(BatchResultsDialog) is None

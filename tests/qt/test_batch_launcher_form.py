@@ -14,6 +14,7 @@ from shapeviewer.io.meshes import read_mesh, write_mesh
 from shapeviewer.qt import batch_launcher, batch_quitting
 from shapeviewer.qt.batch_launcher import BatchLaunchDialog, BatchRunDialog
 from shapeviewer.qt.batch_quitting import close_running_batches
+from shapeviewer.qt.batch_results import BatchResultsDialog
 
 FAST = ["--backend=torch", "--steps=4", "--iterations=3"]
 SLOW = ["--backend=torch", "--steps=10", "--iterations=60", "--tolerance=0"]  # long enough to stop midway
@@ -115,6 +116,9 @@ def test_a_batch_the_command_refuses_reopens_the_form_filled_in(window, qtbot, m
     run = click_start(dialog, qtbot)
     qtbot.waitUntil(lambda: run.exit_code is not None, timeout=120_000)
     assert run.exit_code == 2
+    assert window.last_dialog.windowTitle() == "The batch was refused"
+    assert "holds other files (notes.txt)" in window.last_dialog.text()
+    assert window.findChild(BatchResultsDialog) is None  # nothing ran: no results to open
     form = window.findChildren(BatchLaunchDialog)[-1]
     qtbot.waitExposed(form)
     assert form.refusal.isVisible() and "holds other files (notes.txt)" in form.refusal.text()
