@@ -376,6 +376,7 @@ class BatchRunDialog(QDialog):
 
     def start(self) -> None:
         self.window_.log_panel.add(f"batch: {sys.executable} {' '.join(self.request.arguments())}")
+        self.window_.status_line.setText(f"Batch {self.request.out}: running (progress in its window)")
         self.process.start(sys.executable, self.request.arguments())
 
     def running(self) -> bool:

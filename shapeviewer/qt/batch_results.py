@@ -51,6 +51,11 @@ def _short_message(message: str) -> str:
     return FOLDERS.sub("", message)
 
 
+def _in_app_words(text: str) -> str:
+    """A batch's advice in the words of the app's Run a batch form, not of the command line."""
+    return text.replace("--align rigid", "Pre-align: rigid (File > Run a batch)")
+
+
 def _item(text: str, tip: str = "", align_right: bool = False) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
@@ -142,7 +147,8 @@ class BatchResultsDialog(QDialog):
         if batch.kind == "template":
             self.tabs.addTab(self._modes_tab(), "Modes")
         col.addWidget(self.tabs, 1)
-        self.message = QLabel("Click a cell, a job or a mode to show its geodesic in the window.")
+        clickable = "a cell or a job" if batch.kind == "pairwise" else "a job or a mode"
+        self.message = QLabel(f"Click {clickable} to show its geodesic in the window.")
         self.message.setObjectName("batchMessage")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -170,7 +176,8 @@ class BatchResultsDialog(QDialog):
         shown = self.tabs.currentWidget()
         if self.matrix is not None and self.matrix.parent() is shown:
             n = min(len(self.batch.names), 12)
-            cells = self.matrix.verticalHeader().sizeHint().width() + 64 * n + 2 * self.matrix.frameWidth()
+            column = self.matrix.horizontalHeader().defaultSectionSize()
+            cells = self.matrix.verticalHeader().sizeHint().width() + column * n + 2 * self.matrix.frameWidth()
             width = max(width, cells + 40)
             table = self.matrix.horizontalHeader().sizeHint().height() + 32 * n + 2 * self.matrix.frameWidth()
             height = height - self.matrix.sizeHint().height() + table
@@ -228,16 +235,17 @@ class BatchResultsDialog(QDialog):
                     value = float(d[i, j])
                     t = 0.5 if high <= low else (value - low) / (high - low)
                     colour = cmap.map(t, mode="qcolor")
-                    flag = f"\nNot credible: {job.warning}" if job.warning else ""
+                    flag = f"\nNot credible: {_in_app_words(job.warning)}" if job.warning else ""
                     item = _item(f"{value:.3g}" + (" ⚠" if job.warning else ""), f"{job.name}: distance {value:.4g}, "
                                  f"mismatch {_percent(job.fidelity_drop)}; click to show it{flag}")  # fmt: skip
                     item.setBackground(QBrush(colour))
                     item.setForeground(QBrush(QColor("#000000" if colour.lightnessF() > 0.55 else "#ffffff")))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 table.setItem(i, j, item)
+        widest = max((table.fontMetrics().horizontalAdvance(name) for name in batch.names), default=0)
         for header in (table.horizontalHeader(), table.verticalHeader()):
-            header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-            header.setDefaultSectionSize(64 if header is table.horizontalHeader() else 32)
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # columns as wide as the longest name
+            header.setDefaultSectionSize(max(64, widest + 16) if header is table.horizontalHeader() else 32)
         table.horizontalHeader().setMinimumSectionSize(40)
         table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)  # a selection would hide the colour
         table.setItemDelegate(_ShownPairFrame(table))
@@ -248,13 +256,13 @@ class BatchResultsDialog(QDialog):
         col.setContentsMargins(0, 0, 0, 0)
         col.addWidget(table, 1)
         ends = [cmap.map(t, mode="qcolor").name() for t in (0.0, 1.0)]
-        col.addWidget(
-            QLabel(
-                f"geodesic distance: <span style='background:{ends[0]}; color:white'>&nbsp;{low:.3g}&nbsp;</span> … "
-                f"<span style='background:{ends[1]}'>&nbsp;{high:.3g}&nbsp;</span>; grey: the pair did not finish"
-                + ("; ⚠: finished but not credible (hover for why)" if any(j.warning for j in batch.jobs) else "")
-            )
+        legend = QLabel(
+            f"geodesic distance: <span style='background:{ends[0]}; color:white'>&nbsp;{low:.3g}&nbsp;</span> … "
+            f"<span style='background:{ends[1]}'>&nbsp;{high:.3g}&nbsp;</span>; grey: the pair did not finish"
+            + ("; ⚠: finished but not credible (hover for why)" if any(j.warning for j in batch.jobs) else "")
         )
+        legend.setWordWrap(True)  # the matrix, not its legend, sets the dialog's width
+        col.addWidget(legend)
         return page
 
     def _matrix_clicked(self, i: int, j: int) -> None:
@@ -283,7 +291,8 @@ class BatchResultsDialog(QDialog):
             ]
             if job.warning:  # finished, but not credible: say why where the message goes
                 cells[2].setText(f"{job.status} ⚠")
-                cells[-1] = _item(f"⚠ {_short_message(job.warning)}", job.warning)
+                warning = _in_app_words(job.warning)
+                cells[-1] = _item(f"⚠ {_short_message(warning)}", warning)
                 cells[-1].setForeground(QBrush(self.WARNING_COLOUR))
             if job.status != DONE:
                 for cell in cells:

@@ -226,8 +226,13 @@ def test_a_flagged_job_shows_its_warning_in_the_jobs_and_the_heat_map(window, pa
         writer.writeheader()
         writer.writerows(rows)
     dialog = open_through_menu(window, monkeypatch, qtbot, folder)
-    assert dialog.matrix.item(0, 1).text().endswith("⚠") and warning in dialog.matrix.item(0, 1).toolTip()
+    assert dialog.matrix.item(0, 1).text().endswith("⚠") and "shrank to 2% of" in dialog.matrix.item(0, 1).toolTip()
     assert not dialog.matrix.item(1, 2).text().endswith("⚠")
     table = dialog.jobs_table
     r = [table.item(i, 0).text() for i in range(table.rowCount())].index("small__source")
-    assert table.item(r, 2).text() == "done ⚠" and table.item(r, table.columnCount() - 1).text() == f"⚠ {warning}"
+    shown = table.item(r, table.columnCount() - 1).text()
+    assert table.item(r, 2).text() == "done ⚠" and shown.startswith("⚠ deformed source shrank to 2% of its area")
+    assert "Pre-align: rigid (File > Run a batch)" in shown and "--align" not in shown  # the app's words
+    names = [dialog.matrix.horizontalHeaderItem(c).text() for c in range(dialog.matrix.columnCount())]
+    widest = max(dialog.matrix.fontMetrics().horizontalAdvance(n) for n in names)
+    assert all(dialog.matrix.columnWidth(c) > widest for c in range(len(names)))  # no name cut in its header
