@@ -178,13 +178,16 @@ def cmd_movie(args) -> int:
             "shapeviewer: note: the result folder holds no target.vtp; the movie shows the source only", file=sys.stderr
         )
 
+    tty = sys.stderr.isatty()  # a terminal redraws one line; a log gets one line per step
+
     def progress(done: int, total: int) -> bool:
         if done == total or done % 10 == 0:
-            print(f"\rframe {done}/{total}", end="", file=sys.stderr, flush=True)
+            print(f"\rframe {done}/{total}" if tty else f"frame {done}/{total}", end="" if tty else "\n",
+                  file=sys.stderr, flush=True)  # fmt: skip
         return True
 
     out = write_movie(args.out, result.trajectory, result.faces, result.target, settings, progress=progress)
-    print(f"\nwrote {out}", file=sys.stderr)
+    print(f"\nwrote {out}" if tty else f"wrote {out}", file=sys.stderr)
     return 0
 
 
