@@ -35,6 +35,7 @@ class FormulaWarmup(QObject):
         self.running_key = None  # the structure the running warm-up compiles
         self.closed = False  # shut down with its window
         self.stop_flag = threading.Event()
+        self.stopped_as_stale = False  # stopped because the settings changed (not for a run or a closing window)
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(SETTLE_MS)
@@ -52,6 +53,7 @@ class FormulaWarmup(QObject):
         stale = self.busy and self.running_key is not None and self._current_key() != self.running_key
         if stale and not self.stop_flag.is_set():
             self.stop_flag.set()  # it ends at its next time step or compilation; _ended schedules again
+            self.stopped_as_stale = True
             self.status.emit("Settings changed: the background compilation stops after this formula")
         self.timer.start()
 
@@ -95,6 +97,7 @@ class FormulaWarmup(QObject):
         settings = replace(doc.settings, landmark_weight=0.0)
         job = ((src.vertices.copy(), src.faces.copy()), (tgt.vertices.copy(), tgt.faces.copy()), settings)
         self.stop_flag.clear()
+        self.stopped_as_stale = False
         self.running_key = key
         self.thread = threading.Thread(
             target=self._warm, args=(key, *job, doc.mask_for_run()), name="shapeviewer-keops-warmup", daemon=True
@@ -130,6 +133,8 @@ class FormulaWarmup(QObject):
         except ShootingCancelled:
             self.progress.emit(0, 0, "")  # no stale "compiling formula k of n" left in the strip
             self.warmed.discard(key)  # cancelled for a run, new settings or a closing window: may warm again later
+            if self.stopped_as_stale:  # "stops after this formula" was said: say it has
+                self.status.emit("Background compilation stopped for the changed settings")
         except Exception as exc:  # the run will meet the same problem and report it; say it here too
             self.status.emit(f"Background formula warm-up stopped: {type(exc).__name__}: {exc}".splitlines()[0])
         finally:

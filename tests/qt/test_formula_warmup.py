@@ -146,6 +146,8 @@ def test_new_settings_stop_a_warm_up_for_the_old_ones(window, qtbot, monkeypatch
     window.parameters.cometric.setCurrentText("lddmm")  # other formulas: the running warm-up is stale
     qtbot.waitUntil(lambda: len(calls) == 2, timeout=10_000)
     assert calls[1].model.cometric == "lddmm" and compiled.count("normalized") <= 2
-    assert "Settings changed: the background compilation stops" in window.log_panel.toPlainText()
+    log = window.log_panel.toPlainText()
+    assert "Settings changed: the background compilation stops" in log
+    assert "Background compilation stopped for the changed settings" in log  # not left saying "stops"
     qtbot.waitUntil(lambda: not window.warmup.busy, timeout=10_000)
     assert compiled.count("lddmm") == 5 and "KeOps formulas ready (5 compiled" in window.log_panel.toPlainText()
