@@ -83,12 +83,16 @@ class Progress:
         self.start = time.perf_counter()
         self.done = self.failed = self.running = 0
         self._last, self._shown = 0.0, ""
+        self._finished_seen, self._finished_at = 0, 0.0  # jobs ended by the last change, and when (elapsed)
 
     def line(self) -> str:
         finished = self.done + self.failed
         todo = self.total - self.resumed
         elapsed = time.perf_counter() - self.start
-        eta = format_seconds(elapsed / finished * (todo - finished)) if finished else "--:--"
+        if finished != self._finished_seen:
+            self._finished_seen, self._finished_at = finished, elapsed
+        # the end that the pace up to the last finished job predicts, counted down (not pushed on as time passes)
+        eta = format_seconds(max(0.0, self._finished_at / finished * todo - elapsed)) if finished else "--:--"
         resumed = f" ({self.resumed} from an earlier run)" if self.resumed else ""
         return (f"jobs: {self.done + self.resumed}/{self.total} done{resumed}, {self.failed} failed, {self.running} "
                 f"running; {format_seconds(elapsed)} elapsed, ETA {eta}")  # fmt: skip

@@ -61,6 +61,18 @@ def test_progress_counts_and_eta(monkeypatch):
     assert stream.getvalue() == "jobs: 5/10 done (2 from an earlier run), 1 failed, 2 running; 0:10 elapsed, ETA 0:10\n"
 
 
+def test_the_eta_counts_down_between_finished_jobs(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+    progress = Progress(2, 0, stream=io.StringIO())
+    now[0], progress.done, progress.running = 111.0, 1, 1
+    assert progress.line().endswith("1:51 elapsed, ETA 1:51")
+    now[0] = 171.0  # the second job still runs: its expected end comes closer, not later
+    assert progress.line().endswith("2:51 elapsed, ETA 0:51")
+    now[0] = 300.0
+    assert progress.line().endswith("ETA 0:00")
+
+
 def test_shapes_from_files_folders_and_patterns(tmp_path, data_dir):
     a = tmp_path / "a"
     a.mkdir()
