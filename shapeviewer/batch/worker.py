@@ -87,11 +87,13 @@ def finished_record(job: Job) -> JobRecord | None:
                      resumed=True)  # fmt: skip
 
 
-def surface_area(vertices, faces) -> float:
-    import numpy as np
+def surface_area(mesh) -> float:
+    """Of an io.meshes.Mesh."""
+    import torch
 
-    a, b, c = (vertices[faces[:, k]] for k in range(3))
-    return float(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
+    from ..core.geometry import face_geometry
+
+    return float(face_geometry(torch.as_tensor(mesh.vertices), torch.as_tensor(mesh.faces))[2].sum())
 
 
 def _percent(ratio: float) -> str:
@@ -100,13 +102,15 @@ def _percent(ratio: float) -> str:
 
 def _close_match(info: dict, target) -> bool:
     """Whether the deformed source's RMS distance to the target (result.json) is within CLOSE_MATCH x its size."""
-    import numpy as np
+    import torch
+
+    from ..core.geometry import shape_size
 
     try:
         rms = float(info["surface_distance"]["source_to_target"]["rms"])
     except (KeyError, TypeError, ValueError):
         return False
-    return rms <= CLOSE_MATCH * float(np.linalg.norm(target.vertices.max(0) - target.vertices.min(0)))
+    return rms <= CLOSE_MATCH * shape_size(torch.as_tensor(target.vertices))
 
 
 def credibility_warning(folder: Path, info: dict) -> str:
@@ -122,10 +126,10 @@ def credibility_warning(folder: Path, info: dict) -> str:
     except (IndexError, OSError, MeshReadError):
         start = target = None  # an older or partial folder: no area to compare
     if start is not None:
-        area = surface_area(deformed.vertices, deformed.faces)
-        to_target = area / max(surface_area(target.vertices, target.faces), 1e-300)
+        area = surface_area(deformed)
+        to_target = area / max(surface_area(target), 1e-300)
         if not AREA_RATIO_RANGE[0] <= to_target <= AREA_RATIO_RANGE[1]:
-            own = area / max(surface_area(start.vertices, start.faces), 1e-300)
+            own = area / max(surface_area(start), 1e-300)
             problems.append(f"deformed source {'shrank' if own < 1 else 'grew'} to {_percent(own)} of its area "
                             f"({_percent(to_target)} of the target's)")  # fmt: skip
     drop = info.get("fidelity_drop")

@@ -251,18 +251,20 @@ def _procrustes(x: np.ndarray, y: np.ndarray, scale: bool, weights: np.ndarray |
     return r, s, my - s * r @ mx
 
 
-def _check_pairs(source, target) -> tuple[np.ndarray, np.ndarray]:
+def _check_pairs(source, target, fit: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs as (K, 3) float64 arrays; ``fit``: enough of them, off a line, to fit a transform (else any
+    K >= 1, as hints that choose ICP's start)."""
     x = np.asarray(source, dtype=np.float64)
     y = np.asarray(target, dtype=np.float64)
     if x.ndim != 2 or x.shape[1:] != (3,) or y.ndim != 2 or y.shape[1:] != (3,):
         raise InputError(f"landmarks must be (K, 3) arrays, got {x.shape} and {y.shape}")
-    if len(x) != len(y):
+    if len(x) != len(y) or not len(x):
         raise InputError(f"the source has {len(x)} landmarks and the target {len(y)}: they must pair one to one")
-    if len(x) < MIN_LANDMARK_PAIRS:
+    if fit and len(x) < MIN_LANDMARK_PAIRS:
         raise InputError(f"an alignment from landmarks needs at least {MIN_LANDMARK_PAIRS} pairs, got {len(x)}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise InputError("landmarks contain non-finite coordinates (NaN or Inf)")
-    for name, pts in (("source", x), ("target", y)):
+    for name, pts in (("source", x), ("target", y)) if fit else ():
         sv = np.linalg.svd(pts - pts.mean(0), compute_uv=False)
         if sv[0] == 0 or sv[1] <= COLLINEAR * sv[0]:
             raise InputError(
@@ -375,18 +377,6 @@ def _best_start(screened, source_end, target_end, landmarks=None):
     return min(near, key=lambda e: e[3])
 
 
-def _check_hint_landmarks(source_landmarks, target_landmarks):
-    if source_landmarks is None or target_landmarks is None:
-        return None
-    a = np.asarray(source_landmarks, dtype=np.float64).reshape(-1, 3)
-    b = np.asarray(target_landmarks, dtype=np.float64).reshape(-1, 3)
-    if len(a) != len(b) or not len(a):
-        raise InputError(f"the source has {len(a)} landmarks and the target {len(b)}: they must pair one to one")
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise InputError("landmarks contain non-finite coordinates (NaN or Inf)")
-    return a, b
-
-
 def align_surfaces(
     source_vertices, target_vertices, kind: str = "rigid", seed: int = 0, source_landmarks=None, target_landmarks=None
 ) -> RigidTransform:
@@ -398,7 +388,8 @@ def align_surfaces(
     from scipy.spatial import cKDTree
 
     _check_kind(kind)
-    landmarks = _check_hint_landmarks(source_landmarks, target_landmarks)
+    hinted = source_landmarks is not None and target_landmarks is not None
+    landmarks = _check_pairs(source_landmarks, target_landmarks, fit=False) if hinted else None
     scale = kind == "similarity"
     x = _samples(np.asarray(source_vertices, dtype=np.float64), ICP_SAMPLES, seed)
     y = _samples(np.asarray(target_vertices, dtype=np.float64), ICP_SAMPLES, seed + 1)
@@ -431,15 +422,9 @@ def compute_alignment(
         raise InputError(f"unknown alignment '{kind}' (choose from {', '.join(ALIGNMENTS)})")
     if kind == "none":
         return None
-    if source_landmarks is not None and target_landmarks is not None:
-        if len(source_landmarks) >= MIN_LANDMARK_PAIRS or len(source_landmarks) != len(target_landmarks):
-            return align_landmarks(source_landmarks, target_landmarks, kind)
-        if len(source_landmarks):
-            return align_surfaces(
-                source_vertices,
-                target_vertices,
-                kind,
-                source_landmarks=source_landmarks,
-                target_landmarks=target_landmarks,
-            )
-    return align_surfaces(source_vertices, target_vertices, kind)
+    if source_landmarks is None or target_landmarks is None:
+        return align_surfaces(source_vertices, target_vertices, kind)
+    if len(_check_pairs(source_landmarks, target_landmarks, fit=False)[0]) >= MIN_LANDMARK_PAIRS:
+        return align_landmarks(source_landmarks, target_landmarks, kind)
+    return align_surfaces(source_vertices, target_vertices, kind, source_landmarks=source_landmarks,
+                          target_landmarks=target_landmarks)  # fmt: skip
