@@ -35,6 +35,7 @@ from ..batch.cluster import cpu_count
 from ..batch.inputs import MESH_SUFFIXES, BatchInputError, expand_shapes, template_jobs
 from ..batch.runner import PROGRESS_EVERY_VARIABLE
 from ..cli_options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, registration_flags
+from ..core.alignment import ALIGNMENTS
 from ..core.registration import default_fidelity_scale
 from ..io.meshes import MeshReadError, read_mesh
 from . import settings_store
@@ -43,8 +44,8 @@ from .busy import busy_cursor
 from .kernel_editor import PRESETS
 
 KINDS = {"template": "every subject to a template", "pairwise": "every pair of shapes"}
-ALIGN_CHOICES = {"none": "no (the poses as read)", "rigid": "rigid (ICP on the surfaces)",
-                 "similarity": "similarity (rigid and a scale)"}  # fmt: skip
+ALIGN_WORDS = {"none": "no (the poses as read)", "rigid": "rigid (ICP on the surfaces)",
+               "similarity": "similarity (rigid and a scale)"}  # fmt: skip  # core.alignment.ALIGNMENTS, in words
 PROGRESS = re.compile(r"jobs: (\d+)/(\d+) done(?: \([^)]*\))?, (\d+) failed, (\d+) running; (\S+) elapsed, ETA (\S+)")
 SUMMARY = re.compile(r"^(\d+) done, (\d+) failed, (\d+) not finished, of (\d+) jobs")
 STOPPING = "Stopping after the running jobs… (every finished job is kept)"
@@ -193,8 +194,8 @@ class BatchLaunchDialog(QDialog):
         self.workers.setRange(1, 4096)
         self.workers.setValue(cpu_count())  # the command's default: one per core
         self.align = QComboBox()
-        for key, text in ALIGN_CHOICES.items():
-            self.align.addItem(text, key)
+        for kind in ALIGNMENTS:
+            self.align.addItem(ALIGN_WORDS.get(kind, kind), kind)
         self.align.setToolTip("Each pair: the earlier shape moves onto the later one. Template: each subject moves "
                               "onto the template, which stays put (its momenta stay comparable).")  # fmt: skip
         self.flags, scales_note = batch_flags(window.parameters)
