@@ -72,12 +72,26 @@ def check_gpu() -> int:
     return torch.cuda.device_count()
 
 
-def _nanny_environment(env: dict):
-    """Dask's config for the environment of the worker processes its nannies start, with ``env`` added."""
+@contextlib.contextmanager
+def _worker_environment(env: dict) -> Iterator[None]:
+    """``env`` for the worker processes that nannies start while inside: in Dask's nanny config, which a
+    nanny adds to its worker's environment, and in this process's environment, which the config yields to
+    (a shell's KEOPS_CACHE_FOLDER or OMP_NUM_THREADS would otherwise win) and which workers inherit.
+    Both are restored on the way out."""
     import dask
 
     key = "distributed.nanny.environ"  # what ``env=`` gives a LocalCluster's workers
-    return dask.config.set({key: {**dask.config.get(key, {}), **env}})
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        with dask.config.set({key: {**dask.config.get(key, {}), **env}}):
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -105,13 +119,13 @@ def open_cluster(scheduler: str | None = None, workers: int | None = None, gpu: 
             count = check_gpu()
             from dask_cuda import LocalCUDACluster
 
-            # dask-cuda replaces each worker's env by its CUDA_VISIBLE_DEVICES: ours go through the config
-            # that every nanny reads as it starts (restarted workers too), kept for the cluster's life
-            stack.enter_context(_nanny_environment(worker_env))
+            # dask-cuda gives each worker an env of its CUDA_VISIBLE_DEVICES only: ours go through the config
+            # and the environment that every nanny reads as it starts (restarted workers too), for the cluster's life
+            stack.enter_context(_worker_environment(worker_env))
             cluster = LocalCUDACluster(threads_per_worker=1, silence_logs=logging.ERROR, dashboard_address=":0",
                                        preload=[__name__])  # fmt: skip
             client = Client(cluster)
-            where = f"a local GPU cluster: {count} workers, one per GPU"
+            where = f"a local GPU cluster: {count} worker{'s' if count > 1 else ''}, one per GPU"
         else:
             n = workers or min(cpu_count(), jobs or cpu_count())
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,

@@ -49,3 +49,17 @@ def test_gpu_workers_get_the_keops_cache_and_one_thread(stand_in_dask_cuda, tmp_
     import dask
 
     assert "KEOPS_CACHE_FOLDER" not in dask.config.get("distributed.nanny.environ", {})  # the config is back
+
+
+def test_gpu_workers_get_the_batch_environment_over_the_shells(stand_in_dask_cuda, tmp_path, monkeypatch):
+    """Dask's nanny config yields to the launching shell's variables (as seen on an H100 with dask-cuda 26.10):
+    the batch's KeOps cache and one thread must win all the same, and the shell's come back afterwards."""
+    monkeypatch.setenv("KEOPS_CACHE_FOLDER", str(tmp_path / "shell-cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "16")
+    cache = str(tmp_path / "keops")
+    with batch_cluster.open_cluster(gpu=True, env={"KEOPS_CACHE_FOLDER": cache}) as cluster:
+        cluster.client.wait_for_workers(1, timeout=120)
+        (seen,) = cluster.client.run(worker_environment).values()
+    assert seen == {"KEOPS_CACHE_FOLDER": cache, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "0"}
+    assert os.environ["KEOPS_CACHE_FOLDER"] == str(tmp_path / "shell-cache")
+    assert os.environ["OMP_NUM_THREADS"] == "16"
