@@ -158,26 +158,66 @@ def child(n: int, levels: str, device: str, stop_at: float | None, limit: float,
     }
 
 
-def full_level_iteration(n: int, device: str, repeats: int = 2) -> float:
-    """Seconds of one evaluation (loss and gradient) on the full meshes, what an iteration of the finest
-    level costs if it runs; the first evaluation (KeOps compiling) is not counted."""
+def finest_level_scale(v, f, target) -> float | None:
+    """The largest fidelity scale at which the plan runs the full meshes (just below RESOLVE_RATIO x the mean
+    edge of the level under them): the most a finest-level iteration costs when it runs. None (the default
+    scale) where the plan has one level."""
+    from shapeviewer.core.levels import RESOLVE_RATIO, cached_pyramid
+    from shapeviewer.core.pyramid import level_sizes
+
+    sizes = level_sizes(len(v), None)
+    if len(sizes) < 2:
+        return None
+    below = [cached_pyramid(x, f, sizes)[-2] for x in (v, target)]
+    return 0.99 * RESOLVE_RATIO * max(level.mean_edge_length() for level in below)
+
+
+def _best_time(work, repeats: int, device: str) -> float:
+    """The least seconds of ``work()`` over ``repeats`` runs after a first, untimed one (KeOps compiling)."""
     import torch
 
-    from shapeviewer.core.model import ModelSettings
-    from shapeviewer.core.registration import Registration, RegistrationSettings
-
-    v, f, target = pair(n)
-    reg = Registration((v, f), (target, f), RegistrationSettings(model=ModelSettings(device=device), levels=1))
-    z = (0.01 * torch.randn_like(reg.z)).requires_grad_()
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
-        loss, *_ = reg.evaluate(z, True)
-        torch.autograd.grad(loss, z)
+        work()
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return min(times[1:])
+
+
+def full_level_iteration(n: int, device: str, scale: str, cells: list[float] | None, repeats: int = 2) -> list[dict]:
+    """One evaluation (loss and gradient) on the full meshes, what an iteration of the finest level costs, for
+    each block-sparse cell side in ``cells``: its seconds, the data term's part of them (value and gradient on
+    the undeformed source), the fidelity scale (x size) and the fraction of face pairs visited (None: all).
+    ``scale``: 'finest' (the largest at which the plan runs the full level) or 'default' (the default scale,
+    at which the plan never runs it: what --levels 1 costs). First evaluations (KeOps compiling) not counted."""
+    import torch
+
+    from shapeviewer.core import block_sparse
+    from shapeviewer.core.geometry import face_geometry
+    from shapeviewer.core.model import ModelSettings
+    from shapeviewer.core.registration import Registration, RegistrationSettings
+
+    v, f, target = pair(n)
+    fidelity_scale = finest_level_scale(v, f, target) if scale == "finest" else None
+    settings = RegistrationSettings(model=ModelSettings(device=device), levels=1, fidelity_scale=fidelity_scale)
+    reg = Registration((v, f), (target, f), settings)
+    centres = [face_geometry(torch.as_tensor(x), torch.as_tensor(f))[0] for x in (v, target)]
+    z = (0.01 * torch.randn_like(reg.z)).requires_grad_()
+    x = reg.model.vertices.detach().clone().requires_grad_()  # the full level carries the model's vertices
+    rows = []
+    for cell in cells or [block_sparse.CELL]:
+        block_sparse.CELL = cell
+        blocks = block_sparse.plan_blocks(*centres, reg.fidelity_scale)
+        rows.append({
+            "cell": cell,
+            "seconds": _best_time(lambda: torch.autograd.grad(reg.evaluate(z, True)[0], z), repeats, device),
+            "data_term": _best_time(lambda: torch.autograd.grad(reg.level.fidelity(x), x), repeats, device),
+            "scale": reg.fidelity_scale / float(np.linalg.norm(v.max(0) - v.min(0))),
+            "kept": None if blocks is None else blocks.kept,
+        })  # fmt: skip
+    return rows
 
 
 def run_child(args: list[str], timeout: float) -> dict | None:
@@ -202,12 +242,24 @@ def main() -> None:
         "--full-level-iteration", action="store_true",
         help="only time one loss-and-gradient evaluation on the full meshes (--levels 1) for each size",
     )  # fmt: skip
+    parser.add_argument(
+        "--scale", default="finest", choices=("finest", "default"),
+        help="fidelity scale of --full-level-iteration: the largest at which the plan runs the full level "
+        "(finest), or the default one, at which it never does (what --levels 1 costs)",
+    )  # fmt: skip
+    parser.add_argument("--cells", type=float, nargs="+", default=None,
+                        help="block-sparse cell sides (x scale) to compare in --full-level-iteration")  # fmt: skip
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.full_level_iteration:
         for n in args.sizes:
-            seconds = full_level_iteration(n, args.device)
-            print(f"{n} vertices, one evaluation on the full meshes ({args.device}): {seconds:.2f} s")
+            for row in full_level_iteration(n, args.device, args.scale, args.cells):
+                kept = row["kept"]
+                visits = "all face pairs" if kept is None else f"{100 * kept:.2g}% of the face pairs (block-sparse)"
+                print(f"{n} vertices, one evaluation on the full meshes ({args.device}) at fidelity scale "
+                      f"{row['scale']:.3g} x size ({args.scale}; cells of {row['cell']:g} x scale; the data term "
+                      f"visits {visits}): {row['seconds']:.2f} s, of which the data term {row['data_term']:.2f} s",
+                      flush=True)  # fmt: skip
         return
     if args.child:
         n, levels, device, stop_at, limit, check = args.child
@@ -244,14 +296,22 @@ def main() -> None:
             continue
         reached = base["time_to_target"] is not None
         base_time = base["time_to_target"] if reached else base["seconds"]
+        ended = base["status"] in ("converged", "finished")  # stopped by its own rule, not by the time limit
+        unreached = "ended (its stopping rule) without reaching it, after" if ended else "had not reached it after"
+        how = "reached that correspondence in" if reached else unreached
         print(
-            f"  single level: {'reached that correspondence in' if reached else 'had not reached it after'} "
-            f"{base_time:.1f} s ({base['iterations']} iterations, peak {base['peak_mb']:.0f} MB); fidelity drop "
-            f"{100 * base['level_drop']:.1f}%, correspondence error {100 * base['correspondence']:.2f}%"
+            f"  single level: {how} {base_time:.1f} s ({base['iterations']} iterations, peak "
+            f"{base['peak_mb']:.0f} MB); fidelity drop {100 * base['level_drop']:.1f}%, correspondence error "
+            f"{100 * base['correspondence']:.2f}%"
         )
-        print(f"  single-level / multiscale time to the same correspondence: {'' if reached else '> '}"
-              f"{base_time / ms['seconds']:.1f}x faster; correspondence error ratio "
-              f"{ms['correspondence'] / base['correspondence']:.2f} (multiscale / single level)")  # fmt: skip
+        ratio = ms["correspondence"] / base["correspondence"]
+        if reached or not ended:
+            print(f"  single-level / multiscale time to the same correspondence: {'' if reached else '> '}"
+                  f"{base_time / ms['seconds']:.1f}x faster; correspondence error ratio {ratio:.2f} "
+                  "(multiscale / single level)")  # fmt: skip
+        else:
+            print(f"  single level / multiscale time: {base_time / ms['seconds']:.1f}x, and the single level never "
+                  f"reached the multiscale correspondence (error ratio {ratio:.2f}, multiscale / single)")  # fmt: skip
 
 
 if __name__ == "__main__":

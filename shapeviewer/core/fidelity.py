@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .backends import resolve_backend, squared_distances
+from .block_sparse import plan_blocks
 from .errors import InputError
 from .geometry import face_geometry
 
@@ -34,14 +35,26 @@ def _inner(f1, f2, scale: float, oriented: bool, backend: str) -> torch.Tensor:
     if backend == "keops":
         from pykeops.torch import LazyTensor
 
+        blocks = plan_blocks(c1.detach(), c2.detach(), scale)  # large meshes at a small scale: near cells only
+        if blocks is not None:
+            (c1, n1, w1), (c2, n2, w2) = ((t[blocks.order1] for t in f1), (t[blocks.order2] for t in f2))
         ci, cj = LazyTensor(c1[:, None, :]), LazyTensor(c2[None, :, :])
         ni, nj = LazyTensor(n1[:, None, :]), LazyTensor(n2[None, :, :])
         dot = (ni | nj) if oriented else (ni | nj) ** 2
         k = (-ci.sqdist(cj) * (1.0 / scale**2)).exp() * dot
+        if blocks is not None:
+            k.ranges = blocks.ranges
         return (k @ w2[:, None].contiguous())[:, 0] @ w1
     dot = n1 @ n2.T
     k = torch.exp(-squared_distances(c1, c2) / scale**2) * (dot if oriented else dot * dot)
     return w1 @ (k @ w2)
+
+
+def _self_inner(f, scale: float, oriented: bool, backend: str) -> torch.Tensor:
+    """<S, S> with its gradient through one side only, doubled: the sum is symmetric in i and j, so the other
+    side's gradient is the same, and the reductions for it (half of the backward pass) are skipped."""
+    half = _inner(f, tuple(t.detach() for t in f), scale, oriented, backend)
+    return half + (half - half.detach())  # the value of <S, S>, twice the one-sided gradient
 
 
 class Fidelity:
@@ -76,7 +89,7 @@ class Fidelity:
             return ((x - self.target_vertices) ** 2).sum()
         src = _features(x, self.faces, self.oriented)
         cross = _inner(src, self.target, self.scale, self.oriented, self.backend)
-        return _inner(src, src, self.scale, self.oriented, self.backend) - 2 * cross + self.target_self
+        return _self_inner(src, self.scale, self.oriented, self.backend) - 2 * cross + self.target_self
 
 
 LANDMARK_FLOOR = 0.01  # L_unit >= K x (this x the shape's size)^2: landmarks that already coincide set no scale
