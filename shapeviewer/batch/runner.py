@@ -130,6 +130,14 @@ def _record_of_future(job: Job, future) -> JobRecord | None:
     return None
 
 
+def warm_up_words(reports: dict) -> str:
+    """The line for the workers' warm-up reports (address -> warm_up's dict)."""
+    seconds = max(r.get("seconds", 0.0) for r in reports.values())
+    counts = [r.get("compiled", 0) for r in reports.values()]  # None: built for CUDA, not counted
+    built = "" if None in counts else f", {sum(counts)} KeOps formulas compiled"
+    return f"workers: {len(reports)} ready; warm-up {seconds:.1f} s{built}"
+
+
 def run_jobs(client, jobs: list[Job], args, keops_cache: str | None = None, progress: Progress | None = None,
              say: Callable[[str], None] | None = None) -> list[JobRecord]:  # fmt: skip
     """Run every job not finished yet; the records of all ``jobs``, in their order.
@@ -159,9 +167,7 @@ def run_jobs(client, jobs: list[Job], args, keops_cache: str | None = None, prog
         client.register_plugin(BatchWorkerSetup(keops_cache, (first.source, first.target, args)))
         reports = client.run(warm_up_report)
         if reports:
-            seconds = max(r.get("seconds", 0.0) for r in reports.values())
-            compiled = sum(r.get("compiled", 0) for r in reports.values())
-            say(f"workers: {len(reports)} ready; warm-up {seconds:.1f} s, {compiled} KeOps formulas compiled")
+            say(warm_up_words(reports))
         by_key = {}
         for job in todo:
             future = client.submit(run_job, job, args, stop_name, key=f"shapeviewer-{job.name}-{token}", pure=False)

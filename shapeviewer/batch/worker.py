@@ -284,7 +284,8 @@ def _machine_lock(folder: Path):
 
 def warm_up(source: Path, target: Path, args) -> dict:
     """Evaluate the batch's loss and gradient once on (source, target): every formula a job needs is then
-    compiled (KeOps) and loaded. Returns seconds taken, formulas compiled and an error message if any."""
+    compiled (KeOps) and loaded. Returns seconds taken, formulas compiled (None on CUDA, whose KeOps builds
+    are not counted) and an error message if any."""
     from ..cli import input_error_message, registration_settings
     from ..core.keops_compile import compiled_count
     from ..core.registration import Registration
@@ -297,17 +298,20 @@ def warm_up(source: Path, target: Path, args) -> dict:
 
         keops_importable()  # loads KeOps as the core does (quietly), with its compilations counted
     before = compiled_count()
-    error = ""
+    error, on_gpu = "", False
     try:
         settings = registration_settings(args)
         settings.iterations = 0
         s, t = read_mesh(source), read_mesh(target)
         mask = load_mask(args.mask, s.n_vertices) if args.mask is not None else None
-        for _ in Registration((s.vertices, s.faces), (t.vertices, t.faces), settings, mask).run():
+        registration = Registration((s.vertices, s.faces), (t.vertices, t.faces), settings, mask)
+        on_gpu = registration.model.device.type == "cuda"
+        for _ in registration.run():
             pass
     except Exception as exc:  # noqa: BLE001  the jobs report their own errors; this is only a warm-up
         error = one_line(input_error_message(exc) or f"{type(exc).__name__}: {exc}")
-    return {"seconds": time.perf_counter() - start, "compiled": compiled_count() - before, "error": error}
+    compiled = None if on_gpu else compiled_count() - before
+    return {"seconds": time.perf_counter() - start, "compiled": compiled, "error": error}
 
 
 class BatchWorkerSetup(WorkerPlugin):

@@ -5,6 +5,7 @@ import copy
 import os
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,33 @@ def test_gpu_workers_get_the_batch_environment_over_the_shells(stand_in_dask_cud
     assert seen == {"KEOPS_CACHE_FOLDER": cache, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "0"}
     assert os.environ["KEOPS_CACHE_FOLDER"] == str(tmp_path / "shell-cache")
     assert os.environ["OMP_NUM_THREADS"] == "16"
+
+
+def test_a_warm_up_on_cuda_does_not_claim_a_formula_count(monkeypatch, data_dir, tmp_path):
+    """KeOps' CUDA builds are not counted (only its CPU compilations are): the warm-up line gives no count
+    there, where it said '0 KeOps formulas compiled' after 20 s of building on an H100."""
+    import types
+
+    import torch
+
+    from shapeviewer.batch import worker
+    from shapeviewer.batch.runner import warm_up_words
+    from shapeviewer.cli import build_parser
+    from shapeviewer.core import registration
+
+    class OnCuda:
+        def __init__(self, *args, **kwargs):
+            self.model = types.SimpleNamespace(device=torch.device("cuda", 0))
+
+        def run(self):
+            return iter(())
+
+    monkeypatch.setattr(registration, "Registration", OnCuda)
+    finger = str(data_dir / "finger0.ply")
+    command = ["batch", "template", finger, finger, "--out", str(tmp_path), "--backend", "torch"]
+    args = build_parser().parse_args(command)
+    report = worker.warm_up(Path(finger), Path(finger), args)
+    assert report["compiled"] is None and report["error"] == ""
+    assert warm_up_words({"a": report}) == f"workers: 1 ready; warm-up {report['seconds']:.1f} s"
+    on_cpu = {"a": {"seconds": 3.0, "compiled": 2}, "b": {"seconds": 4.0, "compiled": 0}}
+    assert warm_up_words(on_cpu) == "workers: 2 ready; warm-up 4.0 s, 2 KeOps formulas compiled"
