@@ -11,6 +11,7 @@ against the mesh), :func:`plan_blocks` says None and the full sum is as cheap.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -59,11 +60,11 @@ def plan_blocks(c1: torch.Tensor, c2: torch.Tensor, scale: float) -> Blocks | No
         return None
     with torch.no_grad():
         side, cutoff = CELL * scale, CUTOFF * scale
-        reach = int(torch.ceil(torch.tensor(cutoff / side)))
+        reach = math.ceil(CUTOFF / CELL)  # cells a near pair may lie apart, per axis
         origin = torch.minimum(c1.min(0).values, c2.min(0).values)
         top = torch.maximum(c1.max(0).values, c2.max(0).values)
         base = int(((top - origin) / side).floor().max()) + 2 * reach + 2
-        if base**3 >= 2**62:  # more cells than keys: a scale this small keeps almost nothing anyway
+        if base**3 >= 2**62:  # cell keys would overflow (over a million cells a side): the plain reduction
             return None
         u1, n1, order1 = _cells(c1, origin, side, base, reach)
         u2, n2, order2 = _cells(c2, origin, side, base, reach)
