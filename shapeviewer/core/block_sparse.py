@@ -20,6 +20,7 @@ CUTOFF = 4.0  # in units of the scale: the kernel is below exp(-16) beyond
 CELL = 1.0  # cell side, in units of the scale (smaller: fewer far pairs visited, more blocks)
 MIN_PAIRS = 10**8  # fewer pairs of points: the full reduction is fast enough, no plan
 MAX_KEPT = 0.5  # a plan that keeps more than this fraction of the pairs is not worth its sorting
+LOOKUPS = 2**22  # cell keys looked up at once while planning (about 100 MB of temporaries)
 
 
 @dataclass
@@ -53,6 +54,20 @@ def _ranges(counts: torch.Tensor) -> torch.Tensor:
     return torch.stack((ends - counts, ends), 1)
 
 
+def _near_cell_pairs(u1: torch.Tensor, u2: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(i, j): the cells u1[i], u2[j] (sorted keys) whose keys differ by one of ``shift``, grouped by i; the
+    look-ups go by chunks of cells of u1, at most LOOKUPS keys at a time (memory)."""
+    rows = max(1, LOOKUPS // len(shift))
+    found_i, found_j = [], []
+    for start in range(0, len(u1), rows):
+        wanted = u1[start : start + rows, None] + shift[None, :]
+        found = torch.searchsorted(u2, wanted.reshape(-1)).clamp(max=len(u2) - 1).view(wanted.shape)
+        rows_hit, cols_hit = torch.nonzero(u2[found] == wanted, as_tuple=True)  # row-major: grouped by i
+        found_i.append(rows_hit + start)
+        found_j.append(found[rows_hit, cols_hit])
+    return torch.cat(found_i), torch.cat(found_j)
+
+
 def plan_blocks(c1: torch.Tensor, c2: torch.Tensor, scale: float) -> Blocks | None:
     """The block-sparse plan for sum_ij f(c1_i, c2_j) exp(-|c1_i - c2_j|^2 / scale^2), or None where the full
     reduction is as good (few points, or most cell pairs near)."""
@@ -63,18 +78,15 @@ def plan_blocks(c1: torch.Tensor, c2: torch.Tensor, scale: float) -> Blocks | No
         reach = math.ceil(CUTOFF / CELL)  # cells a near pair may lie apart, per axis
         origin = torch.minimum(c1.min(0).values, c2.min(0).values)
         top = torch.maximum(c1.max(0).values, c2.max(0).values)
+        if not bool(torch.isfinite(top - origin).all()):  # a blown-up trial step: the plain sum says NaN
+            return None
         base = int(((top - origin) / side).floor().max()) + 2 * reach + 2
         if base**3 >= 2**62:  # cell keys would overflow (over a million cells a side): the plain reduction
             return None
         u1, n1, order1 = _cells(c1, origin, side, base, reach)
         u2, n2, order2 = _cells(c2, origin, side, base, reach)
         offsets = _near_offsets(reach, side, cutoff, c1.device)
-        shift = (offsets[:, 0] * base + offsets[:, 1]) * base + offsets[:, 2]
-        wanted = (u1[:, None] + shift[None, :]).reshape(-1)  # grouped by cell of c1
-        found = torch.searchsorted(u2, wanted).clamp(max=len(u2) - 1)
-        hit = u2[found] == wanted
-        i = torch.arange(len(u1), device=c1.device).repeat_interleave(len(shift))[hit]
-        j = found[hit]
+        i, j = _near_cell_pairs(u1, u2, (offsets[:, 0] * base + offsets[:, 1]) * base + offsets[:, 2])
         kept = float((n1[i].double() * n2[j].double()).sum()) / (len(c1) * len(c2))
         if kept > MAX_KEPT:
             return None

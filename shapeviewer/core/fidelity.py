@@ -52,7 +52,8 @@ def _inner(f1, f2, scale: float, oriented: bool, backend: str) -> torch.Tensor:
 
 def _self_inner(f, scale: float, oriented: bool, backend: str) -> torch.Tensor:
     """<S, S> with its gradient through one side only, doubled: the sum is symmetric in i and j, so the other
-    side's gradient is the same, and the reductions for it (half of the backward pass) are skipped."""
+    side's gradient is the same, and the reductions for it (half of the backward pass) are skipped.
+    First order only: a second derivative of this (none is taken) would miss the cross block."""
     half = _inner(f, tuple(t.detach() for t in f), scale, oriented, backend)
     return half + (half - half.detach())  # the value of <S, S>, twice the one-sided gradient
 

@@ -67,6 +67,25 @@ def test_no_plan_where_it_would_not_pay(any_size, monkeypatch):
     assert plan_blocks(x, x, 0.02) is None  # 640,000 pairs: the full reduction is fast enough
 
 
+def test_a_plan_made_in_small_chunks_is_the_same_plan(any_size, monkeypatch):
+    """Cells are looked up by chunks (memory at a million cells); the chunks change nothing."""
+    x, y = surface_points(2000, 3), surface_points(1500, 4)
+    whole = plan_blocks(x, y, 0.04)
+    monkeypatch.setattr(block_sparse, "LOOKUPS", 1000)  # a few cells of x per chunk
+    chunked = plan_blocks(x, y, 0.04)
+    assert chunked.kept == whole.kept
+    assert all(torch.equal(a, b) for a, b in zip(chunked.ranges, whole.ranges, strict=True))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_blown_up_trial_step_gets_no_plan(any_size, bad):
+    """A non-finite point (an L-BFGS trial step that blew up) leaves the data term to the plain sum, whose NaN
+    the line search steps back from; planning must not raise."""
+    x = surface_points(500, 5)
+    x[7, 1] = bad
+    assert plan_blocks(x, surface_points(400, 6), 0.05) is None
+
+
 def fit_and_gradient(fid: Fidelity, x: torch.Tensor) -> tuple[float, torch.Tensor]:
     x = x.clone().requires_grad_()
     value = fid(x)
