@@ -74,18 +74,13 @@ def check_gpu() -> int:
 
 @contextlib.contextmanager
 def _worker_environment(env: dict) -> Iterator[None]:
-    """``env`` for the worker processes that nannies start while inside: in Dask's nanny config, which a
-    nanny adds to its worker's environment, and in this process's environment, which the config yields to
-    (a shell's KEOPS_CACHE_FOLDER or OMP_NUM_THREADS would otherwise win) and which workers inherit.
-    Both are restored on the way out."""
-    import dask
-
-    key = "distributed.nanny.environ"  # what ``env=`` gives a LocalCluster's workers
+    """``env`` in this process's environment while inside, which the worker processes its nannies start
+    inherit (restarted ones too); restored on the way out. Dask's ``distributed.nanny.environ`` config would
+    not do: it yields to variables already set (a shell's KEOPS_CACHE_FOLDER or OMP_NUM_THREADS)."""
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
-        with dask.config.set({key: {**dask.config.get(key, {}), **env}}):
-            yield
+        yield
     finally:
         for name, value in saved.items():
             if value is None:
@@ -119,8 +114,8 @@ def open_cluster(scheduler: str | None = None, workers: int | None = None, gpu: 
             count = check_gpu()
             from dask_cuda import LocalCUDACluster
 
-            # dask-cuda gives each worker an env of its CUDA_VISIBLE_DEVICES only: ours go through the config
-            # and the environment that every nanny reads as it starts (restarted workers too), for the cluster's life
+            # dask-cuda gives each worker an env of its CUDA_VISIBLE_DEVICES only: ours are inherited from
+            # this process's environment, set for the cluster's life
             stack.enter_context(_worker_environment(worker_env))
             cluster = LocalCUDACluster(threads_per_worker=1, silence_logs=logging.ERROR, dashboard_address=":0",
                                        preload=[__name__])  # fmt: skip

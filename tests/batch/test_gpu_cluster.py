@@ -42,6 +42,7 @@ def worker_environment() -> dict:
 
 def test_gpu_workers_get_the_keops_cache_and_one_thread(stand_in_dask_cuda, tmp_path):
     cache = str(tmp_path / "keops")
+    before = worker_environment()
     with batch_cluster.open_cluster(gpu=True, env={"KEOPS_CACHE_FOLDER": cache}) as cluster:
         assert "one per GPU" in cluster.where
         cluster.client.wait_for_workers(1, timeout=120)
@@ -50,6 +51,7 @@ def test_gpu_workers_get_the_keops_cache_and_one_thread(stand_in_dask_cuda, tmp_
     import dask
 
     assert "KEOPS_CACHE_FOLDER" not in dask.config.get("distributed.nanny.environ", {})  # the config is back
+    assert worker_environment() == before  # and so is this process's environment
 
 
 def test_gpu_workers_get_the_batch_environment_over_the_shells(stand_in_dask_cuda, tmp_path, monkeypatch):

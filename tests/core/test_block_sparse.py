@@ -77,6 +77,13 @@ def test_a_plan_made_in_small_chunks_is_the_same_plan(any_size, monkeypatch):
     assert all(torch.equal(a, b) for a, b in zip(chunked.ranges, whole.ranges, strict=True))
 
 
+def test_the_self_term_sorts_its_points_once_with_the_same_plan(any_size):
+    x = surface_points(1500, 7)
+    shared, copied = plan_blocks(x, x, 0.05), plan_blocks(x, x.clone(), 0.05)
+    assert shared.kept == copied.kept
+    assert all(torch.equal(a, b) for a, b in zip(shared.ranges, copied.ranges, strict=True))
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_a_blown_up_trial_step_gets_no_plan(any_size, bad):
     """A non-finite point (an L-BFGS trial step that blew up) leaves the data term to the plain sum, whose NaN
