@@ -6,6 +6,9 @@ as shapeviewer's) by a differentiable shooting, then its gradient in p0. Meshes 
 here, so neither pyvista nor mesh files are needed. Runs on CUDA when available, else on the CPU:
     .venv/bin/python benchmarks/gpu_cometric.py [--sizes 2000 5000 21000] [--steps 10] [--repeats 3]
     .venv/bin/python benchmarks/gpu_cometric.py --sizes 500 --repeats 1        # a quick CPU check
+    .venv/bin/python benchmarks/gpu_cometric.py --sizes 2000 --as-on-gpu       # GPU's operation counts, on a CPU
+On a GPU these small iterations are bound by kernel launches and synchronisations, not arithmetic: the
+counts of KeOps reductions, host reads and torch operations say where the time goes.
 LDDMM and normalized iterations alternate, so that drifts of the machine hit both alike.
 """
 
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -83,6 +87,8 @@ class Problem:
         kernel = parse_kernel(f"cauchy({0.15 * size:.4g})")  # shapeviewer's default kernel
         sinkhorn = SinkhornSettings(linear_solver=args.linear_solver)
         self.cometric = make_cometric(cometric, kernel, args.backend, self.mu, sinkhorn)
+        if cometric == "normalized" and args.as_on_gpu:
+            self.cometric.solver.read_residuals = False
         self.fidelity = Fidelity("varifold", self.faces, target, self.faces, 0.1 * size, args.backend)
         self.steps, self.integrator = args.steps, args.integrator
         with torch.no_grad():
@@ -91,6 +97,10 @@ class Problem:
         generator = torch.Generator().manual_seed(0)
         scale = float(self._translation(size).norm(dim=1).mean())
         self.p0 = (0.05 * scale * torch.randn(self.q0.shape, generator=generator, dtype=dtype)).to(device)
+        # each evaluation moves p0 by 1% of its size along this, as an optimiser's steps would: the Sinkhorn
+        # warm starts then need their Newton steps, as in a registration (the same p0 again would not)
+        self.direction = (0.0005 * scale * torch.randn(self.q0.shape, generator=generator, dtype=dtype)).to(device)
+        self.evaluations = 0
 
     def _translation(self, size: float) -> torch.Tensor:
         """Momenta that (nearly) translate the source by its size along x, as shapeviewer's energy unit."""
@@ -105,9 +115,13 @@ class Problem:
         with torch.enable_grad():  # the Sinkhorn solve may need autograd hooks
             return self.cometric.hamiltonian(self.q0, p)
 
+    def next_momenta(self) -> torch.Tensor:
+        self.evaluations += 1
+        return (self.p0 + self.evaluations * self.direction).requires_grad_()
+
     def iteration(self) -> float:
         """Loss and gradient in p0, as one L-BFGS evaluation of shapeviewer's registration."""
-        p = self.p0.clone().requires_grad_()
+        p = self.next_momenta()
         traj = shoot(self.cometric, self.q0, p, self.steps, self.integrator, create_graph=True)
         loss = GAMMA * self._hamiltonian(p) / self.h_unit + self.fidelity(traj.q[-1]) / self.d0
         torch.autograd.grad(loss, p)
@@ -115,7 +129,7 @@ class Problem:
 
     def shooting_counts(self, counter: Counter) -> tuple[dict, dict]:
         """(forward, backward) counts of one differentiable shooting and the gradient of its end points."""
-        p = self.p0.clone().requires_grad_()
+        p = self.next_momenta()
         with counter.counting() as forward:
             traj = shoot(self.cometric, self.q0, p, self.steps, self.integrator, create_graph=True)
         with counter.counting() as backward:
@@ -123,9 +137,25 @@ class Problem:
         return forward, backward
 
 
+class _TorchOps(TorchDispatchMode):
+    """Counts torch operations that launch a kernel on a GPU: views and bare allocations are left out."""
+
+    FREE = ("empty", "empty_strided", "detach", "lift_fresh", "alias")
+
+    def __init__(self, counts: collections.Counter):
+        super().__init__()
+        self.counts = counts
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if not func.is_view and func.overloadpacket.__name__ not in self.FREE:
+            self.counts["torch"] += 1
+        return func(*args, **(kwargs or {}))
+
+
 class Counter:
-    """Counts, while ``counting``, KeOps reductions (every Genred run, autograd's included) and host reads
-    of tensor values (item, float, bool, tolist, torch.equal: each a synchronisation on a GPU)."""
+    """Counts, while ``counting``, KeOps reductions (every Genred run, autograd's included), host reads
+    of tensor values (item, float, bool, tolist, torch.equal: each a synchronisation on a GPU) and torch
+    operations that launch a kernel (on a GPU each costs a launch, whatever its size)."""
 
     READS = ("__bool__", "item", "__float__", "tolist")
 
@@ -141,7 +171,8 @@ class Counter:
             setattr(torch.Tensor, name, _counted(method, counts, "host"))
         torch.equal = _counted(equal, counts, "host")
         try:
-            yield counts
+            with _TorchOps(counts):
+                yield counts
         finally:
             if base is not None:
                 base._forward = forward
@@ -193,6 +224,7 @@ def measure(n: int, args, device: torch.device, counter: Counter) -> dict:
             "keops_backward": backward["keops"] / args.steps,
             "host_forward": forward["host"] / args.steps,
             "host_backward": backward["host"] / args.steps,
+            "torch": (forward["torch"] + backward["torch"]) / args.steps,
         }
     op = problems["normalized"].cometric.solver.new_operator(problems["normalized"].q0)
     out["operator"] = "dense" if op.dense else "keops"
@@ -210,12 +242,19 @@ def main() -> None:
     parser.add_argument("--backend", default="keops", help="keops (the GPU path) or torch (dense)")
     parser.add_argument("--linear-solver", default="chebyshev", choices=["chebyshev", "cg"])
     parser.add_argument(
+        "--as-on-gpu", action="store_true",
+        help="on a CPU, solve the Sinkhorn systems as on a GPU (no host reads, fixed step counts, K_q in one "
+        "block): the ops column then counts what a GPU would launch, but for a CPU's column-wise products",
+    )  # fmt: skip
+    parser.add_argument(
         "--dense-operator-mb", type=float, default=None,
         help="largest dense K_q (MiB) for the Sinkhorn solves (default: shapeviewer's, "
         f"{backends.OPERATOR_DENSE_BYTES / 2**20:.0f}); beyond it they are KeOps reductions",
     )  # fmt: skip
     a = parser.parse_args()
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device)
+    if a.as_on_gpu:
+        backends._CPU_BLOCK_ENTRIES = 2**62  # K_q in one block, as on a GPU
     if a.dense_operator_mb is not None:
         backends.OPERATOR_DENSE_BYTES = int(a.dense_operator_mb * 2**20)
     if a.backend == "keops" and not backends.keops_usable():
@@ -223,9 +262,11 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"{name}, torch {torch.__version__}; {a.backend}, {a.dtype}, {a.steps} {a.integrator} steps, "
           f"Sinkhorn systems by {a.linear_solver}; median of {a.repeats} iterations")  # fmt: skip
-    print("KeOps = KeOps reductions, host = host reads (GPU syncs), per shooting step, forward + backward")
+    print("KeOps = KeOps reductions, host = host reads (GPU syncs), per shooting step, forward + backward;")
+    print("ops = torch operations that launch a GPU kernel, per shooting step, forward and backward together")
     print(f"{'N':>6} {'LDDMM s':>8} {'normal. s':>9} {'ratio':>6} {'K_q op':>6} "
-          f"{'LDDMM KeOps':>12} {'normal. KeOps':>14} {'normal. host':>13}")  # fmt: skip
+          f"{'LDDMM KeOps':>12} {'normal. KeOps':>14} {'normal. host':>13} "
+          f"{'LDDMM ops':>9} {'normal. ops':>11}")  # fmt: skip
     counter = Counter()
     for n in a.sizes:
         r = measure(n, a, device, counter)
@@ -234,7 +275,8 @@ def main() -> None:
         print(f"{r['n']:>6} {plain['seconds']:>8.3f} {norm['seconds']:>9.3f} {ratio:>6.2f} "
               f"{r['operator']:>6} {plain['keops_forward']:>5.1f} + {plain['keops_backward']:<4.1f} "
               f"{norm['keops_forward']:>6.1f} + {norm['keops_backward']:<5.1f} "
-              f"{norm['host_forward']:>5.1f} + {norm['host_backward']:<5.1f}", flush=True)  # fmt: skip
+              f"{norm['host_forward']:>5.1f} + {norm['host_backward']:<5.1f} "
+              f"{plain['torch']:>9.0f} {norm['torch']:>11.0f}", flush=True)  # fmt: skip
         if device.type == "cuda":
             print(f"{'':>6} peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB")
             torch.cuda.reset_peak_memory_stats(device)

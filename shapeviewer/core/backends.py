@@ -319,14 +319,20 @@ def operator_matrix(kernel: Kernel, q: torch.Tensor) -> torch.Tensor:
     """K_q (n, n), no autograd, the diagonal from exactly |q_i - q_i|^2 = 0; in row blocks on a CPU."""
     n = len(q)
     rows = n if q.device.type != "cpu" else max(64, _CPU_BLOCK_ENTRIES // max(n, 1))
-    out = torch.empty(n, n, dtype=q.dtype, device=q.device)
     with torch.no_grad():
         sq = (q * q).sum(-1)
+        if rows >= n:  # one block: no copy into a result
+            return _operator_rows(kernel, q, sq, 0, n)
+        out = torch.empty(n, n, dtype=q.dtype, device=q.device)
         for start in range(0, n, rows):
-            d2 = torch.addmm(sq[start : start + rows, None], q[start : start + rows], q.T, alpha=-2.0)
-            d2.add_(sq[None, :]).clamp_(min=0.0).diagonal(offset=start).zero_()
-            out[start : start + rows] = kernel.of_squared_distance(d2, _torch_safe_sqrt)
+            out[start : start + rows] = _operator_rows(kernel, q, sq, start, rows)
     return out
+
+
+def _operator_rows(kernel: Kernel, q: torch.Tensor, sq: torch.Tensor, start: int, rows: int) -> torch.Tensor:
+    d2 = torch.addmm(sq[start : start + rows, None], q[start : start + rows], q.T, alpha=-2.0)
+    d2.add_(sq[None, :]).clamp_(min=0.0).diagonal(offset=start).zero_()
+    return kernel.of_squared_distance(d2, _torch_safe_sqrt)
 
 
 class ScalarKernelOperator:
@@ -347,6 +353,13 @@ class ScalarKernelOperator:
     def dense(self) -> bool:
         """True when products are dense matrix products (no KeOps reduction, no host synchronisation)."""
         return self._matrix is not None
+
+    def scaled_matrix(self, e: torch.Tensor, alpha: float, shift: float, out: torch.Tensor | None = None):
+        """alpha diag(e) K_q diag(e) + shift I, for a dense operator, written into ``out`` (n, n) if given."""
+        with torch.no_grad():
+            out = torch.mul(self._matrix, e[:, None], out=out).mul_(alpha * e)
+            out.diagonal().add_(shift)
+        return out
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         self.matvecs += 1

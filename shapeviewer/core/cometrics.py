@@ -12,7 +12,6 @@ from torch.autograd.function import once_differentiable
 
 from .backends import (
     hamiltonian_reduction,
-    kernel_gradient,
     kernel_product,
     weighted_kernel_gradient,
     weighted_kernel_gradient_vjp,
@@ -135,52 +134,58 @@ class _ConvergedField(torch.autograd.Function):
         m = lam[:, None] * p
         big_m = op(m)
         g = (p * big_m).sum(1)
-        w = solver.solve_adjoint(op, lam, mu, 1.0 / lam, lam * g, solver.linear_rtol(q.dtype), warm=True)
+        w = solver.solve_adjoint(op, lam, mu, None, lam * g, solver.linear_rtol(q.dtype), warm=True)
         a, b = _pairing(m, w * lam, lam * mu)
         dh_dq = weighted_kernel_gradient(cometric.kernel, q, a, b, cometric.backend)
         solver.stats.matvecs += op.matvecs - before
         ctx.cometric = cometric
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(q, p, lam, big_m, w)
+        ctx.save_for_backward(q, p, lam, big_m, w, g, a, b)
         return lam[:, None] * big_m, dh_dq, lam
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dh_dp_bar, dh_dq_bar, lam_bar):
-        q, p, lam, big_m, w = ctx.saved_tensors
+        """Written with fused operations (addcmul) where they save a kernel launch: on a GPU these small
+        vector operations, not the arithmetic, set the cost."""
+        q, p, lam, big_m, w, g, a, b = ctx.saved_tensors
         cometric = ctx.cometric
         solver, mu, kernel, backend = cometric.solver, cometric.mu, cometric.kernel, cometric.backend
         op = solver.new_operator(q)  # the backward visits the stages in reverse: rarely the last operator
         before = op.matvecs
         rtol = solver.linear_rtol(q.dtype, for_loss_gradient=True)
-        c, m, u, v = 1.0 / lam, lam[:, None] * p, w * lam, lam * mu
-        lam_bar = torch.zeros_like(lam) if lam_bar is None else lam_bar.clone()
-        q_bar, m_bar, u_bar, big_m_bar = torch.zeros_like(q), torch.zeros_like(m), torch.zeros_like(u), 0.0
+        m, u, v = a[:, :3], a[:, 3], a[:, 4]
         if dh_dq_bar is not None:  # dH/dq = F(q, a, b), a = [m, u, v], b = [m, -v, -u]
-            q_bar, a_bar, b_bar = weighted_kernel_gradient_vjp(kernel, q, *_pairing(m, u, v), dh_dq_bar, backend)
+            q_bar, a_bar, b_bar = weighted_kernel_gradient_vjp(kernel, q, a, b, dh_dq_bar, backend)
             m_bar = a_bar[:, :3] + b_bar[:, :3]
             u_bar = a_bar[:, 3] - b_bar[:, 4]
-            lam_bar += w * u_bar + mu * (a_bar[:, 4] - b_bar[:, 3])
-        if dh_dp_bar is not None:  # dH/dp = lambda M
-            big_m_bar = lam[:, None] * dh_dp_bar
-            lam_bar += (dh_dp_bar * big_m).sum(1)
-        # w = J^{-T} (lambda g), J^T w = w + v K(w / c): as in the Sinkhorn adjoint's backward
-        z = solver.solve_direct(op, lam, mu, c, lam * u_bar, rtol, warm=True) if dh_dq_bar is not None else u_bar
-        r, t = z * v, w / c
-        lam_bar += (p * big_m).sum(1) * z
-        big_m_bar = big_m_bar + (lam * z)[:, None] * p
-        products = op(torch.cat([r[:, None], t[:, None], big_m_bar], 1))  # K [r, t, M_bar] in one go
-        dl_dc = -products[:, 0] * t / c
-        lam_bar -= mu * (z * products[:, 1] + op(dl_dc))
-        # M = K m, m = lambda p
-        m_bar = m_bar + products[:, 2:]
-        p_bar = lam[:, None] * m_bar + (lam * z)[:, None] * big_m
-        lam_bar += (p * m_bar).sum(1)
+            v_bar = a_bar[:, 4] - b_bar[:, 3]
+            # w = J^{-T} (lambda g), J^T w = w + v K(w lambda): as in the Sinkhorn adjoint's backward
+            z = solver.solve_direct(op, lam, mu, None, lam * u_bar, rtol, warm=True)
+        else:
+            q_bar, m_bar = torch.zeros_like(q), torch.zeros_like(m)
+            u_bar = v_bar = z = torch.zeros_like(lam)
+        big_m_bar = torch.zeros_like(p) if dh_dp_bar is None else lam[:, None] * dh_dp_bar  # dH/dp = lambda M
+        lam_z = lam * z
+        big_m_bar = torch.addcmul(big_m_bar, lam_z[:, None], p)
+        r = z * v
+        products = op(torch.cat([r[:, None], u[:, None], big_m_bar], 1))  # K [r, u, M_bar] in one go
+        dl_dc_neg = products[:, 0] * u * lam  # minus dL/dc, c = K(lambda mu) = 1 / lambda
+        m_bar = m_bar + products[:, 2:]  # M = K m
+        p_bar = torch.addcmul(lam[:, None] * m_bar, lam_z[:, None], big_m)  # m = lambda p
+        # dL/dlambda: through m, M_bar's p-term, w's right-hand side, u, v and c
+        through_v = torch.addcmul(v_bar + op(dl_dc_neg), z, products[:, 1], value=-1.0)
+        through_m = p * m_bar if dh_dp_bar is None else torch.addcmul(p * m_bar, dh_dp_bar, big_m)
+        total = torch.addcmul(through_m.sum(1), mu, through_v)
+        total = torch.addcmul(torch.addcmul(total, g, z), w, u_bar)
+        if lam_bar is not None:
+            total = total + lam_bar
         if ctx.needs_input_grad[0]:  # lambda(q), then every path to q in one reduction
-            w_lam = solver.solve_adjoint(op, lam, mu, c, lam_bar * lam, rtol, warm=True) * lam
-            big_u = torch.cat([-r[:, None], -(dl_dc + w_lam)[:, None], big_m_bar], 1)
+            w_lam = solver.solve_adjoint(op, lam, mu, None, total * lam, rtol, warm=True) * lam
+            left = torch.cat([-r[:, None], (dl_dc_neg - w_lam)[:, None], big_m_bar, u[:, None], v[:, None], m], 1)
+            right = torch.cat([left[:, 5:], left[:, :5]], 1)
             with torch.no_grad():
-                q_bar = q_bar + kernel_gradient(kernel, q, big_u, torch.cat([t[:, None], v[:, None], m], 1), backend)
+                q_bar = q_bar + weighted_kernel_gradient(kernel, q, left, right, backend)
         solver.stats.matvecs += op.matvecs - before
         return (q_bar if ctx.needs_input_grad[0] else None), (p_bar if ctx.needs_input_grad[1] else None), None
 

@@ -86,6 +86,9 @@ def shoot(
             if s is None:
                 new_state.append(None)
                 continue
+            if len(stages) == 1:  # Euler: one fused operation (on a GPU each operation is a kernel launch)
+                new_state.append(torch.add(s, stages[0][i], alpha=dt))
+                continue
             incr = sum(w * k[i] for w, k in zip(weights, stages, strict=True))
             new_state.append(s + dt * incr)
         if not create_graph:

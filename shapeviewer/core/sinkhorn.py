@@ -22,7 +22,13 @@ from torch.autograd.function import once_differentiable
 
 from .backends import ScalarKernelOperator, kernel_gradient, kernel_product
 from .kernels import Kernel
-from .linear_solvers import chebyshev, chebyshev_iterations, conjugate_gradient
+from .linear_solvers import (
+    augmented_iteration_matrix,
+    chebyshev,
+    chebyshev_augmented,
+    chebyshev_iterations,
+    conjugate_gradient,
+)
 
 LINEAR_SOLVERS = ("chebyshev", "cg")
 
@@ -66,7 +72,7 @@ class SinkhornStats:
 
 def scaling_residual(lam: torch.Tensor, c: torch.Tensor) -> float:
     """max_i |lambda_i (K (lambda mu))_i - 1|."""
-    return float((lam * c - 1.0).abs().max())
+    return float(torch.linalg.vector_norm(torch.mul(lam, c).sub_(1.0), ord=math.inf))
 
 
 class SinkhornSolver:
@@ -74,7 +80,9 @@ class SinkhornSolver:
 
     ``read_residuals``: let a warm-started linear solve read its starting residual back (one host read) to
     shorten its run; None: only where reads are free, i.e. on a CPU or when K_q is a KeOps reduction
-    (KeOps synchronises after each one anyway). Otherwise the step count follows from the tolerance alone."""
+    (KeOps synchronises after each one anyway). Otherwise (a dense K_q on a GPU, where these small solves
+    are bound by kernel launches) a Chebyshev solve starts from 0 with the step count of its tolerance, on
+    its iteration matrix built once (one operation a step)."""
 
     def __init__(self, kernel: Kernel, backend: str, settings: SinkhornSettings, stats: SinkhornStats | None = None):
         if settings.linear_solver not in LINEAR_SOLVERS:
@@ -89,6 +97,11 @@ class SinkhornSolver:
         self._linear_warm: list[torch.Tensor] = []  # likewise for the derivatives' linear solves
         self._linear_index = 0
         self._operator: ScalarKernelOperator | None = None
+        # (key, value) pairs kept while the key is the same object: sqrt(mu), e at a fixed point lambda,
+        # the iteration matrix of (K_q, e)
+        self._sqrt_mu: tuple | None = None
+        self._fixed_point_e: tuple | None = None
+        self._iteration: tuple | None = None
 
     def operator(self, q: torch.Tensor, matrix: torch.Tensor | None = None) -> ScalarKernelOperator:
         """The detached K_q, shared by the solve and the adjoint solves at the same positions q;
@@ -129,7 +142,10 @@ class SinkhornSolver:
 
     def _symmetric_solve(self, op, e, b, rtol, warm: bool):
         """(I + E K E) y = b, E = diag(e), spectrum in [1, 2]; to |b - A y| <= rtol |b| (rtol |b - A y_0| from
-        a warm start y_0); ``warm``: start from the matching solve of the last run."""
+        a warm start y_0); ``warm``: start from the matching solve of the last run, where that shortens it
+        (CG, or Chebyshev reading its starting residual back; without the read, a fixed step count gains
+        nothing from a start but accuracy beyond rtol, at ten more operations)."""
+        warm = warm and (self.settings.linear_solver == "cg" or self._reads_residuals(op))
         k = self._linear_index
         x0 = self._linear_warm[k] if warm and k < len(self._linear_warm) else None
         x0 = x0 if x0 is not None and x0.shape == b.shape else None
@@ -140,7 +156,7 @@ class SinkhornSolver:
         if self.settings.linear_solver == "cg":
             y = conjugate_gradient(matvec, b, rtol, x0=x0)
         else:
-            y = self._chebyshev(op, matvec, b, rtol, x0)
+            y = self._chebyshev(op, e, matvec, b, rtol, x0)
         if warm:
             self._linear_warm[k : k + 1] = [y]
             self._linear_index = k + 1
@@ -151,18 +167,23 @@ class SinkhornSolver:
             return self.read_residuals
         return not op.dense or op.q.device.type == "cpu"
 
-    def _chebyshev(self, op, matvec, b, rtol, x0):
-        """Chebyshev on [1, 2] with the step count of ``rtol``; a warm start x0 is kept if its residual is
-        below |b| (decided on the device, or read back where reads are free, to shorten the run)."""
+    def _chebyshev(self, op, e, matvec, b, rtol, x0):
+        """Chebyshev on [1, 2] with the step count of ``rtol``. Reading residuals: shortened from a warm start
+        x0 by its residual, the start kept if below |b|. Not reading (a dense K_q on a GPU, bound by kernel
+        launches): from 0, on the iteration matrix I - 2/3 (I + E K E) built once, one operation a step."""
         iterations = chebyshev_iterations(rtol)
+        if not self._reads_residuals(op) and op.dense:
+            if self._iteration is None or self._iteration[0] is not op or self._iteration[1] is not e:
+                n, last = len(e), self._iteration[2] if self._iteration is not None else None
+                fits = last is not None and last.shape[0] == n + 1 and (last.dtype, last.device) == (e.dtype, e.device)
+                augmented = last if fits else augmented_iteration_matrix(n, e.dtype, e.device)  # reused memory
+                op.scaled_matrix(e, -2.0 / 3.0, 1.0 / 3.0, out=augmented[:n, :n])
+                self._iteration = (op, e, augmented)
+            return chebyshev_augmented(self._iteration[2], b, iterations)
         if x0 is None:
             return chebyshev(matvec, b, iterations)
         r0 = b - matvec(x0)
-        norms = torch.linalg.vector_norm(torch.stack([b, r0]), dim=1)
-        if not self._reads_residuals(op):
-            keep = norms[1] <= norms[0]
-            return chebyshev(matvec, b, iterations, torch.where(keep, x0, 0.0), torch.where(keep, r0, b))
-        b_norm, r_norm = norms.tolist()
+        b_norm, r_norm = torch.linalg.vector_norm(torch.stack([b, r0]), dim=1).tolist()
         if b_norm == 0.0:
             return torch.zeros_like(b)
         if not r_norm <= b_norm:  # a start worse than 0, or not finite: start from 0
@@ -172,16 +193,36 @@ class SinkhornSolver:
         return chebyshev(matvec, b, chebyshev_iterations(rtol * b_norm / r_norm), x0, r0)
 
     def solve_direct(self, op, lam, mu, c, r, rtol, warm: bool = False):
-        """J delta = r with J = I + diag(1/c) K diag(lambda mu)."""
-        e = (lam * mu / c).sqrt()
+        """J delta = r with J = I + diag(1/c) K diag(lambda mu); c None: at the fixed point (c = 1 / lambda)."""
+        e = self._symmetrisation(lam, mu, c)
+        if c is None:  # e c = sqrt(mu), 1 / c = lambda
+            y = self._symmetric_solve(op, e, self._sqrt(mu) * r, rtol, warm)
+            return r - lam * op(e * y)
         y = self._symmetric_solve(op, e, e * c * r, rtol, warm)
         return r - op(e * y) / c
 
     def solve_adjoint(self, op, lam, mu, c, g, rtol, warm: bool = False):
-        """J^T w = g."""
-        e = (lam * mu / c).sqrt()
+        """J^T w = g; c None: at the fixed point (c = 1 / lambda)."""
+        e = self._symmetrisation(lam, mu, c)
+        if c is None:  # w = c (g / c - e eta) = g - sqrt(mu) eta
+            eta = self._symmetric_solve(op, e, e * op(lam * g), rtol, warm)
+            return g - self._sqrt(mu) * eta
         eta = self._symmetric_solve(op, e, e * op(g / c), rtol, warm)
         return c * (g / c - e * eta)
+
+    def _symmetrisation(self, lam, mu, c):
+        """e = sqrt(lambda mu / c), = lambda sqrt(mu) at the fixed point (kept while lambda is the same tensor:
+        the solves of one backward stage share it, and with it their iteration matrix)."""
+        if c is not None:
+            return (lam * mu / c).sqrt()
+        if self._fixed_point_e is None or self._fixed_point_e[0] is not lam:
+            self._fixed_point_e = (lam, lam * self._sqrt(mu))
+        return self._fixed_point_e[1]
+
+    def _sqrt(self, mu):
+        if self._sqrt_mu is None or self._sqrt_mu[0] is not mu:
+            self._sqrt_mu = (mu, mu.sqrt())
+        return self._sqrt_mu[1]
 
     # -- the scaling itself --------------------------------------------------------------------
     def solve(self, q: torch.Tensor, mu: torch.Tensor, op: ScalarKernelOperator | None = None) -> torch.Tensor:
@@ -228,7 +269,7 @@ class SinkhornSolver:
         delta = self.solve_direct(op, lam, mu, c, phi, min(0.1, max(residual, self.linear_rtol(s.dtype))))
         step = 1.0
         while True:
-            s_new = s - step * delta
+            s_new = torch.add(s, delta, alpha=-step)
             lam_new = s_new.exp()
             c_new = op(lam_new * mu)
             new_residual = scaling_residual(lam_new, c_new)
@@ -290,8 +331,7 @@ class _AdjointSolve(torch.autograd.Function):
     def forward(ctx, q, lam, mu, g, solver, for_loss_gradient):
         op = solver.operator(q.detach())
         before = op.matvecs
-        c = 1.0 / lam  # = K_q(lam mu) at the fixed point
-        w = solver.solve_adjoint(op, lam, mu, c, g, solver.linear_rtol(g.dtype, for_loss_gradient), warm=True)
+        w = solver.solve_adjoint(op, lam, mu, None, g, solver.linear_rtol(g.dtype, for_loss_gradient), warm=True)
         solver.stats.matvecs += op.matvecs - before
         ctx.solver = solver
         ctx.save_for_backward(q, lam, mu, w)
@@ -306,12 +346,11 @@ class _AdjointSolve(torch.autograd.Function):
         solver = ctx.solver
         op = solver.operator(q)
         before = op.matvecs
-        a = lam * mu
-        c = 1.0 / lam  # = K_q a at the fixed point
-        z = solver.solve_direct(op, lam, mu, c, grad_w, solver.linear_rtol(grad_w.dtype, True), warm=True)
-        r, t = z * a, w / c  # <z, J^T w> = <z, w> + <r, K t>
+        a = lam * mu  # and 1 / lam = K_q a at the fixed point
+        z = solver.solve_direct(op, lam, mu, None, grad_w, solver.linear_rtol(grad_w.dtype, True), warm=True)
+        r, t = z * a, w * lam  # <z, J^T w> = <z, w> + <r, K t>
         k_r, k_t = op(torch.stack([r, t], 1)).unbind(1)  # one reduction for both
-        dl_dc = -k_r * t / c
+        dl_dc = -k_r * t * lam
         grad_lam = -mu * (z * k_t + op(dl_dc))
         grad_q = None
         if ctx.needs_input_grad[0]:

@@ -6,6 +6,7 @@ import contextlib
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from shapeviewer.core import backends
 from shapeviewer.core.backends import (
@@ -16,7 +17,12 @@ from shapeviewer.core.backends import (
 )
 from shapeviewer.core.cometrics import NormalizedCometric
 from shapeviewer.core.kernels import parse_kernel
-from shapeviewer.core.linear_solvers import chebyshev, chebyshev_iterations
+from shapeviewer.core.linear_solvers import (
+    augmented_iteration_matrix,
+    chebyshev,
+    chebyshev_augmented,
+    chebyshev_iterations,
+)
 from shapeviewer.core.shooting import shoot
 from shapeviewer.core.sinkhorn import SinkhornSettings, SinkhornSolver
 from tests.conftest import random_cloud
@@ -136,6 +142,55 @@ def test_chebyshev_from_a_warm_start_reduces_its_residual_by_the_bound():
         chebyshev(lambda v: a @ v, b, 3, x0=x0)
 
 
+class LaunchCount(TorchDispatchMode):
+    """Counts torch operations that would launch a GPU kernel (views and bare allocations left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if not func.is_view and func.overloadpacket.__name__ not in ("empty", "empty_strided", "detach"):
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def augmented(a: torch.Tensor) -> torch.Tensor:
+    """[[I - 2/3 A, .], [0, 1]] for :func:`chebyshev_augmented`."""
+    n = len(a)
+    out = augmented_iteration_matrix(n, a.dtype, a.device)
+    out[:n, :n] = torch.eye(n, dtype=a.dtype) - 2 / 3 * a
+    return out
+
+
+@pytest.mark.parametrize("iterations", [0, 1, 2, 5, 9])
+def test_augmented_chebyshev_has_the_iterates_of_the_two_term_form(iterations):
+    """Same x_k from [[I - 2/3 A, 2/3 b], [0, 1]] (three-term form) as from A (two-term form); the matrix
+    is reused for the next right-hand side."""
+    a = spd_with_spectrum_in_1_2(70, seed=4)
+    matrix = augmented(a)
+    for seed in (5, 6):
+        b = torch.randn(70, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        two_term = chebyshev(lambda v: a @ v, b, iterations)
+        three_term = chebyshev_augmented(matrix, b, iterations)
+        assert torch.allclose(three_term, two_term, rtol=0, atol=1e-12 * float(two_term.abs().max() + 1))
+    first = chebyshev_augmented(matrix, b, 1)
+    chebyshev_augmented(matrix, 2 * b, 3)
+    assert torch.equal(first, 2 / 3 * b)  # a result is not a view of the matrix's last column
+
+
+def test_an_augmented_chebyshev_step_launches_one_operation():
+    """On a GPU these solves are bound by launches: k steps cost k operations, where the two-term form's
+    cost 7 (k - 1) + 1."""
+    a = spd_with_spectrum_in_1_2(50, seed=6)
+    b, matrix = torch.randn(50, dtype=torch.float64), augmented(a)
+    for iterations in (4, 9):
+        with LaunchCount() as counted:
+            x = chebyshev_augmented(matrix, b, iterations)
+        assert counted.count <= iterations
+        assert float(torch.linalg.vector_norm(b - a @ x)) <= 1 / 99 * float(torch.linalg.vector_norm(b))  # T_4(3)
+
+
 def sinkhorn_jacobian(q, mu, lam):
     """J = I + diag(1/c) K diag(lambda mu), c = K (lambda mu), dense."""
     k = kernel_matrix(KERNEL, q, q)
@@ -155,9 +210,9 @@ def test_sinkhorn_linear_solves_equal_direct_solves(read_residuals, linear_solve
     g = torch.randn(90, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
     for _ in range(2):  # the second trajectory starts warm
         solver.begin_trajectory()
-        for scale in (1.0, 1.001):
-            direct = solver.solve_direct(op, lam, mu, c, scale * g, 1e-9, warm=True)
-            adjoint = solver.solve_adjoint(op, lam, mu, c, scale * g, 1e-9, warm=True)
+        for scale, at in ((1.0, c), (1.001, c), (1.0, None)):  # None: the fixed point's shortcut, c = 1 / lambda
+            direct = solver.solve_direct(op, lam, mu, at, scale * g, 1e-9, warm=True)
+            adjoint = solver.solve_adjoint(op, lam, mu, at, scale * g, 1e-9, warm=True)
             assert torch.allclose(direct, torch.linalg.solve(jac, scale * g), rtol=0, atol=1e-8 * float(g.norm()))
             assert torch.allclose(adjoint, torch.linalg.solve(jac.T, scale * g), rtol=0, atol=1e-8 * float(g.norm()))
 
@@ -194,15 +249,21 @@ def loss_gradient(cometric, q, p, steps=2):
 
 
 @pytest.mark.keops
-@pytest.mark.parametrize("keops_operator", [False, True])
-def test_fused_field_gradients_equal_autograd_through_the_fixed_point(monkeypatch, keops_operator):
-    """KeOps with the hand-written backward against dense autograd through 300 unrolled Sinkhorn iterations."""
+@pytest.mark.parametrize(
+    "keops_operator, as_on_gpu, zeros", [(False, False, 0), (True, False, 0), (False, True, 0), (False, True, 20)]
+)
+def test_fused_field_gradients_equal_autograd_through_the_fixed_point(monkeypatch, keops_operator, as_on_gpu, zeros):
+    """KeOps with the hand-written backward against dense autograd through 300 unrolled Sinkhorn iterations;
+    ``as_on_gpu``: the solves a GPU runs (no reads, dense iteration matrices); ``zeros``: mu = 0 there."""
     need_keops()
     if keops_operator:
         monkeypatch.setattr(backends, "OPERATOR_DENSE_BYTES", 0)
     q, mu = random_cloud(60, seed=10), masses(60)
-    p = 0.3 * random_cloud(60, seed=11) * mu[:, None]
+    mu[:zeros] = 0.0
+    p = 0.3 * random_cloud(60, seed=11) * (mu[:, None] + 0.1)
     fused = NormalizedCometric(KERNEL, "keops", mu, SinkhornSettings(tol=1e-12))
+    if as_on_gpu:
+        fused.solver.read_residuals = False
     unrolled = NormalizedCometric(KERNEL, "torch", mu, SinkhornSettings(iterations=300))
     got, want = loss_gradient(fused, q, p), loss_gradient(unrolled, q, p)
     assert float((got - want).abs().max() / want.abs().max()) < 1e-8
