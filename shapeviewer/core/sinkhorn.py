@@ -97,8 +97,8 @@ class SinkhornSolver:
         self._linear_warm: list[torch.Tensor] = []  # likewise for the derivatives' linear solves
         self._linear_index = 0
         self._operator: ScalarKernelOperator | None = None
-        # (key, value) pairs kept while the key is the same object: sqrt(mu), e at a fixed point lambda,
-        # the iteration matrix of (K_q, e)
+        # values kept while their keys are the same tensors, unchanged in place: sqrt(mu), e at a fixed
+        # point (lambda, mu), the iteration matrix of (K_q, e) (both internal, never changed in place)
         self._sqrt_mu: tuple | None = None
         self._fixed_point_e: tuple | None = None
         self._iteration: tuple | None = None
@@ -179,6 +179,7 @@ class SinkhornSolver:
                 augmented = last if fits else augmented_iteration_matrix(n, e.dtype, e.device)  # reused memory
                 op.scaled_matrix(e, -2.0 / 3.0, 1.0 / 3.0, out=augmented[:n, :n])
                 self._iteration = (op, e, augmented)
+            op.matvecs += max(iterations - 1, 0)  # products with K_q, inside the iteration matrix
             return chebyshev_augmented(self._iteration[2], b, iterations)
         if x0 is None:
             return chebyshev(matvec, b, iterations)
@@ -215,14 +216,14 @@ class SinkhornSolver:
         the solves of one backward stage share it, and with it their iteration matrix)."""
         if c is not None:
             return (lam * mu / c).sqrt()
-        if self._fixed_point_e is None or self._fixed_point_e[0] is not lam:
-            self._fixed_point_e = (lam, lam * self._sqrt(mu))
-        return self._fixed_point_e[1]
+        if not _kept_for(self._fixed_point_e, lam, mu):
+            self._fixed_point_e = (lam, mu, lam._version, mu._version, lam * self._sqrt(mu))
+        return self._fixed_point_e[-1]
 
     def _sqrt(self, mu):
-        if self._sqrt_mu is None or self._sqrt_mu[0] is not mu:
-            self._sqrt_mu = (mu, mu.sqrt())
-        return self._sqrt_mu[1]
+        if not _kept_for(self._sqrt_mu, mu):
+            self._sqrt_mu = (mu, mu._version, mu.sqrt())
+        return self._sqrt_mu[-1]
 
     # -- the scaling itself --------------------------------------------------------------------
     def solve(self, q: torch.Tensor, mu: torch.Tensor, op: ScalarKernelOperator | None = None) -> torch.Tensor:
@@ -266,7 +267,10 @@ class SinkhornSolver:
         """(s, lambda, c, residual) after s <- s - t J^{-1} Phi(s), Phi = s + log c, the step t halved until
         the residual decreases (Newton on this system almost never needs it); one host read per trial."""
         phi = s + c.log()
-        delta = self.solve_direct(op, lam, mu, c, phi, min(0.1, max(residual, self.linear_rtol(s.dtype))))
+        # The new residual is about rtol * residual + O(residual^2): rtol = residual keeps Newton quadratic,
+        # and near tol, rtol = tol / (2 residual) is enough to end with this step (a warm start's usual case)
+        rtol = min(0.1, max(residual, 0.5 * self.settings.tol / residual, self.linear_rtol(s.dtype)))
+        delta = self.solve_direct(op, lam, mu, c, phi, rtol)
         step = 1.0
         while True:
             s_new = torch.add(s, delta, alpha=-step)
@@ -299,6 +303,16 @@ class SinkhornSolver:
     def _field(self, q, v):
         """Differentiable K_q v for a scalar field v."""
         return kernel_product(self.kernel, q, q, v[:, None], self.backend)[:, 0]
+
+
+def _kept_for(entry: tuple | None, *keys: torch.Tensor) -> bool:
+    """Whether a cache entry (keys..., their versions..., value) was made from these very tensors, unchanged."""
+    n = len(keys)
+    return (
+        entry is not None
+        and all(kept is key for kept, key in zip(entry[:n], keys, strict=True))
+        and all(version == key._version for version, key in zip(entry[n : 2 * n], keys, strict=True))
+    )
 
 
 class _ImplicitScaling(torch.autograd.Function):

@@ -217,6 +217,37 @@ def test_sinkhorn_linear_solves_equal_direct_solves(read_residuals, linear_solve
             assert torch.allclose(adjoint, torch.linalg.solve(jac.T, scale * g), rtol=0, atol=1e-8 * float(g.norm()))
 
 
+@pytest.mark.parametrize("read_residuals", [True, False])
+def test_a_warm_start_near_tol_ends_in_one_newton_step_with_a_short_solve(read_residuals):
+    """From the last shooting's lambda at slightly moved points (residual ~1e-5 against tol 1e-6), the Newton
+    system needs only the accuracy that reaches tol (not the residual's): 5 products with K_q, where 9 did."""
+    q, mu = random_cloud(90, seed=6), masses(90)
+    solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-6))
+    solver.read_residuals = read_residuals
+    solver.solve(q, mu)
+    solver.begin_trajectory()
+    moved = q + 1e-5 * random_cloud(90, seed=7)
+    op = solver.operator(moved)
+    before = (solver.stats.newton_steps, solver.stats.matvecs)
+    lam = solver.solve(moved, mu, op)
+    assert (solver.stats.newton_steps - before[0], solver.stats.matvecs - before[1]) == (1, 5)
+    assert float((lam * op(lam * mu) - 1).abs().max()) < 1e-6
+
+
+def test_a_measure_changed_in_place_is_not_served_from_a_cache():
+    q, mu = random_cloud(50, seed=8), masses(50)
+    solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-12))
+    solver.read_residuals = False
+    g = torch.randn(50, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    op = solver.operator(q)
+    solver.solve_adjoint(op, solver.scaling(q, mu), mu, None, g, 1e-10)  # fills the caches
+    mu.mul_(torch.linspace(0.5, 1.5, 50, dtype=torch.float64))
+    lam = solver.scaling(q, mu)
+    jac, _ = sinkhorn_jacobian(q, mu, lam)
+    got = solver.solve_adjoint(op, lam, mu, None, g, 1e-10)
+    assert torch.allclose(got, torch.linalg.solve(jac.T, g), rtol=0, atol=1e-8 * float(g.norm()))
+
+
 def test_an_unknown_linear_solver_is_an_error():
     with pytest.raises(ValueError, match="unknown Sinkhorn linear solver"):
         SinkhornSolver(KERNEL, "torch", SinkhornSettings(linear_solver="gmres"))
@@ -240,21 +271,29 @@ def test_sync_free_solves_read_nothing_back(monkeypatch):
 
 
 # -- the normalized field ------------------------------------------------------------------------
-def loss_gradient(cometric, q, p, steps=2):
-    """Gradient in p of a loss through a differentiable shooting and the energy."""
+def loss_gradient(cometric, q, p, steps=2, points=None):
+    """Gradient in p of a loss through a differentiable shooting and the energy; ``points``: carried along
+    (as the full mesh is by control points), in the loss too (their velocity reaches lambda's gradient)."""
     p = p.clone().requires_grad_()
-    traj = shoot(cometric, q, p, steps=steps, integrator="rk2", create_graph=True)
+    traj = shoot(cometric, q, p, steps=steps, integrator="rk2", points=points, create_graph=True)
     loss = ((traj.q[-1] - q - 0.2) ** 2).sum() + (traj.p[-1] ** 2).sum() + cometric.hamiltonian(q, p)
+    if points is not None:
+        loss = loss + ((traj.x[-1] - points - 0.1) ** 2).sum()
     return torch.autograd.grad(loss, p)[0]
 
 
 @pytest.mark.keops
 @pytest.mark.parametrize(
-    "keops_operator, as_on_gpu, zeros", [(False, False, 0), (True, False, 0), (False, True, 0), (False, True, 20)]
-)
-def test_fused_field_gradients_equal_autograd_through_the_fixed_point(monkeypatch, keops_operator, as_on_gpu, zeros):
+    "keops_operator, as_on_gpu, zeros, carried",
+    [(False, False, 0, False), (True, False, 0, False), (False, True, 0, False), (False, True, 20, False),
+     (False, False, 0, True), (False, True, 20, True)],
+)  # fmt: skip
+def test_fused_field_gradients_equal_autograd_through_the_fixed_point(
+    monkeypatch, keops_operator, as_on_gpu, zeros, carried
+):
     """KeOps with the hand-written backward against dense autograd through 300 unrolled Sinkhorn iterations;
-    ``as_on_gpu``: the solves a GPU runs (no reads, dense iteration matrices); ``zeros``: mu = 0 there."""
+    ``as_on_gpu``: the solves a GPU runs (no reads, dense iteration matrices); ``zeros``: mu = 0 there;
+    ``carried``: points carried along (their velocities bring a gradient in lambda into the backward)."""
     need_keops()
     if keops_operator:
         monkeypatch.setattr(backends, "OPERATOR_DENSE_BYTES", 0)
@@ -265,9 +304,10 @@ def test_fused_field_gradients_equal_autograd_through_the_fixed_point(monkeypatc
     if as_on_gpu:
         fused.solver.read_residuals = False
     unrolled = NormalizedCometric(KERNEL, "torch", mu, SinkhornSettings(iterations=300))
-    got, want = loss_gradient(fused, q, p), loss_gradient(unrolled, q, p)
+    points = random_cloud(40, seed=14) if carried else None
+    got, want = loss_gradient(fused, q, p, points=points), loss_gradient(unrolled, q, p, points=points)
     assert float((got - want).abs().max() / want.abs().max()) < 1e-8
-    again = loss_gradient(fused, q, p)  # warm starts in place
+    again = loss_gradient(fused, q, p, points=points)  # warm starts in place
     assert float((again - want).abs().max() / want.abs().max()) < 1e-8
 
 
