@@ -62,6 +62,16 @@ def schedule_paint(view: QtInteractor) -> None:
     QWidget.update(view)
 
 
+def release_view(view: QtInteractor) -> None:
+    """Close ``view`` and drop its GL context's QSurface wrapper. QSurface is no QObject, so shiboken never
+    learns that the surface died, and a C++ object made later at its address (a status bar, a plot's child)
+    would come back under that stale wrapper ("'QSurface' object has no attribute 'addWidget'")."""
+    view.close()
+    forget = getattr(view, "_forget_context", None)  # pyvistaqt 0.13's; without it, nothing is kept
+    if forget is not None:
+        forget()
+
+
 def _interactor(parent, **kwargs) -> QtInteractor:
     view = QtInteractor(parent, auto_update=False, multi_samples=multi_samples(), **kwargs)
     view.set_background(BACKGROUND)

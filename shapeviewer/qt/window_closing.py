@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import settings_store
 from .batch_quitting import close_running_batches
 from .busy import busy_cursor
+from .mesh_views import release_view
 
 
 def may_close(window) -> bool:
@@ -38,6 +39,6 @@ def release(window) -> None:
     s.setValue("windowState", window.saveState())
     window.doc.mute()  # what arrives late (a worker's answer) must not reach the closed views
     for view in (window.inputs.view, window.result.view):
-        view.close()
+        release_view(view)
     window.session.discard_recovery()  # a clean exit: nothing to recover next time
     window.warnings.uninstall()
