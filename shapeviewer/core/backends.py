@@ -354,7 +354,9 @@ class ScalarKernelOperator:
         """True when products are dense matrix products (no KeOps reduction, no host synchronisation)."""
         return self._matrix is not None
 
-    def scaled_matrix(self, e: torch.Tensor, alpha: float, shift: float, out: torch.Tensor | None = None):
+    def scaled_matrix(
+        self, e: torch.Tensor, alpha: float, shift: float, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """alpha diag(e) K_q diag(e) + shift I, for a dense operator, written into ``out`` (n, n) if given."""
         with torch.no_grad():
             out = torch.mul(self._matrix, e[:, None], out=out).mul_(alpha * e)

@@ -173,14 +173,8 @@ class SinkhornSolver:
         launches): from 0, on the iteration matrix I - 2/3 (I + E K E) built once, one operation a step."""
         iterations = chebyshev_iterations(rtol)
         if not self._reads_residuals(op) and op.dense:
-            if self._iteration is None or self._iteration[0] is not op or self._iteration[1] is not e:
-                n, last = len(e), self._iteration[2] if self._iteration is not None else None
-                fits = last is not None and last.shape[0] == n + 1 and (last.dtype, last.device) == (e.dtype, e.device)
-                augmented = last if fits else augmented_iteration_matrix(n, e.dtype, e.device)  # reused memory
-                op.scaled_matrix(e, -2.0 / 3.0, 1.0 / 3.0, out=augmented[:n, :n])
-                self._iteration = (op, e, augmented)
             op.matvecs += max(iterations - 1, 0)  # products with K_q, inside the iteration matrix
-            return chebyshev_augmented(self._iteration[2], b, iterations)
+            return chebyshev_augmented(self._iteration_matrix(op, e), b, iterations)
         if x0 is None:
             return chebyshev(matvec, b, iterations)
         r0 = b - matvec(x0)
@@ -192,6 +186,19 @@ class SinkhornSolver:
         if r_norm == 0.0:
             return x0
         return chebyshev(matvec, b, chebyshev_iterations(rtol * b_norm / r_norm), x0, r0)
+
+    def _iteration_matrix(self, op, e):
+        """[[I - 2/3 (I + E K E), .], [0, 1]] for :func:`chebyshev_augmented`, kept for the next solve with the
+        same (K_q, e) and its memory reused for another."""
+        kept = self._iteration
+        if kept is not None and kept[0] is op and kept[1] is e:
+            return kept[2]
+        n, last = len(e), kept[2] if kept is not None else None
+        if last is None or last.shape[0] != n + 1 or (last.dtype, last.device) != (e.dtype, e.device):
+            last = augmented_iteration_matrix(n, e.dtype, e.device)
+        op.scaled_matrix(e, -2.0 / 3.0, 1.0 / 3.0, out=last[:n, :n])
+        self._iteration = (op, e, last)
+        return last
 
     def solve_direct(self, op, lam, mu, c, r, rtol, warm: bool = False):
         """J delta = r with J = I + diag(1/c) K diag(lambda mu); c None: at the fixed point (c = 1 / lambda)."""
