@@ -1,13 +1,15 @@
-"""The normalized cometric against LDDMM on the GPU path: time per registration iteration and the number
+"""The normalized cometric against LDDMM on the GPU path: time per registration evaluation and the number
 of KeOps reductions and host reads (GPU synchronisations) per shooting step.
 
-One iteration = the loss of a registration (0.01 H(q0, p0) / H_unit + varifold D(phi_1(S), T) / D_0,
-as shapeviewer's) by a differentiable shooting, then its gradient in p0. Meshes are deformed spheres made
-here, so neither pyvista nor mesh files are needed. Runs on CUDA when available, else on the CPU:
-    .venv/bin/python benchmarks/gpu_cometric.py [--sizes 2000 5000 21000] [--steps 10] [--repeats 3]
-    .venv/bin/python benchmarks/gpu_cometric.py --sizes 500 --repeats 1        # a quick CPU check
+One evaluation = the loss of a registration (0.01 H(q0, p0) / H_unit + varifold D(phi_1(S), T) / D_0,
+as shapeviewer's) by a differentiable shooting, then its gradient in p0, at the points an L-BFGS run from
+p0 = 0 visits (shapeviewer's optimiser): the warm starts of the Sinkhorn solves then meet the changes of a
+real registration. Meshes are deformed spheres made here, so neither pyvista nor mesh files are needed.
+Runs on CUDA when available, else on the CPU:
+    .venv/bin/python benchmarks/gpu_cometric.py [--sizes 2000 5000 21000] [--steps 10] [--repeats 8]
+    .venv/bin/python benchmarks/gpu_cometric.py --sizes 500 --repeats 2        # a quick CPU check
     .venv/bin/python benchmarks/gpu_cometric.py --sizes 2000 --as-on-gpu       # GPU's operation counts, on a CPU
-On a GPU these small iterations are bound by kernel launches and synchronisations, not arithmetic: the
+On a GPU these small evaluations are bound by kernel launches and synchronisations, not arithmetic: the
 counts of KeOps reductions, host reads and torch operations say where the time goes.
 LDDMM and normalized iterations alternate, so that drifts of the machine hit both alike.
 """
@@ -35,6 +37,7 @@ from shapeviewer.core.cometrics import make_cometric  # noqa: E402
 from shapeviewer.core.fidelity import Fidelity  # noqa: E402
 from shapeviewer.core.geometry import shape_size, vertex_areas  # noqa: E402
 from shapeviewer.core.kernels import parse_kernel  # noqa: E402
+from shapeviewer.core.lbfgs import LBFGS  # noqa: E402
 from shapeviewer.core.shooting import shoot  # noqa: E402
 from shapeviewer.core.sinkhorn import SinkhornSettings  # noqa: E402
 
@@ -94,13 +97,9 @@ class Problem:
         with torch.no_grad():
             self.d0 = float(self.fidelity(self.q0))
             self.h_unit = float(self._hamiltonian(self._translation(size)))
-        generator = torch.Generator().manual_seed(0)
-        scale = float(self._translation(size).norm(dim=1).mean())
-        self.p0 = (0.05 * scale * torch.randn(self.q0.shape, generator=generator, dtype=dtype)).to(device)
-        # each evaluation moves p0 by 1% of its size along this, as an optimiser's steps would: the Sinkhorn
-        # warm starts then need their Newton steps, as in a registration (the same p0 again would not)
-        self.direction = (0.0005 * scale * torch.randn(self.q0.shape, generator=generator, dtype=dtype)).to(device)
-        self.evaluations = 0
+        self.scale = float(self._translation(size).norm(dim=1).mean())  # momenta p = scale * z, as shapeviewer's
+        self.device, self.times, self.timing = device, [], False
+        self.optimiser: LBFGS | None = None
 
     def _translation(self, size: float) -> torch.Tensor:
         """Momenta that (nearly) translate the source by its size along x, as shapeviewer's energy unit."""
@@ -115,26 +114,31 @@ class Problem:
         with torch.enable_grad():  # the Sinkhorn solve may need autograd hooks
             return self.cometric.hamiltonian(self.q0, p)
 
-    def next_momenta(self) -> torch.Tensor:
-        self.evaluations += 1
-        return (self.p0 + self.evaluations * self.direction).requires_grad_()
-
-    def iteration(self) -> float:
-        """Loss and gradient in p0, as one L-BFGS evaluation of shapeviewer's registration."""
-        p = self.next_momenta()
+    def objective(self, z: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """Loss and gradient in z (p0 = scale z), as one L-BFGS evaluation of shapeviewer's registration;
+        timed while ``timing``."""
+        synchronize(self.device)
+        start = time.perf_counter()
+        z = z.detach().requires_grad_()
+        p = self.scale * z
         traj = shoot(self.cometric, self.q0, p, self.steps, self.integrator, create_graph=True)
         loss = GAMMA * self._hamiltonian(p) / self.h_unit + self.fidelity(traj.q[-1]) / self.d0
-        torch.autograd.grad(loss, p)
-        return float(loss.detach())
+        (grad,) = torch.autograd.grad(loss, z)
+        value = float(loss.detach())
+        synchronize(self.device)
+        if self.timing:
+            self.times.append(time.perf_counter() - start)
+        return value, grad
 
-    def shooting_counts(self, counter: Counter) -> tuple[dict, dict]:
-        """(forward, backward) counts of one differentiable shooting and the gradient of its end points."""
-        p = self.next_momenta()
-        with counter.counting() as forward:
-            traj = shoot(self.cometric, self.q0, p, self.steps, self.integrator, create_graph=True)
-        with counter.counting() as backward:
-            torch.autograd.grad((traj.q[-1] * self.q0).sum(), p)
-        return forward, backward
+    def step(self) -> int:
+        """One L-BFGS iteration from p0 = 0 on (the first call starts there: KeOps compiles, the warm starts
+        fill); how many evaluations it took."""
+        if self.optimiser is None:
+            self.optimiser = LBFGS(self.objective, torch.zeros_like(self.q0))
+        before = self.optimiser.evaluations
+        if not self.optimiser.step():
+            raise RuntimeError("L-BFGS found no decrease: too many iterations for this problem")
+        return self.optimiser.evaluations - before
 
 
 class _TorchOps(TorchDispatchMode):
@@ -204,27 +208,26 @@ def synchronize(device: torch.device) -> None:
 
 
 def measure(n: int, args, device: torch.device, counter: Counter) -> dict:
+    """Median seconds per evaluation over ``args.repeats`` L-BFGS iterations of each cometric (alternating, so
+    that drifts of the machine hit both alike), after one untimed iteration; then the counts of one more."""
     problems = {name: Problem(n, name, args, device) for name in ("lddmm", "normalized")}
-    times: dict[str, list[float]] = {name: [] for name in problems}
-    for problem in problems.values():  # compiles KeOps formulas, fills the warm starts
-        problem.iteration()
+    for problem in problems.values():
+        problem.step()
     for _ in range(args.repeats):
-        for name, problem in problems.items():
-            synchronize(device)
-            start = time.perf_counter()
-            problem.iteration()
-            synchronize(device)
-            times[name].append(time.perf_counter() - start)
+        for problem in problems.values():
+            problem.timing = True
+            problem.step()
+            problem.timing = False
     out = {"n": len(problems["lddmm"].q0)}
     for name, problem in problems.items():
-        forward, backward = problem.shooting_counts(counter)
+        with counter.counting() as counts:
+            evaluations = problem.step()
+        per_step = evaluations * args.steps
         out[name] = {
-            "seconds": statistics.median(times[name]),
-            "keops_forward": forward["keops"] / args.steps,
-            "keops_backward": backward["keops"] / args.steps,
-            "host_forward": forward["host"] / args.steps,
-            "host_backward": backward["host"] / args.steps,
-            "torch": (forward["torch"] + backward["torch"]) / args.steps,
+            "seconds": statistics.median(problem.times),
+            "keops": counts["keops"] / per_step,
+            "host": counts["host"] / per_step,
+            "torch": counts["torch"] / per_step,
         }
     op = problems["normalized"].cometric.solver.new_operator(problems["normalized"].q0)
     out["operator"] = "dense" if op.dense else "keops"
@@ -236,7 +239,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 21000])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--integrator", default="euler")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=8, help="timed L-BFGS iterations per cometric")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cuda or cpu")
     parser.add_argument("--backend", default="keops", help="keops (the GPU path) or torch (dense)")
@@ -261,11 +264,11 @@ def main() -> None:
         sys.exit("KeOps is not usable here: see the warning above")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"{name}, torch {torch.__version__}; {a.backend}, {a.dtype}, {a.steps} {a.integrator} steps, "
-          f"Sinkhorn systems by {a.linear_solver}; median of {a.repeats} iterations")  # fmt: skip
-    print("KeOps = KeOps reductions, host = host reads (GPU syncs), per shooting step, forward + backward;")
-    print("ops = torch operations that launch a GPU kernel, per shooting step, forward and backward together")
+          f"Sinkhorn systems by {a.linear_solver}; median evaluation of {a.repeats} L-BFGS iterations")  # fmt: skip
+    print("KeOps = KeOps reductions, host = host reads (GPU syncs), ops = torch operations that launch a GPU kernel:")
+    print("per shooting step of one evaluation (loss, shooting, gradient, all included)")
     print(f"{'N':>6} {'LDDMM s':>8} {'normal. s':>9} {'ratio':>6} {'K_q op':>6} "
-          f"{'LDDMM KeOps':>12} {'normal. KeOps':>14} {'normal. host':>13} "
+          f"{'LDDMM KeOps':>11} {'normal. KeOps':>13} {'normal. host':>12} "
           f"{'LDDMM ops':>9} {'normal. ops':>11}")  # fmt: skip
     counter = Counter()
     for n in a.sizes:
@@ -273,9 +276,7 @@ def main() -> None:
         plain, norm = r["lddmm"], r["normalized"]
         ratio = norm["seconds"] / plain["seconds"]
         print(f"{r['n']:>6} {plain['seconds']:>8.3f} {norm['seconds']:>9.3f} {ratio:>6.2f} "
-              f"{r['operator']:>6} {plain['keops_forward']:>5.1f} + {plain['keops_backward']:<4.1f} "
-              f"{norm['keops_forward']:>6.1f} + {norm['keops_backward']:<5.1f} "
-              f"{norm['host_forward']:>5.1f} + {norm['host_backward']:<5.1f} "
+              f"{r['operator']:>6} {plain['keops']:>11.1f} {norm['keops']:>13.1f} {norm['host']:>12.1f} "
               f"{plain['torch']:>9.0f} {norm['torch']:>11.0f}", flush=True)  # fmt: skip
         if device.type == "cuda":
             print(f"{'':>6} peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB")
