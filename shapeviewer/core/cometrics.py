@@ -129,12 +129,12 @@ class _ConvergedField(torch.autograd.Function):
         solver, mu = cometric.solver, cometric.mu
         q, p = q.detach(), p.detach()
         op = solver.new_operator(q)  # each stage of a shooting brings new positions
-        lam = solver.solve(q, mu, op)
+        # K_q(lambda p) rides on the solve's last reduction
+        lam, big_m = solver.solve(q, mu, op, along=p, sequence="field")
         before = op.matvecs
         m = lam[:, None] * p
-        big_m = op(m)
         g = (p * big_m).sum(1)
-        w = solver.solve_adjoint(op, lam, mu, None, lam * g, solver.linear_rtol(q.dtype), warm=True)
+        w = solver.solve_adjoint(op, lam, mu, None, lam * g, solver.linear_rtol(q.dtype), warm="field adjoint")
         a, b = _pairing(m, w * lam, lam * mu)
         dh_dq = weighted_kernel_gradient(cometric.kernel, q, a, b, cometric.backend)
         solver.stats.matvecs += op.matvecs - before
@@ -161,7 +161,7 @@ class _ConvergedField(torch.autograd.Function):
             u_bar = a_bar[:, 3] - b_bar[:, 4]
             v_bar = a_bar[:, 4] - b_bar[:, 3]
             # w = J^{-T} (lambda g), J^T w = w + v K(w lambda): as in the Sinkhorn adjoint's backward
-            z = solver.solve_direct(op, lam, mu, None, lam * u_bar, rtol, warm=True)
+            z = solver.solve_direct(op, lam, mu, None, lam * u_bar, rtol, warm="backward z")
         else:
             q_bar, m_bar = torch.zeros_like(q), torch.zeros_like(m)
             u_bar = v_bar = z = torch.zeros_like(lam)
@@ -173,15 +173,19 @@ class _ConvergedField(torch.autograd.Function):
         dl_dc_neg = products[:, 0] * u * lam  # minus dL/dc, c = K(lambda mu) = 1 / lambda
         m_bar = m_bar + products[:, 2:]  # M = K m
         p_bar = torch.addcmul(lam[:, None] * m_bar, lam_z[:, None], big_m)  # m = lambda p
-        # dL/dlambda: through m, M_bar's p-term, w's right-hand side, u, v and c
-        through_v = torch.addcmul(v_bar + op(dl_dc_neg), z, products[:, 1], value=-1.0)
+        # dL/dlambda: through m, M_bar's p-term, w's right-hand side, u, v and c (c's term mu K(dL/dc) below)
+        through_v = torch.addcmul(v_bar, z, products[:, 1], value=-1.0)
         through_m = p * m_bar if dh_dp_bar is None else torch.addcmul(p * m_bar, dh_dp_bar, big_m)
         total = torch.addcmul(through_m.sum(1), mu, through_v)
         total = torch.addcmul(torch.addcmul(total, g, z), w, u_bar)
         if lam_bar is not None:
             total = total + lam_bar
         if ctx.needs_input_grad[0]:  # lambda(q), then every path to q in one reduction
-            w_lam = solver.solve_adjoint(op, lam, mu, None, total * lam, rtol, warm=True) * lam
+            # c's term: lambda mu K(lambda y) = (J^T - I) y, y = -dL/dc / lambda, so the adjoint solve of
+            # lambda total + (J^T - I) y is that of lambda total - y, plus y: no product with K for it
+            y = products[:, 0] * u
+            w_lam = solver.solve_adjoint(op, lam, mu, None, total * lam - y, rtol, warm="backward adjoint")
+            w_lam = (w_lam + y) * lam
             left = torch.cat([-r[:, None], (dl_dc_neg - w_lam)[:, None], big_m_bar, u[:, None], v[:, None], m], 1)
             right = torch.cat([left[:, 5:], left[:, :5]], 1)
             with torch.no_grad():

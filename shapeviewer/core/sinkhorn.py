@@ -18,9 +18,8 @@ import warnings
 from dataclasses import dataclass
 
 import torch
-from torch.autograd.function import once_differentiable
 
-from .backends import ScalarKernelOperator, kernel_gradient, kernel_product
+from .backends import ScalarKernelOperator, kernel_product
 from .kernels import Kernel
 from .linear_solvers import (
     augmented_iteration_matrix,
@@ -29,6 +28,8 @@ from .linear_solvers import (
     chebyshev_iterations,
     conjugate_gradient,
 )
+from .sinkhorn_gradients import AdjointSolve, ImplicitScaling
+from .warm_starts import WarmStarts
 
 LINEAR_SOLVERS = ("chebyshev", "cg")
 
@@ -92,10 +93,8 @@ class SinkhornSolver:
         self.kernel, self.backend, self.settings = kernel, backend, settings
         self.read_residuals: bool | None = None
         self.stats = stats if stats is not None else SinkhornStats()
-        self._warm: list[torch.Tensor] = []  # lambda of each solve of the previous trajectory
-        self._solve_index = 0
-        self._linear_warm: list[torch.Tensor] = []  # likewise for the derivatives' linear solves
-        self._linear_index = 0
+        self._warm = WarmStarts(relative=True)  # lambda of each solve of the previous trajectory
+        self._linear_warm = WarmStarts(relative=False)  # likewise for the derivatives' linear solves
         self._operator: ScalarKernelOperator | None = None
         # values kept while their keys are the same tensors, unchanged in place: sqrt(mu), e at a fixed
         # point (lambda, mu), the iteration matrix of (K_q, e) (both internal, never changed in place)
@@ -120,19 +119,8 @@ class SinkhornSolver:
     # -- helpers on a fixed operator ------------------------------------------------------------
     def begin_trajectory(self) -> None:
         """A new shooting starts: the k-th solve warm-starts from the k-th solve of the last one."""
-        self._solve_index = 0
-        self._linear_index = 0
-
-    def _warm_start(self, mu: torch.Tensor) -> torch.Tensor | None:
-        for k in (self._solve_index, len(self._warm) - 1):
-            if 0 <= k < len(self._warm) and self._warm[k].shape == mu.shape:
-                return self._warm[k]
-        return None
-
-    def _remember(self, lam: torch.Tensor) -> None:
-        k = self._solve_index
-        self._warm[k : k + 1] = [lam]
-        self._solve_index = k + 1
+        self._warm.begin()
+        self._linear_warm.begin()
 
     def linear_rtol(self, dtype: torch.dtype, for_loss_gradient: bool = False) -> float:
         """Accuracy of the linear solves: that of the scaling where they steer the geodesic (dH/dq),
@@ -140,44 +128,58 @@ class SinkhornSolver:
         tol = self.settings.tol * (100 if for_loss_gradient else 1)
         return max(tol, 10 * torch.finfo(dtype).eps)
 
-    def _symmetric_solve(self, op, e, b, rtol, warm: bool):
+    def _linear_start(self, op, b, warm: bool | str) -> torch.Tensor | None:
+        """The start of the next warm linear solve (``warm`` a string: predicted along that sequence, see
+        :class:`WarmStarts`), where a start shortens it (CG, or Chebyshev reading its starting residual back;
+        without the read, a fixed step count gains nothing from a start but accuracy beyond rtol, at ten more
+        operations)."""
+        if not (warm and self._warm_linear(op)):
+            return None
+        return self._linear_warm.start(b, warm if isinstance(warm, str) else None)
+
+    def _warm_linear(self, op) -> bool:
+        return self.settings.linear_solver == "cg" or self._reads_residuals(op)
+
+    def _keep_linear(self, op, y, warm: bool | str) -> torch.Tensor:
+        """y, kept as the start of the matching solve of the next trajectory."""
+        if warm and self._warm_linear(op):
+            self._linear_warm.keep(y, warm if isinstance(warm, str) else None)
+        return y
+
+    def _symmetric_solve(self, op, e, b, rtol, warm: bool | str, start=None):
         """(I + E K E) y = b, E = diag(e), spectrum in [1, 2]; to |b - A y| <= rtol |b| (rtol |b - A y_0| from
-        a warm start y_0); ``warm``: start from the matching solve of the last run, where that shortens it
-        (CG, or Chebyshev reading its starting residual back; without the read, a fixed step count gains
-        nothing from a start but accuracy beyond rtol, at ten more operations)."""
-        warm = warm and (self.settings.linear_solver == "cg" or self._reads_residuals(op))
-        k = self._linear_index
-        x0 = self._linear_warm[k] if warm and k < len(self._linear_warm) else None
-        x0 = x0 if x0 is not None and x0.shape == b.shape else None
+        a warm start y_0); ``start``: (y_0, its residual) where the caller computed them."""
+        x0, r0 = start if start is not None else (self._linear_start(op, b, warm), None)
 
         def matvec(v):
             return v + e * op(e * v)
 
         if self.settings.linear_solver == "cg":
             y = conjugate_gradient(matvec, b, rtol, x0=x0)
+        elif not self._reads_residuals(op) and op.dense:
+            y = self._augmented_chebyshev(op, e, b, rtol)
         else:
-            y = self._chebyshev(op, e, matvec, b, rtol, x0)
-        if warm:
-            self._linear_warm[k : k + 1] = [y]
-            self._linear_index = k + 1
-        return y
+            y = self._chebyshev(matvec, b, rtol, x0, r0)
+        return self._keep_linear(op, y, warm)
 
     def _reads_residuals(self, op: ScalarKernelOperator) -> bool:
         if self.read_residuals is not None:
             return self.read_residuals
         return not op.dense or op.q.device.type == "cpu"
 
-    def _chebyshev(self, op, e, matvec, b, rtol, x0):
-        """Chebyshev on [1, 2] with the step count of ``rtol``. Reading residuals: shortened from a warm start
-        x0 by its residual, the start kept if below |b|. Not reading (a dense K_q on a GPU, bound by kernel
-        launches): from 0, on the iteration matrix I - 2/3 (I + E K E) built once, one operation a step."""
+    def _chebyshev_reads(self, op) -> bool:
+        """Chebyshev solves that read their starting residual back: those take J unsymmetrised and stack
+        products (each saves a reduction of K_q, i.e. a host synchronisation with KeOps)."""
+        return self.settings.linear_solver == "chebyshev" and self._reads_residuals(op)
+
+    @staticmethod
+    def _chebyshev(matvec, b, rtol, x0=None, r0=None):
+        """Chebyshev on [1, 2] with the step count of ``rtol``, shortened from a warm start x0 (residual r0,
+        computed here if not given) by its residual, the start kept if below |b|."""
         iterations = chebyshev_iterations(rtol)
-        if not self._reads_residuals(op) and op.dense:
-            op.matvecs += max(iterations - 1, 0)  # products with K_q, inside the iteration matrix
-            return chebyshev_augmented(self._iteration_matrix(op, e), b, iterations)
         if x0 is None:
             return chebyshev(matvec, b, iterations)
-        r0 = b - matvec(x0)
+        r0 = b - matvec(x0) if r0 is None else r0
         b_norm, r_norm = torch.linalg.vector_norm(torch.stack([b, r0]), dim=1).tolist()
         if b_norm == 0.0:
             return torch.zeros_like(b)
@@ -186,6 +188,13 @@ class SinkhornSolver:
         if r_norm == 0.0:
             return x0
         return chebyshev(matvec, b, chebyshev_iterations(rtol * b_norm / r_norm), x0, r0)
+
+    def _augmented_chebyshev(self, op, e, b, rtol):
+        """Without reads (a dense K_q on a GPU, bound by kernel launches): from 0, on the iteration matrix
+        I - 2/3 (I + E K E) built once, one operation a step."""
+        iterations = chebyshev_iterations(rtol)
+        op.matvecs += max(iterations - 1, 0)  # products with K_q, inside the iteration matrix
+        return chebyshev_augmented(self._iteration_matrix(op, e), b, iterations)
 
     def _iteration_matrix(self, op, e):
         """[[I - 2/3 (I + E K E), .], [0, 1]] for :func:`chebyshev_augmented`, kept for the next solve with the
@@ -200,8 +209,10 @@ class SinkhornSolver:
         self._iteration = (op, e, last)
         return last
 
-    def solve_direct(self, op, lam, mu, c, r, rtol, warm: bool = False):
+    def solve_direct(self, op, lam, mu, c, r, rtol, warm: bool | str = False):
         """J delta = r with J = I + diag(1/c) K diag(lambda mu); c None: at the fixed point (c = 1 / lambda)."""
+        if self._chebyshev_reads(op):
+            return self._unsymmetrised_solve(op, lam, mu, c, r, rtol, warm)
         e = self._symmetrisation(lam, mu, c)
         if c is None:  # e c = sqrt(mu), 1 / c = lambda
             y = self._symmetric_solve(op, e, self._sqrt(mu) * r, rtol, warm)
@@ -209,13 +220,35 @@ class SinkhornSolver:
         y = self._symmetric_solve(op, e, e * c * r, rtol, warm)
         return r - op(e * y) / c
 
-    def solve_adjoint(self, op, lam, mu, c, g, rtol, warm: bool = False):
-        """J^T w = g; c None: at the fixed point (c = 1 / lambda)."""
+    def _unsymmetrised_solve(self, op, lam, mu, c, r, rtol, warm):
+        """J delta = r by Chebyshev on J itself: J = D^-1 (I + E K E) D (D = diag(sqrt(mu)) where mu > 0), so the
+        same step count meets the same bound, in the norm weighted by 1 / sqrt(mu), without the symmetrised
+        form's product that maps its answer back (delta = r - K(e y) / c)."""
+        a, inv_c = lam * mu, (lam if c is None else 1.0 / c)
+
+        def matvec(v):
+            return torch.addcmul(v, inv_c, op(a * v))
+
+        x0 = self._linear_start(op, r, warm)
+        return self._keep_linear(op, self._chebyshev(matvec, r, rtol, x0), warm)
+
+    def solve_adjoint(self, op, lam, mu, c, g, rtol, warm: bool | str = False):
+        """J^T w = g; c None: at the fixed point (c = 1 / lambda). Symmetrised (J^T unsymmetrised would leave
+        the rows where mu = 0 to converge slowly); where the start's residual is read, its product is
+        stacked with the right-hand side's: one reduction."""
         e = self._symmetrisation(lam, mu, c)
+        v = lam * g if c is None else g / c
+        x0 = self._linear_start(op, g, warm) if self._chebyshev_reads(op) else None
+        start = None
+        if x0 is None:
+            rhs = e * op(v)
+        else:
+            k_v, k_x0 = op(torch.stack([v, e * x0], 1)).unbind(1)
+            rhs = e * k_v
+            start = (x0, rhs - torch.addcmul(x0, e, k_x0))
+        eta = self._symmetric_solve(op, e, rhs, rtol, warm, start)
         if c is None:  # w = c (g / c - e eta) = g - sqrt(mu) eta
-            eta = self._symmetric_solve(op, e, e * op(lam * g), rtol, warm)
             return g - self._sqrt(mu) * eta
-        eta = self._symmetric_solve(op, e, e * op(g / c), rtol, warm)
         return c * (g / c - e * eta)
 
     def _symmetrisation(self, lam, mu, c):
@@ -233,22 +266,27 @@ class SinkhornSolver:
         return self._sqrt_mu[-1]
 
     # -- the scaling itself --------------------------------------------------------------------
-    def solve(self, q: torch.Tensor, mu: torch.Tensor, op: ScalarKernelOperator | None = None) -> torch.Tensor:
+    def solve(
+        self, q: torch.Tensor, mu: torch.Tensor, op: ScalarKernelOperator | None = None, along=None, sequence=None
+    ):
         """lambda with max_i |lambda_i (K_q (lambda mu))_i - 1| < tol by Newton steps on s = log lambda:
         one host read of the residual per step (the stopping test). A warning at the step cap,
-        FloatingPointError when lambda is not finite. ``op``: K_q if the caller has it."""
+        FloatingPointError when lambda is not finite. ``op``: K_q if the caller has it. ``along``: fields
+        p (n, k); then (lambda, K_q(lambda p)) is returned (see :class:`_Riders`). ``sequence``: names the
+        solves whose changes from the last trajectory predict each other's (see :class:`WarmStarts`)."""
         op = op if op is not None else self.operator(q)
         before = op.matvecs
         tol = self.settings.tol
-        warm = self._warm_start(mu)
+        warm = self._warm.start(mu, sequence, or_latest=True)
         s = warm.log() if warm is not None else -0.5 * op(mu).log()
+        riders = _Riders(op, mu, along)
         lam = s.exp()
-        c = op(lam * mu)
+        c = riders.scaled(lam)
         residual = scaling_residual(lam, c)
         steps = 0
         # "not residual < tol": a NaN residual is not convergence
         while not residual < tol and math.isfinite(residual) and steps < self.settings.max_newton:
-            s_new, lam_new, c_new, new_residual = self._newton_step(op, mu, s, lam, c, residual)
+            s_new, lam_new, c_new, new_residual = self._newton_step(op, mu, s, lam, c, residual, riders.scaled)
             steps += 1
             stalled = not new_residual < residual
             s, lam, c, residual = s_new, lam_new, c_new, new_residual
@@ -267,12 +305,13 @@ class SinkhornSolver:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        self._remember(lam)
-        return lam
+        self._warm.keep(lam, sequence)
+        return lam if along is None else (lam, riders.products(lam))
 
-    def _newton_step(self, op, mu, s, lam, c, residual):
+    def _newton_step(self, op, mu, s, lam, c, residual, scaled):
         """(s, lambda, c, residual) after s <- s - t J^{-1} Phi(s), Phi = s + log c, the step t halved until
-        the residual decreases (Newton on this system almost never needs it); one host read per trial."""
+        the residual decreases (Newton on this system almost never needs it); one host read per trial.
+        ``scaled``: lambda -> K_q(lambda mu)."""
         phi = s + c.log()
         # The new residual is about rtol * residual + O(residual^2): rtol = residual keeps Newton quadratic,
         # and near tol, rtol = tol / (2 residual) is enough to end with this step (a warm start's usual case)
@@ -282,7 +321,7 @@ class SinkhornSolver:
         while True:
             s_new = torch.add(s, delta, alpha=-step)
             lam_new = s_new.exp()
-            c_new = op(lam_new * mu)
+            c_new = scaled(lam_new)
             new_residual = scaling_residual(lam_new, c_new)
             if new_residual < residual or step < 1e-3:
                 return s_new, lam_new, c_new, new_residual
@@ -290,13 +329,13 @@ class SinkhornSolver:
 
     def adjoint(self, q, lam, mu, g_lam):
         """w = J^{-T} (lambda g): the adjoint of the scaling at a converged lambda, differentiable."""
-        return _AdjointSolve.apply(q, lam, mu, g_lam * lam, self, False)
+        return AdjointSolve.apply(q, lam, mu, g_lam * lam, self, False)
 
     def scaling(self, q: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
         """Differentiable lambda(q) (mu is held constant)."""
         if self.settings.iterations is not None:
             return self._fixed_iterations(q, mu, self.settings.iterations)
-        return _ImplicitScaling.apply(q, mu, self)
+        return ImplicitScaling.apply(q, mu, self)
 
     def _fixed_iterations(self, q, mu, n):
         lam = torch.ones_like(mu)
@@ -312,6 +351,32 @@ class SinkhornSolver:
         return kernel_product(self.kernel, q, q, v[:, None], self.backend)[:, 0]
 
 
+class _Riders:
+    """K_q(lambda mu) for each lambda a solve tries, and K_q(lambda p) for the one it ends with. With a KeOps
+    K_q, K_q(lambda p) rides on every K_q(lambda mu) as stacked columns: the last lambda tried is the answer,
+    so it costs no reduction (a host synchronisation) of its own. With a dense K_q, stacked columns cost as
+    much as their own products: K_q(lambda p) comes after."""
+
+    def __init__(self, op: ScalarKernelOperator, mu: torch.Tensor, along):
+        self.op, self.mu, self.along = op, mu, along
+        self.riding = along is not None and not op.dense
+        self._last: tuple | None = None  # (lambda, its stacked products)
+
+    def scaled(self, lam: torch.Tensor) -> torch.Tensor:
+        """K_q(lambda mu)."""
+        if not self.riding:
+            return self.op(lam * self.mu)
+        out = self.op(torch.cat([(lam * self.mu)[:, None], lam[:, None] * self.along], 1))
+        self._last = (lam, out)
+        return out[:, 0]
+
+    def products(self, lam: torch.Tensor) -> torch.Tensor:
+        """K_q(lambda p) for the solve's answer lambda."""
+        if self._last is None or self._last[0] is not lam:
+            return self.op(lam[:, None] * self.along)
+        return self._last[1][:, 1:]
+
+
 def _kept_for(entry: tuple | None, *keys: torch.Tensor) -> bool:
     """Whether a cache entry (keys..., their versions..., value) was made from these very tensors, unchanged."""
     n = len(keys)
@@ -320,62 +385,3 @@ def _kept_for(entry: tuple | None, *keys: torch.Tensor) -> bool:
         and all(kept is key for kept, key in zip(entry[:n], keys, strict=True))
         and all(version == key._version for version, key in zip(entry[n : 2 * n], keys, strict=True))
     )
-
-
-class _ImplicitScaling(torch.autograd.Function):
-    """lambda(q) with d lambda / dq from the implicit function theorem on Phi(s, q) = 0."""
-
-    @staticmethod
-    def forward(ctx, q, mu, solver):
-        lam = solver.solve(q.detach(), mu.detach())
-        ctx.solver = solver
-        ctx.save_for_backward(q, mu, lam)
-        return lam
-
-    @staticmethod
-    def backward(ctx, g_lam):
-        q, mu, lam = ctx.saved_tensors
-        if not ctx.needs_input_grad[0]:
-            return None, None, None
-        solver = ctx.solver
-        # dL/ds = lam * dL/dlam; w = J^{-T} dL/ds; dL/dq = -w . dPhi/dq at fixed s, where
-        # Phi = s + log K_q(lam mu) and 1/K_q(lam mu) = lam at the fixed point.
-        w = _AdjointSolve.apply(q, lam, mu, g_lam * lam, solver, not torch.is_grad_enabled())
-        grad_q = -kernel_gradient(solver.kernel, q, w * lam, lam * mu, solver.backend)
-        return grad_q, None, None
-
-
-class _AdjointSolve(torch.autograd.Function):
-    """w = J(q, lambda)^{-T} g, differentiable once more (enough for gradients of the shooting)."""
-
-    @staticmethod
-    def forward(ctx, q, lam, mu, g, solver, for_loss_gradient):
-        op = solver.operator(q.detach())
-        before = op.matvecs
-        w = solver.solve_adjoint(op, lam, mu, None, g, solver.linear_rtol(g.dtype, for_loss_gradient), warm=True)
-        solver.stats.matvecs += op.matvecs - before
-        ctx.solver = solver
-        ctx.save_for_backward(q, lam, mu, w)
-        return w
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_w):
-        """With z = J^{-1} grad_w: grad_g = z and grad_theta = -d/dtheta <z, J(theta)^T w> at fixed w, z,
-        where J^T w = w + a K(w / c), a = lambda mu, c = K a; written out as kernel reductions."""
-        q, lam, mu, w = ctx.saved_tensors
-        solver = ctx.solver
-        op = solver.operator(q)
-        before = op.matvecs
-        a = lam * mu  # and 1 / lam = K_q a at the fixed point
-        z = solver.solve_direct(op, lam, mu, None, grad_w, solver.linear_rtol(grad_w.dtype, True), warm=True)
-        r, t = z * a, w * lam  # <z, J^T w> = <z, w> + <r, K t>
-        k_r, k_t = op(torch.stack([r, t], 1)).unbind(1)  # one reduction for both
-        dl_dc = -k_r * t * lam
-        grad_lam = -mu * (z * k_t + op(dl_dc))
-        grad_q = None
-        if ctx.needs_input_grad[0]:
-            u, v = torch.stack([r, dl_dc], 1), torch.stack([t, a], 1)
-            grad_q = -kernel_gradient(solver.kernel, q.detach(), u, v, solver.backend)
-        solver.stats.matvecs += op.matvecs - before
-        return grad_q, grad_lam, None, z, None, None

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from shapeviewer.core import backends
+from shapeviewer.core import backends, sinkhorn
 from shapeviewer.core.backends import (
     ScalarKernelOperator,
     kernel_matrix,
@@ -200,8 +200,12 @@ def sinkhorn_jacobian(q, mu, lam):
 
 @pytest.mark.parametrize("read_residuals", [True, False])
 @pytest.mark.parametrize("linear_solver", ["chebyshev", "cg"])
-def test_sinkhorn_linear_solves_equal_direct_solves(read_residuals, linear_solver):
+@pytest.mark.parametrize("zeros", [0, 40])
+def test_sinkhorn_linear_solves_equal_direct_solves(read_residuals, linear_solver, zeros):
+    """Symmetrised, unsymmetrised (J itself, where residuals are read) or bordered, warm or cold, with mu = 0
+    on ``zeros`` points (their rows of J^T are those of I; those of J are not)."""
     q, mu = random_cloud(90, seed=6), masses(90)
+    mu[:zeros] = 0.0
     solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-12, linear_solver=linear_solver))
     solver.read_residuals = read_residuals
     lam = solver.scaling(q, mu)
@@ -217,10 +221,11 @@ def test_sinkhorn_linear_solves_equal_direct_solves(read_residuals, linear_solve
             assert torch.allclose(adjoint, torch.linalg.solve(jac.T, scale * g), rtol=0, atol=1e-8 * float(g.norm()))
 
 
-@pytest.mark.parametrize("read_residuals", [True, False])
-def test_a_warm_start_near_tol_ends_in_one_newton_step_with_a_short_solve(read_residuals):
+@pytest.mark.parametrize("read_residuals, products", [(True, 4), (False, 5)])
+def test_a_warm_start_near_tol_ends_in_one_newton_step_with_a_short_solve(read_residuals, products):
     """From the last shooting's lambda at slightly moved points (residual ~1e-5 against tol 1e-6), the Newton
-    system needs only the accuracy that reaches tol (not the residual's): 5 products with K_q, where 9 did."""
+    system needs only the accuracy that reaches tol (not the residual's): 5 products with K_q, where 9 did,
+    and 4 where J is solved unsymmetrised (no product maps the answer back)."""
     q, mu = random_cloud(90, seed=6), masses(90)
     solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-6))
     solver.read_residuals = read_residuals
@@ -230,7 +235,7 @@ def test_a_warm_start_near_tol_ends_in_one_newton_step_with_a_short_solve(read_r
     op = solver.operator(moved)
     before = (solver.stats.newton_steps, solver.stats.matvecs)
     lam = solver.solve(moved, mu, op)
-    assert (solver.stats.newton_steps - before[0], solver.stats.matvecs - before[1]) == (1, 5)
+    assert (solver.stats.newton_steps - before[0], solver.stats.matvecs - before[1]) == (1, products)
     assert float((lam * op(lam * mu) - 1).abs().max()) < 1e-6
 
 
@@ -286,7 +291,7 @@ def loss_gradient(cometric, q, p, steps=2, points=None):
 @pytest.mark.parametrize(
     "keops_operator, as_on_gpu, zeros, carried",
     [(False, False, 0, False), (True, False, 0, False), (False, True, 0, False), (False, True, 20, False),
-     (False, False, 0, True), (False, True, 20, True)],
+     (False, False, 0, True), (False, True, 20, True), (True, False, 20, True)],
 )  # fmt: skip
 def test_fused_field_gradients_equal_autograd_through_the_fixed_point(
     monkeypatch, keops_operator, as_on_gpu, zeros, carried
@@ -329,3 +334,51 @@ def test_normalized_field_costs_one_keops_reduction_forward_and_two_backward(mon
     assert backward["keops"] == 2 * 3 - 1  # the first stage's q needs no gradient
     assert backward["host"] == 0
     assert forward["host"] == 3  # one Newton residual test per solve, converged from its warm start
+
+
+@pytest.mark.keops
+def test_the_fields_product_rides_on_the_sinkhorn_solves_last_reduction(monkeypatch):
+    """With K_q as KeOps reductions (each a host synchronisation), K_q(lambda p) comes as stacked columns of the
+    Sinkhorn solve's own last reduction: one reduction fewer per stage, and the same gradient."""
+    need_keops()
+    monkeypatch.setattr(backends, "OPERATOR_DENSE_BYTES", 0)
+    q, mu = random_cloud(60, seed=10), masses(60)
+    mu[:15] = 0.0
+    p = 0.3 * random_cloud(60, seed=11) * (mu[:, None] + 0.1)
+
+    def warm_gradient_and_reductions():
+        cometric = NormalizedCometric(KERNEL, "keops", mu, SinkhornSettings(tol=1e-10))
+        for _ in range(2):  # fills the warm starts
+            loss_gradient(cometric, q, 1.01 * p, steps=3)
+        with counting(monkeypatch) as counts:
+            gradient = loss_gradient(cometric, q, p, steps=3)
+        return gradient, counts["keops"]
+
+    riding, riding_count = warm_gradient_and_reductions()
+    with monkeypatch.context() as m:
+        m.setattr(sinkhorn._Riders, "scaled", lambda self, lam: self.op(lam * self.mu))
+        alone, alone_count = warm_gradient_and_reductions()
+    assert float((riding - alone).abs().max() / alone.abs().max()) < 1e-9
+    assert alone_count - riding_count == 2 * 3  # rk2, 3 steps: 6 stages
+
+
+def test_a_warm_adjoint_solve_stacks_its_starting_product_with_its_right_hand_sides():
+    """Reading its start's residual, a warm adjoint solve makes the two products it needs before its Chebyshev
+    steps in one call of K_q: 1 + (k - 1) reductions for k steps."""
+    q, mu = random_cloud(90, seed=6), masses(90)
+    solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-12))
+    lam, op = solver.scaling(q, mu), solver.operator(q)
+    g = torch.randn(90, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    solver.begin_trajectory()
+    solver.solve_adjoint(op, lam, mu, None, g, 1e-9, warm=True)
+    solver.begin_trajectory()
+    eta0, e = solver._linear_warm.answers[0], lam * mu.sqrt()
+    k = kernel_matrix(KERNEL, q, q)
+    b = e * (k @ (lam * 1.01 * g))
+    r0 = b - eta0 - e * (k @ (e * eta0))
+    steps = chebyshev_iterations(1e-9 * float(b.norm()) / float(r0.norm()))
+    before = op.matvecs
+    w = solver.solve_adjoint(op, lam, mu, None, 1.01 * g, 1e-9, warm=True)
+    assert op.matvecs - before == 1 + (steps - 1) and steps > 1
+    jac, _ = sinkhorn_jacobian(q, mu, lam)
+    assert torch.allclose(w, torch.linalg.solve(jac.T, 1.01 * g), rtol=0, atol=1e-8 * float(g.norm()))
