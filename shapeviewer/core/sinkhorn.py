@@ -168,8 +168,8 @@ class SinkhornSolver:
         return not op.dense or op.q.device.type == "cpu"
 
     def _chebyshev_reads(self, op) -> bool:
-        """Chebyshev solves that read their starting residual back: those take J unsymmetrised and stack
-        products (each saves a reduction of K_q, i.e. a host synchronisation with KeOps)."""
+        """Chebyshev solves that read their starting residual back: there Newton steps take J unsymmetrised and
+        adjoint solves stack products (each saves a reduction of K_q, i.e. a host synchronisation with KeOps)."""
         return self.settings.linear_solver == "chebyshev" and self._reads_residuals(op)
 
     @staticmethod
@@ -211,7 +211,7 @@ class SinkhornSolver:
 
     def solve_direct(self, op, lam, mu, c, r, rtol, warm: bool | str = False):
         """J delta = r with J = I + diag(1/c) K diag(lambda mu); c None: at the fixed point (c = 1 / lambda)."""
-        if self._chebyshev_reads(op):
+        if c is not None and self._chebyshev_reads(op):  # a Newton step, which checks its own result
             return self._unsymmetrised_solve(op, lam, mu, c, r, rtol, warm)
         e = self._symmetrisation(lam, mu, c)
         if c is None:  # e c = sqrt(mu), 1 / c = lambda
@@ -221,9 +221,10 @@ class SinkhornSolver:
         return r - op(e * y) / c
 
     def _unsymmetrised_solve(self, op, lam, mu, c, r, rtol, warm):
-        """J delta = r by Chebyshev on J itself: J = D^-1 (I + E K E) D (D = diag(sqrt(mu)) where mu > 0), so the
-        same step count meets the same bound, in the norm weighted by 1 / sqrt(mu), without the symmetrised
-        form's product that maps its answer back (delta = r - K(e y) / c)."""
+        """J delta = r by Chebyshev on J itself: J = D^-1 (I + E K E) D, D = diag(sqrt(lambda mu c)), so the
+        same step count meets the same bound on the residual weighted by D, without the symmetrised form's
+        product that maps its answer back (delta = r - K(e y) / c). About one step less accurate for that
+        (measured): right for Newton steps, whose next residual is checked, not for the gradients' solves."""
         a, inv_c = lam * mu, (lam if c is None else 1.0 / c)
 
         def matvec(v):
@@ -292,6 +293,7 @@ class SinkhornSolver:
             s, lam, c, residual = s_new, lam_new, c_new, new_residual
             if stalled:  # rounding floor of the dtype
                 break
+        products = riders.products(lam) if along is not None else None  # counted with the solve's
         self.stats.newton_steps += steps
         self.stats.matvecs += op.matvecs - before
         self.stats.record(residual)
@@ -306,7 +308,7 @@ class SinkhornSolver:
                 stacklevel=2,
             )
         self._warm.keep(lam, sequence)
-        return lam if along is None else (lam, riders.products(lam))
+        return lam if along is None else (lam, products)
 
     def _newton_step(self, op, mu, s, lam, c, residual, scaled):
         """(s, lambda, c, residual) after s <- s - t J^{-1} Phi(s), Phi = s + log c, the step t halved until

@@ -33,13 +33,13 @@ class WarmStarts:
         self._last_of.clear()
 
     def start(self, like: torch.Tensor, sequence: str | None = None, or_latest: bool = False):
-        """The start of the next solve (shaped like ``like``), or None; ``or_latest``: without an answer at
-        this position, the latest answer (a solve just before, in a first trajectory)."""
+        """The start of the next solve (shaped like ``like``), or None; ``or_latest``: without an answer of
+        that shape at this position, the latest answer (this trajectory's last, e.g. after a level change)."""
         k = self.index
         x0 = self.answers[k] if k < len(self.answers) else None
         if x0 is None or x0.shape != like.shape:
-            latest = self.answers[-1] if or_latest and self.answers else None
-            return latest if latest is not None and latest.shape == like.shape else None
+            latest = self.answers[k - 1] if k > 0 else (self.answers[-1] if self.answers else None)
+            return latest if or_latest and latest is not None and latest.shape == like.shape else None
         j = self._last_of.get(sequence) if sequence is not None else None
         old = self._replaced.get(j) if j is not None else None
         if old is None or old.shape != x0.shape:

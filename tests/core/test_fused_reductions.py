@@ -200,12 +200,16 @@ def sinkhorn_jacobian(q, mu, lam):
 
 @pytest.mark.parametrize("read_residuals", [True, False])
 @pytest.mark.parametrize("linear_solver", ["chebyshev", "cg"])
-@pytest.mark.parametrize("zeros", [0, 40])
-def test_sinkhorn_linear_solves_equal_direct_solves(read_residuals, linear_solver, zeros):
-    """Symmetrised, unsymmetrised (J itself, where residuals are read) or bordered, warm or cold, with mu = 0
-    on ``zeros`` points (their rows of J^T are those of I; those of J are not)."""
+@pytest.mark.parametrize("measure", ["plain", "zeros", "graded"])
+def test_sinkhorn_linear_solves_equal_direct_solves(read_residuals, linear_solver, measure):
+    """Symmetrised, unsymmetrised (J itself, in Newton steps where residuals are read) or bordered, warm or
+    cold; with mu = 0 on 40 points (their rows of J^T are those of I; those of J are not), or mu spread over
+    six orders of magnitude."""
     q, mu = random_cloud(90, seed=6), masses(90)
-    mu[:zeros] = 0.0
+    if measure == "zeros":
+        mu[:40] = 0.0
+    elif measure == "graded":
+        mu = mu * torch.logspace(-6, 0, 90, dtype=torch.float64)
     solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-12, linear_solver=linear_solver))
     solver.read_residuals = read_residuals
     lam = solver.scaling(q, mu)
@@ -382,3 +386,12 @@ def test_a_warm_adjoint_solve_stacks_its_starting_product_with_its_right_hand_si
     assert op.matvecs - before == 1 + (steps - 1) and steps > 1
     jac, _ = sinkhorn_jacobian(q, mu, lam)
     assert torch.allclose(w, torch.linalg.solve(jac.T, 1.01 * g), rtol=0, atol=1e-8 * float(g.norm()))
+
+
+def test_the_solves_statistics_count_every_product_of_a_field_stage():
+    """With a dense K_q the field's K_q(lambda p) comes after the Newton loop: still counted (kernel_matvecs)."""
+    q, mu = random_cloud(50, seed=8), masses(50)
+    cometric = NormalizedCometric(KERNEL, "torch", mu, SinkhornSettings(tol=1e-10))
+    before = cometric.stats.matvecs
+    cometric.field(q, 0.2 * random_cloud(50, seed=9))
+    assert cometric.stats.matvecs - before == cometric.solver._operator.matvecs

@@ -81,3 +81,16 @@ def test_predicted_starts_save_sinkhorn_products_and_leave_the_gradient_unchange
     plain, plain_products = second_gradient(False)
     assert torch.allclose(predicted, plain, rtol=0, atol=1e-4 * float(plain.abs().max()))
     assert predicted_products < 0.85 * plain_products
+
+
+def test_after_a_change_of_size_solves_start_from_this_trajectorys_latest_answer():
+    """A level change: positions hold answers of another size; from the second solve on, the latest answer of
+    this trajectory (the right size) is the start, not the last trajectory's last one."""
+    starts = WarmStarts(relative=True)
+    run(starts, [torch.ones(5)] * 3)
+    starts.begin()
+    small = torch.full((3,), 2.0)
+    assert starts.start(small, or_latest=True) is None  # nothing of that size yet
+    starts.keep(small)
+    assert torch.equal(starts.start(small, or_latest=True), small)
+    assert starts.start(small) is None  # without or_latest: only this position's answer
