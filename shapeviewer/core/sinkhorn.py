@@ -193,7 +193,9 @@ class SinkhornSolver:
         """Without reads (a dense K_q on a GPU, bound by kernel launches): from 0, on the iteration matrix
         I - 2/3 (I + E K E) built once, one operation a step."""
         iterations = chebyshev_iterations(rtol)
-        op.matvecs += max(iterations - 1, 0)  # products with K_q, inside the iteration matrix
+        if iterations <= 1:  # x_1 = 2/3 b: no matrix needed
+            return chebyshev(None, b, iterations)
+        op.matvecs += iterations - 1  # products with K_q, inside the iteration matrix
         return chebyshev_augmented(self._iteration_matrix(op, e), b, iterations)
 
     def _iteration_matrix(self, op, e):
@@ -316,8 +318,9 @@ class SinkhornSolver:
         ``scaled``: lambda -> K_q(lambda mu)."""
         phi = s + c.log()
         # The new residual is about rtol * residual + O(residual^2): rtol = residual keeps Newton quadratic,
-        # and near tol, rtol = tol / (2 residual) is enough to end with this step (a warm start's usual case)
-        rtol = min(0.1, max(residual, 0.5 * self.settings.tol / residual, self.linear_rtol(s.dtype)))
+        # and near tol, rtol = tol / (2 residual) is enough to end with this step (a warm start's usual case).
+        # Up to 1/3: one Chebyshev step, delta = 2/3 Phi, no product (just above tol, after a first step)
+        rtol = min(1.0 / 3.0, max(residual, 0.5 * self.settings.tol / residual, self.linear_rtol(s.dtype)))
         delta = self.solve_direct(op, lam, mu, c, phi, rtol)
         step = 1.0
         while True:

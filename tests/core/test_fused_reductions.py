@@ -395,3 +395,22 @@ def test_the_solves_statistics_count_every_product_of_a_field_stage():
     before = cometric.stats.matvecs
     cometric.field(q, 0.2 * random_cloud(50, seed=9))
     assert cometric.stats.matvecs - before == cometric.solver._operator.matvecs
+
+
+@pytest.mark.parametrize("read_residuals, products", [(True, 1), (False, 2)])
+def test_a_newton_step_just_above_tol_is_a_single_chebyshev_step(read_residuals, products):
+    """Near tol (a first Newton step that landed just above it), delta = 2/3 Phi contracts the residual by 3
+    at least: no Chebyshev product (the trial's only; unsymmetrised, or + the symmetric answer's map back),
+    and no iteration matrix built on the no-read path."""
+    q, mu = random_cloud(60, seed=3), masses(60)
+    solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-6))
+    solver.read_residuals = read_residuals
+    op = solver.operator(q)
+    lam = solver.solve(q, mu, op) * (1 + 1e-6 * torch.linspace(-1, 1, 60, dtype=torch.float64))
+    c = op(lam * mu)
+    residual = float((lam * c - 1).abs().max())
+    assert 1e-6 < residual < 1.5e-6
+    before, matrix = op.matvecs, solver._iteration
+    *_, new_residual = solver._newton_step(op, mu, lam.log(), lam, c, residual, lambda x: op(x * mu))
+    assert op.matvecs - before == products and solver._iteration is matrix  # none built for this step
+    assert new_residual < residual / 3
