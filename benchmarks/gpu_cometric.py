@@ -96,8 +96,9 @@ class Problem:
         self.steps, self.integrator = args.steps, args.integrator
         with torch.no_grad():
             self.d0 = float(self.fidelity(self.q0))
-            self.h_unit = float(self._hamiltonian(self._translation(size)))
-        self.scale = float(self._translation(size).norm(dim=1).mean())  # momenta p = scale * z, as shapeviewer's
+            unit = self._translation(size)
+            self.h_unit = float(self._hamiltonian(unit))
+        self.scale = float(unit.norm(dim=1).mean())  # momenta p = scale * z, as shapeviewer's
         self.device, self.times, self.timing = device, [], False
         self.optimiser: LBFGS | None = None
 

@@ -227,10 +227,10 @@ class SinkhornSolver:
         same step count meets the same bound on the residual weighted by D, without the symmetrised form's
         product that maps its answer back (delta = r - K(e y) / c). About one step less accurate for that
         (measured): right for Newton steps, whose next residual is checked, not for the gradients' solves."""
-        a, inv_c = lam * mu, (lam if c is None else 1.0 / c)
+        a = lam * mu
 
         def matvec(v):
-            return torch.addcmul(v, inv_c, op(a * v))
+            return torch.addcdiv(v, op(a * v), c)
 
         x0 = self._linear_start(op, r, warm)
         return self._keep_linear(op, self._chebyshev(matvec, r, rtol, x0), warm)
