@@ -34,7 +34,7 @@ class LDDMMCometric:
     def hamiltonian(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         return 0.5 * (p * kernel_product(self.kernel, q, q, p, self.backend)).sum()
 
-    def field(self, q: torch.Tensor, p: torch.Tensor, create_graph: bool = True):
+    def field(self, q: torch.Tensor, p: torch.Tensor, create_graph: bool = True, stage: int = 0):
         """(dH/dp, dH/dq) by explicit kernel reductions, differentiable in (q, p)."""
         return hamiltonian_reduction(self.kernel, q, p, self.backend)
 
@@ -84,10 +84,11 @@ class NormalizedCometric:
         lp = self.scaling(q)[:, None] * p
         return 0.5 * (lp * kernel_product(self.kernel, q, q, lp, self.backend)).sum()
 
-    def field(self, q: torch.Tensor, p: torch.Tensor, create_graph: bool = True):
-        """(dH/dp, dH/dq): explicit reductions at fixed lambda plus the path through lambda(q)."""
+    def field(self, q: torch.Tensor, p: torch.Tensor, create_graph: bool = True, stage: int = 0):
+        """(dH/dp, dH/dq): explicit reductions at fixed lambda plus the path through lambda(q). ``stage``: the
+        integrator's stage; the solves of one stage, a time step apart, warm-start from each other's."""
         if self.solver.settings.iterations is None:
-            return self._converged_field(q, p)
+            return self._converged_field(q, p, stage)
         with torch.enable_grad():
             q = q if q.requires_grad else q.detach().requires_grad_()
             lam = self.solver.scaling(q, self.mu)  # fresh: a cached lambda's graph may have been freed
@@ -99,9 +100,9 @@ class NormalizedCometric:
             )
         return lam[:, None] * k_lp, dh_dq + through_lam
 
-    def _converged_field(self, q: torch.Tensor, p: torch.Tensor):
+    def _converged_field(self, q: torch.Tensor, p: torch.Tensor, stage: int):
         """The field at a converged lambda, differentiable once (what the shooting's gradient needs)."""
-        dh_dp, dh_dq, lam = _ConvergedField.apply(q, p, self)
+        dh_dp, dh_dq, lam = _ConvergedField.apply(q, p, self, stage)
         self._remember(q, lam)  # the velocity of carried points reuses it
         return dh_dp, dh_dq
 
@@ -125,20 +126,20 @@ class _ConvergedField(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q, p, cometric):
+    def forward(ctx, q, p, cometric, stage):
         solver, mu = cometric.solver, cometric.mu
         q, p = q.detach(), p.detach()
         op = solver.new_operator(q)  # each stage of a shooting brings new positions
         # K_q(lambda p) rides on the solve's last reduction
-        lam, big_m = solver.solve(q, mu, op, along=p, sequence="field")
+        lam, big_m = solver.solve(q, mu, op, along=p, sequence=f"field {stage}")
         before = op.matvecs
         m = lam[:, None] * p
         g = (p * big_m).sum(1)
-        w = solver.solve_adjoint(op, lam, mu, None, lam * g, solver.linear_rtol(q.dtype), warm="field adjoint")
+        w = solver.solve_adjoint(op, lam, mu, None, lam * g, solver.linear_rtol(q.dtype), warm=f"field adjoint {stage}")
         a, b = _pairing(m, w * lam, lam * mu)
         dh_dq = weighted_kernel_gradient(cometric.kernel, q, a, b, cometric.backend)
         solver.stats.matvecs += op.matvecs - before
-        ctx.cometric = cometric
+        ctx.cometric, ctx.stage = cometric, stage
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(q, p, lam, big_m, w, g, a, b)
         return lam[:, None] * big_m, dh_dq, lam
@@ -161,7 +162,7 @@ class _ConvergedField(torch.autograd.Function):
             u_bar = a_bar[:, 3] - b_bar[:, 4]
             v_bar = a_bar[:, 4] - b_bar[:, 3]
             # w = J^{-T} (lambda g), J^T w = w + v K(w lambda): as in the Sinkhorn adjoint's backward
-            z = solver.solve_direct(op, lam, mu, None, lam * u_bar, rtol, warm="backward z")
+            z = solver.solve_direct(op, lam, mu, None, lam * u_bar, rtol, warm=f"backward z {ctx.stage}")
         else:
             q_bar, m_bar = torch.zeros_like(q), torch.zeros_like(m)
             u_bar = v_bar = z = torch.zeros_like(lam)
@@ -184,14 +185,14 @@ class _ConvergedField(torch.autograd.Function):
             # c's term: lambda mu K(lambda y) = (J^T - I) y, y = dL/dc / lambda, so the adjoint solve of
             # lambda total + (J^T - I) y is that of lambda total - y, plus y: no product with K for it
             y = products[:, 0] * u
-            w_lam = solver.solve_adjoint(op, lam, mu, None, total * lam - y, rtol, warm="backward adjoint")
+            w_lam = solver.solve_adjoint(op, lam, mu, None, total * lam - y, rtol, warm=f"backward adjoint {ctx.stage}")
             w_lam = (w_lam + y) * lam
             left = torch.cat([-r[:, None], (dl_dc - w_lam)[:, None], big_m_bar, u[:, None], v[:, None], m], 1)
             right = torch.cat([left[:, 5:], left[:, :5]], 1)
             with torch.no_grad():
                 q_bar = q_bar + weighted_kernel_gradient(kernel, q, left, right, backend)
         solver.stats.matvecs += op.matvecs - before
-        return (q_bar if ctx.needs_input_grad[0] else None), (p_bar if ctx.needs_input_grad[1] else None), None
+        return (q_bar if ctx.needs_input_grad[0] else None), (p_bar if ctx.needs_input_grad[1] else None), None, None
 
 
 def _pairing(m: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

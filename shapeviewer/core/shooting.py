@@ -37,12 +37,12 @@ class Trajectory:
         return self.x if self.x is not None else self.q
 
 
-def hamiltonian_field(cometric, q, p, x, create_graph: bool):
-    """(dq/dt, dp/dt, dx/dt) at (q, p, x)."""
+def hamiltonian_field(cometric, q, p, x, create_graph: bool, stage: int = 0):
+    """(dq/dt, dp/dt, dx/dt) at (q, p, x); ``stage``: which stage of the integrator's step (0 for Euler)."""
     if not create_graph:
         q, p = q.detach(), p.detach()
     with torch.enable_grad() if create_graph else torch.no_grad():
-        dh_dp, dh_dq = cometric.field(q, p, create_graph)
+        dh_dp, dh_dq = cometric.field(q, p, create_graph, stage)
         vx = cometric.velocity(x, q, p) if x is not None else None
     if not create_graph:
         dh_dp, dh_dq = dh_dp.detach(), dh_dq.detach()
@@ -75,12 +75,12 @@ def shoot(
         if should_stop is not None and should_stop():
             raise ShootingCancelled()
         stages = []
-        for a_row in ((),) + a_rows:
+        for stage, a_row in enumerate(((),) + a_rows):
             probe = list(state)
             for coeff, k in zip(a_row, stages, strict=False):
                 if coeff:
                     probe = [s + (coeff * dt) * d if s is not None else None for s, d in zip(probe, k, strict=True)]
-            stages.append(hamiltonian_field(cometric, *probe, create_graph))
+            stages.append(hamiltonian_field(cometric, *probe, create_graph, stage))
         new_state = []
         for i, s in enumerate(state):
             if s is None:

@@ -93,8 +93,8 @@ class SinkhornSolver:
         self.kernel, self.backend, self.settings = kernel, backend, settings
         self.read_residuals: bool | None = None
         self.stats = stats if stats is not None else SinkhornStats()
-        self._warm = WarmStarts(relative=True)  # lambda of each solve of the previous trajectory
-        self._linear_warm = WarmStarts(relative=False)  # likewise for the derivatives' linear solves
+        self._warm = WarmStarts()  # log lambda of each solve of the previous trajectory
+        self._linear_warm = WarmStarts()  # likewise for the derivatives' linear solves
         self._operator: ScalarKernelOperator | None = None
         # values kept while their keys are the same tensors, unchanged in place: sqrt(mu), e at a fixed
         # point (lambda, mu), the iteration matrix of (K_q, e) (both internal, never changed in place)
@@ -118,7 +118,8 @@ class SinkhornSolver:
 
     # -- helpers on a fixed operator ------------------------------------------------------------
     def begin_trajectory(self) -> None:
-        """A new shooting starts: the k-th solve warm-starts from the k-th solve of the last one."""
+        """A new shooting starts: its solves start from extrapolations of its earlier ones and from the last
+        shooting's (see :class:`WarmStarts`)."""
         self._warm.begin()
         self._linear_warm.begin()
 
@@ -217,8 +218,14 @@ class SinkhornSolver:
             return self._unsymmetrised_solve(op, lam, mu, c, r, rtol, warm)
         e = self._symmetrisation(lam, mu, c)
         if c is None:  # e c = sqrt(mu), 1 / c = lambda
-            y = self._symmetric_solve(op, e, self._sqrt(mu) * r, rtol, warm)
-            return r - lam * op(e * y)
+            b = self._sqrt(mu) * r
+            x0 = self._linear_start(op, b, warm) if self._chebyshev_reads(op) else None
+            if x0 is None:
+                return r - lam * op(e * self._symmetric_solve(op, e, b, rtol, warm))
+            # the start's product maps the answer back too when the start is already the answer
+            k_x0 = op(e * x0)
+            y = self._symmetric_solve(op, e, b, rtol, warm, (x0, b - torch.addcmul(x0, e, k_x0)))
+            return r - lam * (k_x0 if y is x0 else op(e * y))
         y = self._symmetric_solve(op, e, e * c * r, rtol, warm)
         return r - op(e * y) / c
 
@@ -276,12 +283,12 @@ class SinkhornSolver:
         one host read of the residual per step (the stopping test). A warning at the step cap,
         FloatingPointError when lambda is not finite. ``op``: K_q if the caller has it. ``along``: fields
         p (n, k); then (lambda, K_q(lambda p)) is returned (see :class:`_Riders`). ``sequence``: names the
-        solves whose changes from the last trajectory predict each other's (see :class:`WarmStarts`)."""
+        solves whose answers predict each other's, one per time step (see :class:`WarmStarts`)."""
         op = op if op is not None else self.operator(q)
         before = op.matvecs
         tol = self.settings.tol
         warm = self._warm.start(mu, sequence, or_latest=True)
-        s = warm.log() if warm is not None else -0.5 * op(mu).log()
+        s = warm if warm is not None else -0.5 * op(mu).log()
         riders = _Riders(op, mu, along)
         lam = s.exp()
         c = riders.scaled(lam)
@@ -309,7 +316,7 @@ class SinkhornSolver:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        self._warm.keep(lam, sequence)
+        self._warm.keep(s, sequence)
         return lam if along is None else (lam, products)
 
     def _newton_step(self, op, mu, s, lam, c, residual, scaled):

@@ -366,13 +366,18 @@ def test_the_fields_product_rides_on_the_sinkhorn_solves_last_reduction(monkeypa
     assert alone_count - riding_count == 2 * 3  # rk2, 3 steps: 6 stages
 
 
+def _at_a_fixed_point(seed: int):
+    """(q, mu, solver, lambda, K_q, a right-hand side): 90 points at their converged scaling."""
+    q, mu = random_cloud(90, seed=6), masses(90)
+    solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-12))
+    rhs = torch.randn(90, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    return q, mu, solver, solver.scaling(q, mu), solver.operator(q), rhs
+
+
 def test_a_warm_adjoint_solve_stacks_its_starting_product_with_its_right_hand_sides():
     """Reading its start's residual, a warm adjoint solve makes the two products it needs before its Chebyshev
     steps in one call of K_q: 1 + (k - 1) reductions for k steps."""
-    q, mu = random_cloud(90, seed=6), masses(90)
-    solver = SinkhornSolver(KERNEL, "torch", SinkhornSettings(tol=1e-12))
-    lam, op = solver.scaling(q, mu), solver.operator(q)
-    g = torch.randn(90, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    q, mu, solver, lam, op, g = _at_a_fixed_point(seed=7)
     solver.begin_trajectory()
     solver.solve_adjoint(op, lam, mu, None, g, 1e-9, warm=True)
     solver.begin_trajectory()
@@ -386,6 +391,20 @@ def test_a_warm_adjoint_solve_stacks_its_starting_product_with_its_right_hand_si
     assert op.matvecs - before == 1 + (steps - 1) and steps > 1
     jac, _ = sinkhorn_jacobian(q, mu, lam)
     assert torch.allclose(w, torch.linalg.solve(jac.T, 1.01 * g), rtol=0, atol=1e-8 * float(g.norm()))
+
+
+def test_a_direct_solve_started_at_its_answer_maps_it_back_with_its_starting_product():
+    """The backward's J-solve at the fixed point: a start already within tolerance is the answer, and the product
+    that measured its residual also maps it back: one product in all."""
+    q, mu, solver, lam, op, r = _at_a_fixed_point(seed=8)
+    solver.begin_trajectory()
+    solver.solve_direct(op, lam, mu, None, r, 1e-9, warm=True)
+    solver.begin_trajectory()
+    before = op.matvecs
+    again = solver.solve_direct(op, lam, mu, None, r, 1e-9, warm=True)
+    assert op.matvecs - before == 1
+    jac, _ = sinkhorn_jacobian(q, mu, lam)
+    assert torch.allclose(again, torch.linalg.solve(jac, r), rtol=0, atol=1e-8 * float(r.norm()))
 
 
 def test_the_solves_statistics_count_every_product_of_a_field_stage():

@@ -108,7 +108,8 @@ def test_gradcheck_of_hamiltonian_and_of_one_shooting_step(name, settings):
         traj = shoot(cometric, a, b, steps=1, integrator="rk2", create_graph=True)
         return traj.q[-1], traj.p[-1]
 
-    assert torch.autograd.gradcheck(one_step, (q, p))
+    # a second backward of one graph starts its solves from the first one's answers: equal to their tolerance
+    assert torch.autograd.gradcheck(one_step, (q, p), nondet_tol=1e-9)
 
 
 def test_shooting_stops_when_asked():

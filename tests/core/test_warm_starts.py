@@ -1,5 +1,6 @@
 """Warm starts of a shooting's solves: the last trajectory's answers, moved along the trajectory."""
 
+import pytest
 import torch
 
 from shapeviewer.core.cometrics import NormalizedCometric
@@ -20,42 +21,66 @@ def run(starts, answers, sequence=None):
     return got
 
 
-def test_a_sequence_moves_each_start_by_the_change_its_previous_solve_found():
-    starts = WarmStarts(relative=False)
-    last = [torch.tensor([float(k)]) for k in range(4)]
-    assert run(starts, last, "adjoint") == [None] * 4  # a first trajectory has nothing at its positions
-    shifted = [x + 0.5 for x in last]
+def test_a_sequence_extrapolates_its_answers_along_the_trajectory():
+    """Constant, then linear, then quadratic extrapolation: exact from the fourth solve for quadratic answers."""
+    answers = [torch.tensor([2.0 * k * k - k + 1.0, float(k)]) for k in range(6)]
+    got = run(WarmStarts(), answers, "adjoint")
+    assert got[0] is None  # a first trajectory has nothing at its positions
+    assert torch.equal(got[1], answers[0])
+    assert torch.equal(got[2], 2 * answers[1] - answers[0])
+    assert all(torch.allclose(g, a) for g, a in zip(got[3:], answers[3:], strict=True))
+
+
+def test_the_last_trajectorys_misses_correct_the_extrapolation_when_the_trajectory_barely_changed():
+    """Cubic answers (quadratic extrapolation misses by 6), then the same shifted by 0.5: each start is the
+    extrapolation plus the miss it made last time, i.e. exact; the first, the last trajectory's answer."""
+    starts = WarmStarts()
+    cubic = [torch.tensor([float(k**3)]) for k in range(6)]
+    run(starts, cubic, "adjoint")
+    shifted = [x + 0.5 for x in cubic]
     got = run(starts, shifted, "adjoint")
-    assert torch.equal(got[0], last[0])  # the first stage has no change to go by
-    assert all(torch.equal(g, s) for g, s in zip(got[1:], shifted[1:], strict=True))  # exact for a uniform shift
+    assert torch.equal(got[0], cubic[0])
+    assert all(torch.allclose(g, a) for g, a in zip(got[1:], shifted[1:], strict=True))
 
 
-def test_a_positive_scaling_moves_by_ratios_and_unnamed_solves_start_unmoved():
-    starts = WarmStarts(relative=True)
+def test_the_guess_nearer_the_previous_answer_is_taken():
+    """Last trajectory cubic, this one quadratic: the corrected guess misses at the linear stage, so from the
+    quadratic stage on the plain extrapolation (exact) is taken."""
+    starts = WarmStarts()
+    run(starts, [torch.tensor([float(k**3)]) for k in range(6)], "adjoint")
+    squares = [torch.tensor([float(k * k)]) for k in range(6)]
+    got = run(starts, squares, "adjoint")
+    assert float(got[2]) == 2 * 1 - 0 + 6  # corrected: nothing known yet about this trajectory
+    assert all(torch.equal(g, a) for g, a in zip(got[3:], squares[3:], strict=True))
+
+
+def test_unnamed_solves_start_from_the_last_answer_and_sequences_do_not_predict_each_other():
+    starts = WarmStarts()
     last = [torch.tensor([1.0, 2.0]) * (k + 1) for k in range(3)]
-    run(starts, last, "field")
-    got = run(starts, [1.1 * x for x in last], "field")
-    assert torch.allclose(got[2], 1.1 * last[2])
-    plain = WarmStarts(relative=True)
-    run(plain, last)
-    assert all(torch.equal(g, x) for g, x in zip(run(plain, [1.1 * x for x in last]), last, strict=True))
-
-
-def test_sequences_do_not_predict_each_other_and_shapes_must_match():
-    starts = WarmStarts(relative=False)
-    a, b = torch.zeros(3), torch.ones(3)
-    run(starts, [a, b, a])  # positions 0, 1, 2
+    run(starts, last)
+    assert all(torch.equal(g, x) for g, x in zip(run(starts, [1.1 * x for x in last]), last, strict=True))
     starts.begin()
-    starts.keep(a + 1.0, "x")  # position 0 of sequence x moved by +1
-    assert torch.equal(starts.start(b, "y"), b)  # another sequence: unmoved
+    a, b = torch.zeros(2), torch.ones(2)
+    starts.keep(a, "x")
+    assert torch.equal(starts.start(b, "y"), 1.1 * last[1])  # y has no answer in this trajectory yet
     starts.keep(b, "y")
-    assert torch.equal(starts.start(a, "x"), a + 1.0)  # position 2, moved by x's change at position 0
+    assert torch.equal(starts.start(a, "x"), a)  # x's latest answer, not y's
     assert starts.start(torch.zeros(5), "x") is None  # another shape: no start
 
 
-def test_predicted_starts_save_sinkhorn_products_and_leave_the_gradient_unchanged():
+def _renamed(starts: WarmStarts, rename) -> None:
+    """Make ``starts`` see each sequence under ``rename(sequence)``."""
+    start, keep = starts.start, starts.keep
+    starts.start = lambda like, sequence=None, or_latest=False: start(like, rename(sequence), or_latest)
+    starts.keep = lambda answer, sequence=None: keep(answer, rename(sequence))
+
+
+@pytest.mark.parametrize("integrator", ["euler", "rk4"])
+def test_predicted_starts_save_sinkhorn_products_and_leave_the_gradient_unchanged(integrator):
     """A shooting and its gradient after an optimiser-like change of the momenta (2%): started nearer their
-    answers, the Sinkhorn solves take fewer products (117 against 161 when written)."""
+    answers, the Sinkhorn solves take fewer products (when written: Euler 93 against 169 unmoved; RK4 386
+    against 711, and 573 with all stages in one sequence: its stages are unequally spaced in time, so each
+    is a sequence of its own)."""
     kernel = parse_kernel("cauchy(0.8)")
     q = random_cloud(80, seed=4)
     mu = torch.rand(80, dtype=torch.float64, generator=torch.Generator().manual_seed(5)) + 0.05
@@ -63,30 +88,31 @@ def test_predicted_starts_save_sinkhorn_products_and_leave_the_gradient_unchange
 
     def gradient(cometric, momenta):
         momenta = momenta.clone().requires_grad_()
-        end = shoot(cometric, q, momenta, steps=8, integrator="euler", create_graph=True).q[-1]
+        end = shoot(cometric, q, momenta, steps=8, integrator=integrator, create_graph=True).q[-1]
         return torch.autograd.grad((end**2).sum(), momenta)[0]
 
-    def second_gradient(predict: bool):
+    def second_gradient(rename=None):
         cometric = NormalizedCometric(kernel, "torch", mu, SinkhornSettings(tol=1e-6))
-        if not predict:  # every solve starts from the last trajectory's answer, unmoved
+        if rename is not None:
             for starts in (cometric.solver._warm, cometric.solver._linear_warm):
-                starts.start = lambda like, sequence=None, or_latest=False, s=starts: WarmStarts.start(
-                    s, like, None, or_latest
-                )
+                _renamed(starts, rename)
         gradient(cometric, p)
         before = cometric.stats.matvecs
         return gradient(cometric, 1.02 * p), cometric.stats.matvecs - before
 
-    predicted, predicted_products = second_gradient(True)
-    plain, plain_products = second_gradient(False)
+    predicted, predicted_products = second_gradient()
+    plain, plain_products = second_gradient(lambda sequence: None)  # the last trajectory's answers, unmoved
     assert torch.allclose(predicted, plain, rtol=0, atol=1e-4 * float(plain.abs().max()))
-    assert predicted_products < 0.85 * plain_products
+    assert predicted_products < 0.7 * plain_products
+    if integrator != "euler":
+        _, shared_products = second_gradient(lambda sequence: sequence and sequence.rsplit(" ", 1)[0])
+        assert predicted_products < 0.85 * shared_products
 
 
 def test_after_a_change_of_size_solves_start_from_this_trajectorys_latest_answer():
     """A level change: positions hold answers of another size; from the second solve on, the latest answer of
     this trajectory (the right size) is the start, not the last trajectory's last one."""
-    starts = WarmStarts(relative=True)
+    starts = WarmStarts()
     run(starts, [torch.ones(5)] * 3)
     starts.begin()
     small = torch.full((3,), 2.0)
