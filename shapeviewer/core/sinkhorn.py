@@ -37,6 +37,10 @@ LINEAR_SOLVERS = ("chebyshev", "cg")
 # Residuals below this many epsilons of the dtype are rounding (float32: 1.2e-5; sums of 1e3 terms end
 # near 1e-6 where tol asks for 1e-6): such a solve counts as capped, but no warning is given.
 ROUNDING_FLOOR = 100
+NON_FINITE_RIGHT_HAND_SIDE = (
+    "a Sinkhorn derivative's linear system has a non-finite right-hand side (lambda or the momenta overflowed; "
+    "try float64 or smaller momenta)"
+)
 
 
 @dataclass
@@ -93,8 +97,8 @@ class SinkhornSolver:
         self.kernel, self.backend, self.settings = kernel, backend, settings
         self.read_residuals: bool | None = None
         self.stats = stats if stats is not None else SinkhornStats()
-        self._warm = WarmStarts()  # log lambda of each solve of the previous trajectory
-        self._linear_warm = WarmStarts()  # likewise for the derivatives' linear solves
+        self._warm = WarmStarts()  # the starts of the scaling's solves, in log lambda
+        self._linear_warm = WarmStarts()  # those of its derivatives' linear solves
         self._operator: ScalarKernelOperator | None = None
         # values kept while their keys are the same tensors, unchanged in place: sqrt(mu), e at a fixed
         # point (lambda, mu), the iteration matrix of (K_q, e) (both internal, never changed in place)
@@ -149,7 +153,8 @@ class SinkhornSolver:
 
     def _symmetric_solve(self, op, e, b, rtol, warm: bool | str, start=None):
         """(I + E K E) y = b, E = diag(e), spectrum in [1, 2]; to |b - A y| <= rtol |b| (rtol |b - A y_0| from
-        a warm start y_0); ``start``: (y_0, its residual) where the caller computed them."""
+        a warm start y_0); ``start``: (y_0, its residual) where the caller computed them ((None, None): the
+        caller found no start)."""
         x0, r0 = start if start is not None else (self._linear_start(op, b, warm), None)
 
         def matvec(v):
@@ -182,6 +187,8 @@ class SinkhornSolver:
             return chebyshev(matvec, b, iterations)
         r0 = b - matvec(x0) if r0 is None else r0
         b_norm, r_norm = torch.linalg.vector_norm(torch.stack([b, r0]), dim=1).tolist()
+        if not math.isfinite(b_norm):
+            raise FloatingPointError(NON_FINITE_RIGHT_HAND_SIDE)
         if b_norm == 0.0:
             return torch.zeros_like(b)
         if not r_norm <= b_norm:  # a start worse than 0, or not finite: start from 0
@@ -219,12 +226,15 @@ class SinkhornSolver:
         e = self._symmetrisation(lam, mu, c)
         if c is None:  # e c = sqrt(mu), 1 / c = lambda
             b = self._sqrt(mu) * r
-            x0 = self._linear_start(op, b, warm) if self._chebyshev_reads(op) else None
-            if x0 is None:
+            if not self._chebyshev_reads(op):
                 return r - lam * op(e * self._symmetric_solve(op, e, b, rtol, warm))
+            x0, k_x0 = self._linear_start(op, b, warm), None
+            start = (None, None)
+            if x0 is not None:
+                k_x0 = op(e * x0)
+                start = (x0, b - torch.addcmul(x0, e, k_x0))
+            y = self._symmetric_solve(op, e, b, rtol, warm, start)
             # the start's product maps the answer back too when the start is already the answer
-            k_x0 = op(e * x0)
-            y = self._symmetric_solve(op, e, b, rtol, warm, (x0, b - torch.addcmul(x0, e, k_x0)))
             return r - lam * (k_x0 if y is x0 else op(e * y))
         y = self._symmetric_solve(op, e, e * c * r, rtol, warm)
         return r - op(e * y) / c
@@ -248,8 +258,9 @@ class SinkhornSolver:
         stacked with the right-hand side's: one reduction."""
         e = self._symmetrisation(lam, mu, c)
         v = lam * g if c is None else g / c
-        x0 = self._linear_start(op, g, warm) if self._chebyshev_reads(op) else None
-        start = None
+        reads = self._chebyshev_reads(op)
+        x0 = self._linear_start(op, g, warm) if reads else None
+        start = (None, None) if reads else None  # (None, None): no start, none to look up
         if x0 is None:
             rhs = e * op(v)
         else:
@@ -287,12 +298,17 @@ class SinkhornSolver:
         op = op if op is not None else self.operator(q)
         before = op.matvecs
         tol = self.settings.tol
-        warm = self._warm.start(mu, sequence, or_latest=True)
-        s = warm if warm is not None else -0.5 * op(mu).log()
+        s = self._warm.start(mu, sequence, or_latest=True)
         riders = _Riders(op, mu, along)
-        lam = s.exp()
-        c = riders.scaled(lam)
-        residual = scaling_residual(lam, c)
+        if s is not None:
+            lam = s.exp()
+            c = riders.scaled(lam)
+            residual = scaling_residual(lam, c)
+        if s is None or not math.isfinite(residual):  # no start, or one that overflowed (an extrapolation)
+            s = -0.5 * op(mu).log()
+            lam = s.exp()
+            c = riders.scaled(lam)
+            residual = scaling_residual(lam, c)
         steps = 0
         # "not residual < tol": a NaN residual is not convergence
         while not residual < tol and math.isfinite(residual) and steps < self.settings.max_newton:

@@ -8,8 +8,9 @@ smoothly along the trajectory. A solve of a sequence starts from one of two gues
   trajectory. Exact if the trajectory has not changed; the better one near the end of an optimisation,
   when the optimiser's steps get small.
 
-It takes the one that came nearer the answer at the sequence's previous solve, decided on the device (no host
-read). The first solve of a sequence in a trajectory starts from the last trajectory's answer. With the
+It takes the one that came nearer the answer at the sequence's last solve offered both (in this trajectory or
+an earlier one), decided on the device (no host read). The first solve of a sequence in a trajectory starts from
+the last trajectory's answer. A start may be poor, never wrong: the solvers check it. With the
 constant extrapolation, "corrected" is the last trajectory's answer moved by the change that the sequence's
 previous solve found. During L-BFGS on benchmarks/gpu_cometric.py's sphere (Euler) the median relative
 starting residuals of the backward's z-solves are 0.24 moved and 5e-5 extrapolated, those of the field's
@@ -20,23 +21,43 @@ Answers are added and subtracted: a positive scaling lambda is kept as log lambd
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 # coefficients of the latest answers (latest first) that extrapolate them to the next, by order
 _EXTRAPOLATION = ((1.0,), (2.0, -1.0), (3.0, -3.0, 1.0))
 
 
+class _Miss(NamedTuple):
+    """What an extrapolation of a sequence's answers missed by at one position."""
+
+    sequence: str
+    order: int
+    error: torch.Tensor  # answer - extrapolation
+
+
+class _Offer(NamedTuple):
+    """The guesses a solve of a sequence was offered (``correction`` None: the extrapolation alone)."""
+
+    sequence: str
+    order: int
+    extrapolation: torch.Tensor
+    correction: torch.Tensor | None
+
+
 class WarmStarts:
-    """The answers of the last trajectory's solves by position, replaced as this trajectory's come."""
+    """Starts for the solves of one shooting after another: by position in the shooting (answers of the last
+    shooting are replaced as this one's come) and by named sequence (see the module's docstring)."""
 
     def __init__(self):
         self.index = 0  # the position of the next solve
         self.answers: list[torch.Tensor] = []  # this trajectory's up to ``index``, the last one's after
-        # by position, like ``answers``: (sequence, order, answer - extrapolation) of a sequence's solve, else None
-        self._misses: list[tuple[str, int, torch.Tensor] | None] = []
+        self._misses: list[_Miss | None] = []  # by position, like ``answers``: a sequence's solve's, else None
         self._positions: dict[str, list[int]] = {}  # each sequence's solves in this trajectory
-        self._extrapolation_won: dict[str, torch.Tensor] = {}  # per sequence, at its last solve (a device bool)
-        self._offered: tuple | None = None  # (sequence, order, extrapolation, correction) of the coming solve
+        # per sequence, at its last solve offered both guesses: whether the plain extrapolation was nearer
+        self._extrapolation_won: dict[str, torch.Tensor] = {}  # a bool on the device: never read back
+        self._offered: _Offer | None = None  # to the coming solve
 
     def begin(self) -> None:
         """A new trajectory starts."""
@@ -45,8 +66,9 @@ class WarmStarts:
         self._offered = None
 
     def start(self, like: torch.Tensor, sequence: str | None = None, or_latest: bool = False):
-        """The start of the next solve (shaped like ``like``), or None; ``or_latest``: without an answer of
-        that shape at this position, the latest answer (this trajectory's last, e.g. after a level change)."""
+        """The start of the next solve (shaped like ``like``), or None. For a ``sequence`` with answers in this
+        trajectory, their extrapolation (or that plus its last miss here); else the last trajectory's answer at
+        this position; ``or_latest``: else this trajectory's latest answer (e.g. after a level change)."""
         self._offered = None
         k = self.index
         latest = self._latest_of(sequence, like)
@@ -56,9 +78,9 @@ class WarmStarts:
             for c, answer in zip(_EXTRAPOLATION[order][1:], latest[1:], strict=True):
                 guess.add_(answer, alpha=c)
             miss = self._misses[k] if k < len(self._misses) else None
-            same = miss is not None and miss[:2] == (sequence, order) and miss[2].shape == like.shape
-            correction = miss[2] if same else None
-            self._offered = (sequence, order, guess, correction)
+            same = miss is not None and (miss.sequence, miss.order) == (sequence, order)
+            correction = miss.error if same and miss.error.shape == like.shape else None
+            self._offered = _Offer(sequence, order, guess, correction)
             if correction is None:
                 return guess
             won = self._extrapolation_won.get(sequence)
@@ -74,12 +96,12 @@ class WarmStarts:
         """The next solve's answer: the start of its position in the next trajectory."""
         k = self.index
         miss = None
-        offered = self._offered
-        if offered is not None and offered[0] == sequence:
-            _, order, guess, correction = offered
-            miss = (sequence, order, answer - guess)
-            if correction is not None:  # which guess was nearer: decides the sequence's next start
-                distances = torch.linalg.vector_norm(torch.stack([miss[2], miss[2] - correction]), dim=1)
+        offer = self._offered
+        if offer is not None and offer.sequence == sequence:
+            miss = _Miss(sequence, offer.order, answer - offer.extrapolation)
+            if offer.correction is not None:  # which guess was nearer: decides the sequence's next start
+                misses = torch.stack([miss.error, miss.error - offer.correction]).flatten(1)
+                distances = torch.linalg.vector_norm(misses, dim=1)
                 self._extrapolation_won[sequence] = distances[0] < distances[1]
         self.answers[k : k + 1] = [answer]
         self._misses[k : k + 1] = [miss]

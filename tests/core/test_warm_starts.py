@@ -1,4 +1,6 @@
-"""Warm starts of a shooting's solves: the last trajectory's answers, moved along the trajectory."""
+"""Warm starts of a shooting's solves: extrapolated along the trajectory, corrected by the last one's misses."""
+
+import math
 
 import pytest
 import torch
@@ -6,7 +8,7 @@ import torch
 from shapeviewer.core.cometrics import NormalizedCometric
 from shapeviewer.core.kernels import parse_kernel
 from shapeviewer.core.shooting import shoot
-from shapeviewer.core.sinkhorn import SinkhornSettings
+from shapeviewer.core.sinkhorn import SinkhornSettings, SinkhornSolver, scaling_residual
 from shapeviewer.core.warm_starts import WarmStarts
 from tests.conftest import random_cloud
 
@@ -120,3 +122,23 @@ def test_after_a_change_of_size_solves_start_from_this_trajectorys_latest_answer
     starts.keep(small)
     assert torch.equal(starts.start(small, or_latest=True), small)
     assert starts.start(small) is None  # without or_latest: only this position's answer
+
+
+def test_an_extrapolated_start_that_overflows_gives_way_to_the_cold_start():
+    """float32: a massless point leaves the support, then stops; log lambda there goes 7, 35, 63, 63, so the
+    fourth solve's quadratic extrapolation (92) overflows exp. It converges from the cold start instead."""
+    support = 0.3 * torch.randn(20, 3, generator=torch.Generator().manual_seed(0))
+    mu = torch.cat([torch.rand(20, generator=torch.Generator().manual_seed(1)) + 0.5, torch.zeros(1)])
+    solver = SinkhornSolver(parse_kernel("gaussian(1.0)"), "torch", SinkhornSettings(tol=1e-5))
+    solver.begin_trajectory()
+    for d2 in (10.0, 40.0, 70.0, 70.0):
+        q = torch.cat([support, torch.tensor([[d2**0.5, 0.0, 0.0]])])
+        lam = solver.solve(q, mu, solver.new_operator(q), sequence="field 0")
+        assert scaling_residual(lam, solver.operator(q)(lam * mu)) < 1e-5
+    assert float(lam[-1].log()) > 60.0
+
+
+def test_a_derivatives_solve_with_an_infinite_right_hand_side_says_so():
+    b = torch.tensor([math.inf, 1.0, 1.0])
+    with pytest.raises(FloatingPointError, match="non-finite right-hand side"):
+        SinkhornSolver._chebyshev(lambda v: 1.5 * v, b, 1e-6, torch.zeros(3))
