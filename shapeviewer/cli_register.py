@@ -136,6 +136,20 @@ def _mu_and_lambda(model):
     return model.mu.detach().cpu().numpy(), model.lam()
 
 
+def _geodesic_frames(model, p0, source):
+    """(T+1, N, 3) the source carried along the geodesic of p0, in the user's frame; refused (BadInput) when the
+    momenta blow it up."""
+    import numpy as np
+
+    try:
+        traj = model.shoot(p0)
+    except FloatingPointError as exc:  # a Sinkhorn solve met non-finite numbers
+        raise BadInput(f"the momenta are too large, the geodesic does not stay finite: {exc}") from None
+    frames = np.stack([model.to_user(x) for x in traj.points])
+    _check_geodesic(frames, source)
+    return frames
+
+
 def _check_geodesic(frames, source) -> None:
     import numpy as np
 
@@ -161,9 +175,7 @@ def cmd_shoot(args) -> int:
         raise BadInput(f"momenta file {args.momenta}: values reach {np.abs(momenta).max():.3g}, above {MAX_MOMENTUM:g}")
     model = DeformationModel(source.vertices, source.faces, mask, _model_settings(args))
     p0 = model.momenta_tensor(momenta)
-    traj = model.shoot(p0, create_graph=False)
-    frames = np.stack([model.to_user(x) for x in traj.points])
-    _check_geodesic(frames, source)
+    frames = _geodesic_frames(model, p0, source)
     result = _summary(model, p0, time.perf_counter() - start)
     mu, lam = _mu_and_lambda(model)
     _write(args.out, frames, source.faces, p0.cpu().numpy(), mu, lam, result, mask=model.mask)

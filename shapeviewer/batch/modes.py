@@ -38,7 +38,7 @@ def _check_out(out: Path, batch: Path) -> None:
 
 
 def run_modes(args) -> int:
-    from ..cli import BadInput, _check_geodesic, _load_mask, _model_settings, _mu_and_lambda, _summary, _write
+    from ..cli import BadInput, _geodesic_frames, _load_mask, _model_settings, _mu_and_lambda, _summary, _write
     from ..core.model import DeformationModel
     from ..io.meshes import read_mesh
     from .command import options_namespace, read_batch_file
@@ -79,9 +79,7 @@ def run_modes(args) -> int:
             start = time.perf_counter()
             momenta = pca.mean + sign * args.sd * pca.sd[k] * pca.modes[k]
             p0 = model.momenta_tensor(momenta)
-            traj = model.shoot(p0)
-            frames = np.stack([model.to_user(x) for x in traj.points])
-            _check_geodesic(frames, template)
+            frames = _geodesic_frames(model, p0, template)
             result = _summary(model, p0, time.perf_counter() - start)
             result.update(mode=k + 1, side=side, sd=sign * args.sd, explained_variance=float(pca.variance[k]),
                           explained_variance_ratio=float(pca.ratio[k]), template_file=info["template"])  # fmt: skip

@@ -38,8 +38,8 @@ LINEAR_SOLVERS = ("chebyshev", "cg")
 # near 1e-6 where tol asks for 1e-6): such a solve counts as capped, but no warning is given.
 ROUNDING_FLOOR = 100
 NON_FINITE_RIGHT_HAND_SIDE = (
-    "a Sinkhorn derivative's linear system has a non-finite right-hand side (lambda or the momenta overflowed; "
-    "try float64 or smaller momenta)"
+    "a Sinkhorn derivative's linear system has a non-finite right-hand side: lambda or the momenta overflowed "
+    "(try float64 or smaller momenta)"
 )
 
 
