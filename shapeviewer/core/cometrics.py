@@ -171,7 +171,8 @@ class _ConvergedField(torch.autograd.Function):
         big_m_bar = torch.addcmul(big_m_bar, lam_z[:, None], p)
         r = z * v
         products = op(torch.cat([r[:, None], u[:, None], big_m_bar], 1))  # K [r, u, M_bar] in one go
-        dl_dc = products[:, 0] * u * lam  # dL/dc, c = K(lambda mu) = 1 / lambda
+        y = products[:, 0] * u  # dL/dc / lambda
+        dl_dc = y * lam  # dL/dc, c = K(lambda mu) = 1 / lambda
         m_bar = m_bar + products[:, 2:]  # M = K m
         p_bar = torch.addcmul(lam[:, None] * m_bar, lam_z[:, None], big_m)  # m = lambda p
         # dL/dlambda: through m, M_bar's p-term, w's right-hand side, u, v and c (c's term mu K(dL/dc) below)
@@ -184,7 +185,6 @@ class _ConvergedField(torch.autograd.Function):
         if ctx.needs_input_grad[0]:  # lambda(q), then every path to q in one reduction
             # c's term: lambda mu K(lambda y) = (J^T - I) y, y = dL/dc / lambda, so the adjoint solve of
             # lambda total + (J^T - I) y is that of lambda total - y, plus y: no product with K for it
-            y = products[:, 0] * u
             w_lam = solver.solve_adjoint(op, lam, mu, None, total * lam - y, rtol, warm=f"backward adjoint {ctx.stage}")
             w_lam = (w_lam + y) * lam
             left = torch.cat([-r[:, None], (dl_dc - w_lam)[:, None], big_m_bar, u[:, None], v[:, None], m], 1)

@@ -146,7 +146,7 @@ class SinkhornSolver:
         return self.settings.linear_solver == "cg" or self._reads_residuals(op)
 
     def _keep_linear(self, op, y, warm: bool | str) -> torch.Tensor:
-        """y, kept as the start of the matching solve of the next trajectory."""
+        """y, kept for the starts of later solves (see :class:`WarmStarts`)."""
         if warm and self._warm_linear(op):
             self._linear_warm.keep(y, warm if isinstance(warm, str) else None)
         return y
@@ -301,18 +301,14 @@ class SinkhornSolver:
         s = self._warm.start(mu, sequence, or_latest=True)
         riders = _Riders(op, mu, along)
         if s is not None:
-            lam = s.exp()
-            c = riders.scaled(lam)
-            residual = scaling_residual(lam, c)
+            lam, c, residual = riders.trial(s)
         if s is None or not math.isfinite(residual):  # no start, or one that overflowed (an extrapolation)
             s = -0.5 * op(mu).log()
-            lam = s.exp()
-            c = riders.scaled(lam)
-            residual = scaling_residual(lam, c)
+            lam, c, residual = riders.trial(s)
         steps = 0
         # "not residual < tol": a NaN residual is not convergence
         while not residual < tol and math.isfinite(residual) and steps < self.settings.max_newton:
-            s_new, lam_new, c_new, new_residual = self._newton_step(op, mu, s, lam, c, residual, riders.scaled)
+            s_new, lam_new, c_new, new_residual = self._newton_step(op, mu, s, lam, c, residual, riders.trial)
             steps += 1
             stalled = not new_residual < residual
             s, lam, c, residual = s_new, lam_new, c_new, new_residual
@@ -335,10 +331,10 @@ class SinkhornSolver:
         self._warm.keep(s, sequence)
         return lam if along is None else (lam, products)
 
-    def _newton_step(self, op, mu, s, lam, c, residual, scaled):
+    def _newton_step(self, op, mu, s, lam, c, residual, trial):
         """(s, lambda, c, residual) after s <- s - t J^{-1} Phi(s), Phi = s + log c, the step t halved until
         the residual decreases (Newton on this system almost never needs it); one host read per trial.
-        ``scaled``: lambda -> K_q(lambda mu)."""
+        ``trial``: s -> (lambda, K_q(lambda mu), residual)."""
         phi = s + c.log()
         # The new residual is about rtol * residual + O(residual^2): rtol = residual keeps Newton quadratic,
         # and near tol, rtol = tol / (2 residual) is enough to end with this step (a warm start's usual case).
@@ -348,9 +344,7 @@ class SinkhornSolver:
         step = 1.0
         while True:
             s_new = torch.add(s, delta, alpha=-step)
-            lam_new = s_new.exp()
-            c_new = scaled(lam_new)
-            new_residual = scaling_residual(lam_new, c_new)
+            lam_new, c_new, new_residual = trial(s_new)
             if new_residual < residual or step < 1e-3:
                 return s_new, lam_new, c_new, new_residual
             step *= 0.5
@@ -397,6 +391,12 @@ class _Riders:
         out = self.op(torch.cat([(lam * self.mu)[:, None], lam[:, None] * self.along], 1))
         self._last = (lam, out)
         return out[:, 0]
+
+    def trial(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """(lambda, K_q(lambda mu), residual) at s = log lambda: one product, one host read."""
+        lam = s.exp()
+        c = self.scaled(lam)
+        return lam, c, scaling_residual(lam, c)
 
     def products(self, lam: torch.Tensor) -> torch.Tensor:
         """K_q(lambda p) for the solve's answer lambda."""

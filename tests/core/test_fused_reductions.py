@@ -430,6 +430,6 @@ def test_a_newton_step_just_above_tol_is_a_single_chebyshev_step(read_residuals,
     residual = float((lam * c - 1).abs().max())
     assert 1e-6 < residual < 1.5e-6
     before, matrix = op.matvecs, solver._iteration
-    *_, new_residual = solver._newton_step(op, mu, lam.log(), lam, c, residual, lambda x: op(x * mu))
+    *_, new_residual = solver._newton_step(op, mu, lam.log(), lam, c, residual, sinkhorn._Riders(op, mu, None).trial)
     assert op.matvecs - before == products and solver._iteration is matrix  # none built for this step
     assert new_residual < residual / 3
