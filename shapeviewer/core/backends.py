@@ -247,28 +247,34 @@ _VJP_TEMPLATE = (
 )
 
 
-def _keops_weighted_gradient_vjp(kernel: Kernel, q, a, b, h):
+def _keops_weighted_gradient_vjp(kernel: Kernel, q, a, b, h, also=None):
     d = a.shape[1]
     variables = (f"ai=Vi({d})", f"aj=Vj({d})", f"bi=Vi({d})", f"bj=Vj({d})", "hi=Vi(3)", "hj=Vj(3)")
-    out = _reduce(kernel, _VJP_TEMPLATE, variables, q, q, a, a, b, b, h, h)
-    return out[:, :3], out[:, 3 : 3 + d], out[:, 3 + d :]
+    if also is None:
+        out = _reduce(kernel, _VJP_TEMPLATE, variables, q, q, a, a, b, b, h, h)
+    else:  # K_q also as further columns
+        template = f"Concat({_VJP_TEMPLATE},{{k}}*ej)"
+        out = _reduce(kernel, template, (*variables, f"ej=Vj({also.shape[1]})"), q, q, a, a, b, b, h, h, also)
+    return out[:, :3], out[:, 3 : 3 + d], out[:, 3 + d : 3 + 2 * d], out[:, 3 + 2 * d :]
 
 
-def weighted_kernel_gradient_vjp(kernel: Kernel, q, a, b, h, backend: str):
+def weighted_kernel_gradient_vjp(kernel: Kernel, q, a, b, h, backend: str, also: torch.Tensor | None = None):
     """(q_bar, a_bar, b_bar): the gradients of <h, F(q, a, b)> for F = :func:`weighted_kernel_gradient`,
     not differentiable. With d_ij = q_i - q_j and G_ij = g(|d_ij|^2):
     q_bar_i = sum_j grad_{q_i} [G_ij (h_i <a_i, b_j> - h_j <a_j, b_i>) . d_ij],
     a_bar_i = sum_j G_ij (h_i . d_ij) b_j,  b_bar_i = -sum_j G_ij (h_j . d_ij) a_j.
-    KeOps: one reduction where autograd would take four (q as x_i and as y_j, a, b)."""
+    KeOps: one reduction where autograd would take four (q as x_i and as y_j, a, b). ``also`` (n, k): fields
+    whose product K_q also rides on that reduction, returned fourth."""
     with torch.no_grad():
         if backend == "keops" and keops_usable():
-            out = _keops_call(_keops_weighted_gradient_vjp, kernel, q, a, b, h)
+            out = _keops_call(_keops_weighted_gradient_vjp, kernel, q, a, b, h, also)
             if out is not None:
-                return out
+                return out[:3] if also is None else out
     with torch.enable_grad():
         leaves = [t.detach().requires_grad_() for t in (q, a, b)]
         out = weighted_kernel_gradient(kernel, *leaves, "torch")
-        return tuple(g.detach() for g in torch.autograd.grad(out, leaves, h))
+        grads = tuple(g.detach() for g in torch.autograd.grad(out, leaves, h))
+    return grads if also is None else (*grads, kernel_product(kernel, q.detach(), q.detach(), also, "torch"))
 
 
 def kernel_gradient(kernel: Kernel, q: torch.Tensor, u: torch.Tensor, v: torch.Tensor, backend: str):

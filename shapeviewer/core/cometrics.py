@@ -157,12 +157,21 @@ class _ConvergedField(torch.autograd.Function):
         rtol = solver.linear_rtol(q.dtype, for_loss_gradient=True)
         m, u, v = a[:, :3], a[:, 3], a[:, 4]
         if dh_dq_bar is not None:  # dH/dq = F(q, a, b), a = [m, u, v], b = [m, -v, -u]
-            q_bar, a_bar, b_bar = weighted_kernel_gradient_vjp(kernel, q, a, b, dh_dq_bar, backend)
+            z_sequence = f"backward z {ctx.stage}"
+            # with a KeOps K_q, the z-solve's start is known now: its product rides on this reduction
+            z_start = solver.direct_start(op, lam, mu, z_sequence)
+            riding = z_start is not None and z_start[0] is not None
+            vjp = weighted_kernel_gradient_vjp(
+                kernel, q, a, b, dh_dq_bar, backend, also=z_start[1][:, None] if riding else None
+            )
+            q_bar, a_bar, b_bar = vjp[:3]
+            if riding:
+                z_start, op.matvecs = (z_start[0], vjp[3][:, 0]), op.matvecs + 1
             m_bar = a_bar[:, :3] + b_bar[:, :3]
             u_bar = a_bar[:, 3] - b_bar[:, 4]
             v_bar = a_bar[:, 4] - b_bar[:, 3]
             # w = J^{-T} (lambda g), J^T w = w + v K(w lambda): as in the Sinkhorn adjoint's backward
-            z = solver.solve_direct(op, lam, mu, None, lam * u_bar, rtol, warm=f"backward z {ctx.stage}")
+            z = solver.solve_direct(op, lam, mu, None, lam * u_bar, rtol, warm=z_sequence, start=z_start)
         else:
             q_bar, m_bar = torch.zeros_like(q), torch.zeros_like(m)
             u_bar = v_bar = z = torch.zeros_like(lam)

@@ -219,8 +219,19 @@ class SinkhornSolver:
         self._iteration = (op, e, last)
         return last
 
-    def solve_direct(self, op, lam, mu, c, r, rtol, warm: bool | str = False):
-        """J delta = r with J = I + diag(1/c) K diag(lambda mu); c None: at the fixed point (c = 1 / lambda)."""
+    def direct_start(self, op, lam, mu, warm: str) -> tuple | None:
+        """For a caller that makes one KeOps reduction of its own just before a fixed-point :meth:`solve_direct`
+        along ``warm``: (y_0, e y_0), the start of that solve's symmetrised system (y_0 None: it has none),
+        looked up ahead, so that K_q (e y_0) can ride on the caller's reduction and be passed to the solve as
+        ``start``. None where it would gain nothing (a dense K_q, or a solve that reads no starting residual)."""
+        if op.dense or not self._chebyshev_reads(op):
+            return None
+        x0 = self._linear_start(op, lam, warm)
+        return (None, None) if x0 is None else (x0, self._symmetrisation(lam, mu, None) * x0)
+
+    def solve_direct(self, op, lam, mu, c, r, rtol, warm: bool | str = False, start: tuple | None = None):
+        """J delta = r with J = I + diag(1/c) K diag(lambda mu); c None: at the fixed point (c = 1 / lambda).
+        ``start``: (y_0, K_q (e y_0)) from :meth:`direct_start` and the caller's reduction ((None, None): none)."""
         if c is not None and self._chebyshev_reads(op):  # a Newton step, which checks its own result
             return self._unsymmetrised_solve(op, lam, mu, c, r, rtol, warm)
         e = self._symmetrisation(lam, mu, c)
@@ -228,10 +239,10 @@ class SinkhornSolver:
             b = self._sqrt(mu) * r
             if not self._chebyshev_reads(op):
                 return r - lam * op(e * self._symmetric_solve(op, e, b, rtol, warm))
-            x0, k_x0 = self._linear_start(op, b, warm), None
+            x0, k_x0 = start if start is not None else (self._linear_start(op, b, warm), None)
             start = (None, None)
             if x0 is not None:
-                k_x0 = op(e * x0)
+                k_x0 = op(e * x0) if k_x0 is None else k_x0
                 start = (x0, b - torch.addcmul(x0, e, k_x0))
             y = self._symmetric_solve(op, e, b, rtol, warm, start)
             # the start's product maps the answer back too when the start is already the answer

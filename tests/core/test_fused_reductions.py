@@ -79,10 +79,13 @@ def test_fused_gradient_backward_equals_autograd_of_the_dense_reduction():
     q = random_cloud(150, seed=1)
     a, b = torch.randn(2, 150, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     h = random_cloud(150, seed=3)
+    also = torch.randn(150, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     fused = weighted_kernel_gradient_vjp(kernel, q, a, b, h, "keops")
+    with_product = weighted_kernel_gradient_vjp(kernel, q, a, b, h, "keops", also=also)  # K_q also rides along
     leaves = [t.clone().requires_grad_() for t in (q, a, b)]
     unfused = torch.autograd.grad(weighted_kernel_gradient(kernel, *leaves, "torch"), leaves, h)
-    for got, want in zip(fused, unfused, strict=True):
+    unfused = (*unfused, kernel_matrix(kernel, q, q) @ also)
+    for got, want in zip((*fused, *with_product), (*unfused[:3], *unfused), strict=True):
         assert float((got - want).abs().max() / want.abs().max()) < 1e-10
 
 
@@ -340,10 +343,8 @@ def test_normalized_field_costs_one_keops_reduction_forward_and_two_backward(mon
     assert forward["host"] == 3  # one Newton residual test per solve, converged from its warm start
 
 
-@pytest.mark.keops
-def test_the_fields_product_rides_on_the_sinkhorn_solves_last_reduction(monkeypatch):
-    """With K_q as KeOps reductions (each a host synchronisation), K_q(lambda p) comes as stacked columns of the
-    Sinkhorn solve's own last reduction: one reduction fewer per stage, and the same gradient."""
+def _keops_operator_setting(monkeypatch):
+    """K_q as KeOps reductions, 60 points with mu = 0 on 15, a loss's gradient warm and its reduction count."""
     need_keops()
     monkeypatch.setattr(backends, "OPERATOR_DENSE_BYTES", 0)
     q, mu = random_cloud(60, seed=10), masses(60)
@@ -358,9 +359,30 @@ def test_the_fields_product_rides_on_the_sinkhorn_solves_last_reduction(monkeypa
             gradient = loss_gradient(cometric, q, p, steps=3)
         return gradient, counts["keops"]
 
+    return warm_gradient_and_reductions
+
+
+@pytest.mark.keops
+def test_the_fields_product_rides_on_the_sinkhorn_solves_last_reduction(monkeypatch):
+    """With K_q as KeOps reductions (each a host synchronisation), K_q(lambda p) comes as stacked columns of the
+    Sinkhorn solve's own last reduction: one reduction fewer per stage, and the same gradient."""
+    warm_gradient_and_reductions = _keops_operator_setting(monkeypatch)
     riding, riding_count = warm_gradient_and_reductions()
     with monkeypatch.context() as m:
         m.setattr(sinkhorn._Riders, "scaled", lambda self, lam: self.op(lam * self.mu))
+        alone, alone_count = warm_gradient_and_reductions()
+    assert float((riding - alone).abs().max() / alone.abs().max()) < 1e-9
+    assert alone_count - riding_count == 2 * 3  # rk2, 3 steps: 6 stages
+
+
+@pytest.mark.keops
+def test_the_backward_z_solves_starting_product_rides_on_the_fused_backward_reduction(monkeypatch):
+    """With K_q as KeOps reductions, the backward's J-solve has its start before the fused backward reduction of
+    dH/dq runs: K_q of the start comes as a further column of it, one reduction fewer per stage, same gradient."""
+    warm_gradient_and_reductions = _keops_operator_setting(monkeypatch)
+    riding, riding_count = warm_gradient_and_reductions()
+    with monkeypatch.context() as m:
+        m.setattr(SinkhornSolver, "direct_start", lambda *args: None)
         alone, alone_count = warm_gradient_and_reductions()
     assert float((riding - alone).abs().max() / alone.abs().max()) < 1e-9
     assert alone_count - riding_count == 2 * 3  # rk2, 3 steps: 6 stages
