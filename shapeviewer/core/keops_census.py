@@ -95,6 +95,11 @@ def install() -> bool:
         return True
 
 
+def taking_census() -> bool:
+    """Whether this thread is taking a census: its numbers are stand-ins, and warnings about them would mislead."""
+    return getattr(_local, "census", None) is not None
+
+
 def take_census(computation: Callable[[], object]) -> Census | None:
     """Run ``computation`` with stand-in reductions and list the formulas it used; None without pykeops.
 

@@ -2,14 +2,17 @@
 compilation, so that the app and the command line can say "compiling formula k of n"."""
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
 from shapeviewer.core import backends, keops_census, warmup
+from shapeviewer.core.kernels import parse_kernel
 from shapeviewer.core.model import ModelSettings
 from shapeviewer.core.registration import Registration, RegistrationSettings
+from shapeviewer.core.sinkhorn import SinkhornSettings, SinkhornSolver
 from tests.core.test_zero_weight_masks import bent, human_masks
 
 pytestmark = pytest.mark.keops
@@ -55,6 +58,38 @@ def test_the_census_lists_the_formulas_the_real_evaluation_uses(case, monkeypatc
     warmup.warm_formulas(*case)
     assert sorted(seen) == sorted(census.used)
     assert keops_census.take_census(lambda: warmup.warm_formulas(*case)).to_compile == 0  # all on disk now
+
+
+def test_a_sinkhorn_solve_in_a_census_does_not_warn_of_its_stand_in_numbers():
+    """A census's numbers are stand-ins: a Sinkhorn solve on them may not converge, and saying so (as the command
+    line and the app's status bar did before every run of finger0 with its tip mask) would mislead."""
+    q, mu = torch.randn(50, 3, dtype=torch.float64), torch.rand(50, dtype=torch.float64) + 0.1
+    kernel = parse_kernel("cauchy(0.5)")
+
+    def capped_solve():
+        SinkhornSolver(kernel, "torch", SinkhornSettings(tol=1e-300, max_newton=1)).solve(q, mu)
+
+    with pytest.warns(RuntimeWarning, match="Sinkhorn stopped"):
+        capped_solve()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert keops_census.take_census(capped_solve).stopped_by == ""
+
+
+def test_a_census_of_a_masked_run_warns_of_nothing(data_dir):
+    """What a user saw: "Sinkhorn stopped after 4 Newton steps with residual 8.05e-01" before each run of finger0
+    with its tip mask, from the census that counts the formulas to compile."""
+    from shapeviewer.io.meshes import read_mesh
+
+    source, target = ((m.vertices, m.faces) for m in (read_mesh(data_dir / f"finger{k}.ply") for k in (0, 1)))
+    mask = np.load(data_dir / "finger0_tipmask.npy")
+    settings = RegistrationSettings()  # the defaults: normalized, float32
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        census = keops_census.take_census(lambda: warmup.warm_formulas(source, target, settings, mask))
+    assert census.stopped_by == "" and len(census.used) >= 3
+    assert [str(w.message) for w in caught if "Sinkhorn" in str(w.message)] == []
+    assert not keops_census.taking_census()
 
 
 def test_formulas_not_on_disk_are_the_ones_to_compile(case, monkeypatch):
