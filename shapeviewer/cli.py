@@ -23,7 +23,6 @@ from .cli_options import (  # noqa: F401  (limits re-exported for tests and batc
     MAX_CONTROL_POINTS,
     MAX_ITERATIONS,
     MAX_LEVELS,
-    MAX_MASK_WEIGHT,
     MAX_MOMENTUM,
     MAX_REGULARIZATION,
     MAX_SINKHORN_ITERATIONS,

@@ -19,7 +19,6 @@ MAX_LEVELS = 8
 MAX_CONTROL_POINTS = 10**6
 MAX_REGULARIZATION = 1e6
 SINKHORN_TOLERANCE = (1e-12, 1.0)
-MAX_MASK_WEIGHT = 1e12
 MAX_MOMENTUM = 1e30  # beyond, squared norms overflow; what the geodesic does is checked after shooting
 MAX_TRAVEL = 1e3  # a geodesic that carries vertices farther than this x the shape's size has diverged
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .cli_options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, MAX_MASK_WEIGHT, MAX_MOMENTUM, MAX_TRAVEL  # noqa: F401
+from .cli_options import EXIT_BAD_INPUT, EXIT_INTERRUPTED, MAX_MOMENTUM, MAX_TRAVEL  # noqa: F401
 
 _DEFERRED_INTERRUPTS: list[int] = []
 
@@ -91,10 +91,7 @@ def _load_mask(args, n_vertices: int):
 
     if args.mask is None:
         return None
-    mask = load_mask(args.mask, n_vertices)
-    if mask.max() > MAX_MASK_WEIGHT:
-        raise BadInput(f"mask {args.mask}: weights reach {mask.max():.3g}, above {MAX_MASK_WEIGHT:g}; rescale them")
-    return mask
+    return load_mask(args.mask, n_vertices)
 
 
 def _inputs(args, *paths) -> list[Path]:
@@ -263,6 +260,10 @@ def _say_setup(reg, plan, source, target, say) -> None:
     )
     if d["passive_vertices"]:
         say(f"{d['passive_vertices']} vertices of weight 0 follow the flow passively")
+    if d["mask_unused"]:
+        from .core.model import MASK_UNUSED
+
+        say(MASK_UNUSED)
     if len(reg.plans) > 1:
         sizes = ", ".join(
             f"{p.source.n_vertices}" + ("" if p.run else " (skipped: resolved by a coarser level)") for p in reg.plans

@@ -61,6 +61,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+# The range of a mask's largest weight: a mask of the tip of finger0 at 1e-30 overflowed float32 in the first
+# evaluation (1e-20 did not).
+LARGEST_MASK_WEIGHT = (1e-12, 1e12)
+MASK_UNUSED = "the mask is not used: it weights the normalized cometric, and lddmm has no measure"
+
+
 def check_mask(mask, n_vertices: int, name: str = "mask") -> np.ndarray:
     """A (N,) finite, non-negative, not-all-zero weight array, or InputError."""
     arr = np.asarray(mask)
@@ -75,6 +81,12 @@ def check_mask(mask, n_vertices: int, name: str = "mask") -> np.ndarray:
         raise InputError(f"{name} contains {int((arr < 0).sum())} negative weights; weights must be >= 0")
     if not (arr > 0).any():
         raise InputError(f"{name} is zero everywhere: paint a positive weight somewhere")
+    low, high = LARGEST_MASK_WEIGHT
+    if not low <= arr.max() <= high:  # only ratios shape the deformation; far out, lambda ~ 1/sqrt(w) overflows
+        raise InputError(
+            f"{name}: its largest weight is {arr.max():.3g}, outside [{low:g}, {high:g}]; rescale the weights "
+            "(only their ratios shape the deformation)"
+        )
     return arr
 
 
@@ -226,6 +238,7 @@ class DeformationModel:
             "control_points": self.n_control,
             "vertices": len(self.vertices),
             "passive_vertices": int((self.vertex_mu == 0).sum()) if s.cometric == "normalized" else 0,
+            "mask_unused": s.cometric != "normalized" and bool(np.ptp(self.mask) > 0),  # LDDMM has no measure
             "shape_size": self.size,
         }
         if s.cometric == "normalized":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ..core.model import MASK_UNUSED
 from ..core.warmup import CompileCount
 from ..document.wording import mismatch_change
 from .worker import CANCELLED_EARLY, RegistrationJob, RegistrationRunner
@@ -96,6 +97,8 @@ class RunController(QObject):
         self.log.emit(f"{info['cometric']} {info['kernel']}, {info['control_points']} control points, {where}")
         if info.get("passive_vertices"):
             self.log.emit(f"{info['passive_vertices']} vertices of weight 0 follow the flow passively")
+        if info.get("mask_unused"):
+            self.log.emit(MASK_UNUSED)
         levels = info.get("levels", [])
         if len(levels) > 1:
             sizes = ", ".join(f"{lv['source_vertices']}" + ("" if lv["run"] else " (skipped)") for lv in levels)

@@ -289,3 +289,16 @@ def test_register_aligns_a_turned_copy_and_writes_distance_maps(tmp_path, human)
     import pyvista as pv
 
     assert "distance_to_target" in pv.read(out / "deformed.vtp").point_data
+
+
+def test_a_mask_given_to_lddmm_is_said_to_be_unused(tmp_path, small_pair):
+    """LDDMM has no measure: a painted mask changes nothing there, and the user is told so instead of left to guess."""
+    n = read_mesh(small_pair[0]).n_vertices
+    mask = tmp_path / "mask.npy"
+    np.save(mask, np.linspace(0.0, 1.0, n))
+    out = tmp_path / "lddmm"
+    proc = run_cli("register", *small_pair, "--mask", mask, "--cometric", "lddmm", "--iterations", "1",
+                   "--backend", "torch", "--out", out)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "the mask is not used" in proc.stderr
+    assert json.loads((out / "result.json").read_text())["mask_unused"] is True

@@ -35,7 +35,7 @@ bad_values = st.sampled_from([np.nan, np.inf, -np.inf, -1.0, 1e300, 1e13])
 
 @st.composite
 def bad_masks(draw) -> bytes:
-    kind = draw(st.integers(0, 5))
+    kind = draw(st.integers(0, 6))
     if kind == 0:
         return _npy(np.ones(draw(wrong_shapes)))
     if kind == 1:
@@ -49,6 +49,8 @@ def bad_masks(draw) -> bytes:
     if kind == 4:
         data = _npy(np.ones(N))
         return data[: draw(st.integers(0, len(data) - 1))]
+    if kind == 5:  # all weights far below 1 (lambda overflows)
+        return _npy(np.full(N, draw(st.sampled_from([1e-30, 1e-13, 5e-324]))))
     return _npy(np.zeros(N))
 
 

@@ -19,7 +19,8 @@ def test_round_trip(tmp_path, suffix):
 @pytest.mark.parametrize(
     "values, message",
     [(np.ones(5), "expected \\(58,\\)"), (-np.ones(58), "negative"), (np.full(58, np.nan), "non-finite"),
-     (np.zeros(58), "zero everywhere")],
+     (np.zeros(58), "zero everywhere"), (np.full(58, 1e-30), "largest weight is 1e-30"),
+     (np.full(58, 1e13), "largest weight is 1e\\+13")],
 )  # fmt: skip
 def test_bad_masks_are_refused(tmp_path, values, message):
     np.save(tmp_path / "bad.npy", values)
