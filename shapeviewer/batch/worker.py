@@ -141,6 +141,9 @@ def credibility_warning(folder: Path, info: dict) -> str:
     aligned = "alignment" in info or TARGET_ALIGNMENT in info
     advice = "shapes too different? try more --iterations or another --kernel" if aligned else (
         "poses differ? try --align rigid")  # fmt: skip
+    if info.get("status") == "finished" and len(problems) == 1 and problems[0].startswith("mismatch"):
+        advice = "the run ended at its iteration budget: try more --iterations" + ("" if aligned else (
+            " (or --align rigid, should the poses differ)"))  # fmt: skip
     return f"{'; '.join(problems)}: {advice}"
 
 

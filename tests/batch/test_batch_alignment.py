@@ -102,3 +102,16 @@ def test_template_batch_aligns_the_subjects_and_keeps_the_template_still(tmp_pat
     for name in ("sx0.80", "sx1.20"):
         scale = np.abs(momenta["upright", name]).max()
         assert np.abs(momenta["turned", name] - momenta["upright", name]).max() < 0.05 * scale
+
+
+@pytest.mark.parametrize(
+    "status, advice",
+    [("finished", "the run ended at its iteration budget: try more --iterations (or --align rigid, should the poses"),
+     ("converged", "poses differ? try --align rigid")],
+)  # fmt: skip
+def test_a_small_drop_is_blamed_on_the_iteration_budget_when_the_run_spent_it(tmp_path, status, advice):
+    """A run cut by --iterations (status 'finished') fell little because it stopped, not because the poses differ."""
+    from shapeviewer.batch.worker import credibility_warning
+
+    warning = credibility_warning(tmp_path, {"status": status, "fidelity_drop": 0.14})
+    assert warning.startswith("mismatch fell by only 14%: " + advice)
