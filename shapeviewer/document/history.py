@@ -31,7 +31,7 @@ class LossHistory:
     def add(self, rep) -> None:
         """One ``core.registration.Report``; the fidelity is relative to its level's initial mismatch."""
         if rep.levels > 1 and (not self.level_starts or self.level_starts[-1].level != rep.level):
-            self.level_starts.append(LevelStart(rep.iteration, rep.level, rep.level_vertices))
+            self.level_starts.append(LevelStart(int(rep.iteration), int(rep.level), int(rep.level_vertices)))
         # relative to the level's start; with no mismatch at the start (source = target) nothing is gained
         fidelity = rep.fidelity / rep.fidelity_initial if rep.fidelity_initial > 0 else 1.0
         self.iterations.append(int(rep.iteration))

@@ -130,12 +130,23 @@ def check_camera(camera) -> list[tuple[float, float, float]] | None:
 
 
 def check_history(history) -> dict:
-    """Loss curves: {name: [numbers]}."""
+    """Loss curves: {name: [numbers]}, and where levels begin: 'levels': [[iteration, level, vertices], ...]."""
     check_dict(history, "the result's history")
     for name, values in history.items():
-        if not isinstance(values, list) or not all(map(is_number, values)):
+        if name == "levels":
+            if not isinstance(values, list) or not all(map(_is_level_start, values)):
+                raise SessionProblem("the result's history 'levels' is not a list of [iteration, level, vertices]")
+        elif not isinstance(values, list) or not all(map(is_number, values)):
             raise SessionProblem(f"the result's history '{name}' is not a list of numbers")
     return history
+
+
+def _is_level_start(value) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in value)
+    )
 
 
 def check_levels(levels) -> list | None:

@@ -96,7 +96,7 @@ class SessionManager(QObject):
         try:
             self._write(Path(path))
         except (OSError, ValueError, KeyError) as exc:
-            self.window.show_error("Cannot save the session", str(exc))
+            self.window.show_error("Cannot save the session", str(exc).removeprefix("cannot save the session: "))
             return False
         self.path = Path(path)
         self.window.setWindowModified(False)

@@ -161,6 +161,21 @@ def test_levels_and_paths_round_trip(tmp_path, session):
     assert back.source_path == "/data/é source.ply" and back.target_path is None
 
 
+def test_the_history_of_a_multi_level_run_round_trips(tmp_path, session):
+    """What a coarse-to-fine run leaves (every scan above the single-level size): saving, and autosave, refused it."""
+    from shapeviewer.document.history import LevelStart, LossHistory
+
+    series = {name: [1.0, 0.5, 0.25] for name in ("loss", "fidelity", "energy", "landmarks")}
+    history = LossHistory([0, 1, 2], series, [LevelStart(0, 1, 1601), LevelStart(2, 2, 8001)])
+    session.result.history = history.as_dict()
+    back = _reopened(tmp_path, session).result.history
+    assert back["levels"] == [[0, 1, 1601], [2, 2, 8001]]
+    assert LossHistory.from_dict(back).level_starts == history.level_starts
+    session.result.history["levels"] = [[0, 1]]
+    with pytest.raises(ValueError, match="'levels' is not a list of \\[iteration, level, vertices\\]"):
+        session_bytes(session)
+
+
 def test_settings_with_unknown_keys_are_a_clear_error(session):
     with pytest.raises(SessionReadError, match="unknown keys: colour"):
         settings_from_dict({**session.settings, "colour": 3})
