@@ -35,7 +35,7 @@ def test_a_mask_the_kernel_cannot_reach_is_refused_before_the_run(window, qtbot)
     assert window.run_problem.text() == ""
 
 
-def test_a_coarse_to_fine_run_shows_its_levels(window, qtbot, monkeypatch):
+def test_a_coarse_to_fine_run_shows_its_levels(window, qtbot, monkeypatch, tmp_path):
     monkeypatch.setattr(pyramid, "COARSEST_VERTICES", 40)  # the ~100-vertex pair gets two levels
     p = window.parameters
     quick_settings(window, iterations=3, steps=4)
@@ -53,6 +53,16 @@ def test_a_coarse_to_fine_run_shows_its_levels(window, qtbot, monkeypatch):
     assert window.progress.maximum() == final.iteration
     assert "coarse to fine over 2 levels" in window.log_panel.toPlainText()
     np.testing.assert_allclose(window.current_frame_points(), final.trajectory[-1])
+    assert window.session.save(tmp_path / "levels.svsession")  # refused once: its history's level starts
+
+
+def test_a_mask_painted_for_lddmm_is_said_to_be_unused(window, qtbot):
+    quick_settings(window, iterations=1, steps=4)
+    source = window.meshes["source"]
+    window.paint.set_weights(np.linspace(0.0, 1.0, source.n_vertices), text="ramp")
+    window.parameters.cometric.setCurrentText("lddmm")
+    run_to_end(qtbot, window)
+    assert "the mask is not used" in window.log_panel.toPlainText()
 
 
 def test_a_coarse_level_report_without_frames_keeps_the_last_shown_geodesic(window, qtbot):
