@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .backends import _kernel_formulas, keops_usable, resolve_backend
-from .keops_census import take_census
+from .keops_census import Census, take_census
 from .kernels import parse_kernel
 from .model import resolve_device
 from .registration import Registration, RegistrationSettings
@@ -47,10 +47,15 @@ def formulas_to_compile(source, target, settings: RegistrationSettings, mask=Non
     """How many formulas the first level of a run will compile on this machine, counted without compiling
     (core.keops_census; 0.2 s for 2k vertices, 2-4 s for 200k). None where it cannot be told: no pykeops,
     or a GPU (whose NVRTC compilations take well under a second and are not announced)."""
+    census = first_level_census(source, target, settings, mask)
+    return None if census is None else census.to_compile
+
+
+def first_level_census(source, target, settings: RegistrationSettings, mask=None) -> Census | None:
+    """The census of the formulas of a run's first level (see :func:`formulas_to_compile`), or None."""
     if resolve_device(settings.model.device).type != "cpu" or not keops_usable():
         return None
-    census = take_census(lambda: warm_formulas(source, target, settings, mask))
-    return None if census is None else census.to_compile
+    return take_census(lambda: warm_formulas(source, target, settings, mask))
 
 
 class CompileCount:

@@ -2,8 +2,9 @@
 
 After the settings have been still for SETTLE_MS and the run would use KeOps, a background thread
 counts the formulas that will compile (core.keops_census, without compiling), then evaluates the run's
-first level once, announcing "compiling formula k of n" with a progress bar. A Run pressed meanwhile
-waits for it (two threads must not compile one formula), with a status line that says so.
+first level once (not when the census is whole and finds nothing to compile), announcing "compiling formula
+k of n" with a progress bar. A Run pressed meanwhile waits for it (two threads must not compile one formula),
+with a status line that says so.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.keops_compile import compile_notices, stop_before_compiling
 from ..core.shooting import ShootingCancelled
-from ..core.warmup import CompileCount, formulas_to_compile, structure_key, warm_formulas, will_use_keops
+from ..core.warmup import CompileCount, first_level_census, structure_key, warm_formulas, will_use_keops
 from .worker import lower_thread_priority
 
 SETTLE_MS = 1500
@@ -122,10 +123,13 @@ class FormulaWarmup(QObject):
                 )
 
         try:
-            count.expected = formulas_to_compile(source, target, settings, mask) or 0
-            # a run waits, or the settings changed: not one formula more (core.keops_compile)
-            with compile_notices(notice), stop_before_compiling(self.stop_flag.is_set):
-                warm_formulas(source, target, settings, mask, self.stop_flag.is_set)
+            census = first_level_census(source, target, settings, mask)
+            count.expected = census.to_compile if census is not None else 0
+            # nothing to compile, by a whole census: an evaluation would only make a Run pressed now wait
+            if census is None or census.to_compile or census.stopped_by:
+                # a run waits, or the settings changed: not one formula more (core.keops_compile)
+                with compile_notices(notice), stop_before_compiling(self.stop_flag.is_set):
+                    warm_formulas(source, target, settings, mask, self.stop_flag.is_set)
             self.completed.add(key)
             if count.started:
                 self.progress.emit(count.started, count.started, "KeOps formulas ready")

@@ -7,7 +7,13 @@ import time
 from gui_helpers import quick_settings
 
 from shapeviewer.core import keops_compile
+from shapeviewer.core.keops_census import Census
 from shapeviewer.qt import formula_warmup
+
+
+def census_finding(n: int) -> Census:
+    """A whole census that found n formulas to compile."""
+    return Census(used=[f"formula {k}" for k in range(n)], missing=[f"formula {k}" for k in range(n)])
 
 
 def test_the_formulas_of_a_keops_run_are_compiled_before_run_is_pressed(window, qtbot, monkeypatch):
@@ -25,7 +31,7 @@ def test_the_formulas_of_a_keops_run_are_compiled_before_run_is_pressed(window, 
         real(*args)
 
     monkeypatch.setattr(formula_warmup, "warm_formulas", compiling_warm_up)
-    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 2)
+    monkeypatch.setattr(formula_warmup, "first_level_census", lambda *args: census_finding(2))
     shown = []
     window.warmup.progress.connect(lambda *args: shown.append(window.progress.text()))
     window.warmup.timer.setInterval(50)
@@ -44,10 +50,29 @@ def test_the_formulas_of_a_keops_run_are_compiled_before_run_is_pressed(window, 
     assert not window.warmup.run_may_compile()  # nor counted again by the run
 
 
+def test_a_warm_up_whose_census_finds_nothing_to_compile_evaluates_nothing(window, qtbot, monkeypatch):
+    """Formulas all on disk (the usual case after a first run): the warm-up ends with its census, instead of
+    setting up and evaluating the first level, which a Run pressed meanwhile waited for (minutes at 200k)."""
+    evaluated = []
+    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
+    monkeypatch.setattr(formula_warmup, "first_level_census", lambda *args: census_finding(0))
+    monkeypatch.setattr(formula_warmup, "warm_formulas", lambda *args: evaluated.append(args))
+    assert window.warmup.start()
+    qtbot.waitUntil(lambda: not window.warmup.busy, timeout=10_000)
+    assert evaluated == [] and not window.warmup.run_may_compile()
+    stopped = Census(used=["formula 0"], stopped_by="FloatingPointError: stand-in numbers")
+    monkeypatch.setattr(formula_warmup, "first_level_census", lambda *args: stopped)  # a census cut short
+    window.warmup.warmed.clear()  # as for another structure
+    window.warmup.completed.clear()
+    assert window.warmup.start()
+    qtbot.waitUntil(lambda: not window.warmup.busy, timeout=10_000)
+    assert len(evaluated) == 1  # may have missed formulas after its stop: evaluates
+
+
 def test_run_pressed_during_the_warm_up_starts_when_it_ends(window, qtbot, monkeypatch):
     release = threading.Event()
     monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
-    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 0)
+    monkeypatch.setattr(formula_warmup, "first_level_census", lambda *args: census_finding(1))
     monkeypatch.setattr(formula_warmup, "warm_formulas", lambda *args: release.wait(30))
     quick_settings(window, iterations=2, steps=3)
     assert window.warmup.start() and window.warmup.busy
@@ -64,7 +89,7 @@ def test_run_pressed_during_the_warm_up_starts_when_it_ends(window, qtbot, monke
 def test_stop_drops_a_run_queued_behind_the_warm_up(window, qtbot, monkeypatch):
     release = threading.Event()
     monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
-    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 0)
+    monkeypatch.setattr(formula_warmup, "first_level_census", lambda *args: census_finding(1))
     monkeypatch.setattr(formula_warmup, "warm_formulas", lambda *args: release.wait(30))
     quick_settings(window, iterations=2, steps=3)
     assert window.warmup.start()
@@ -81,7 +106,7 @@ def test_a_closed_window_waits_for_its_warm_up_and_starts_no_other(window, qtbot
     the process exited: 'terminate called without an active exception', Aborted."""
     release, calls = threading.Event(), []
     monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
-    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 0)
+    monkeypatch.setattr(formula_warmup, "first_level_census", lambda *args: census_finding(1))
 
     def warm(*args):
         calls.append(args)
@@ -120,7 +145,7 @@ def compiling_one_by_one(compiled: list, calls: list):
 def test_a_run_pressed_during_the_warm_up_waits_for_one_compilation_not_all(window, qtbot, monkeypatch):
     compiled, calls = [], []
     monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
-    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 5)
+    monkeypatch.setattr(formula_warmup, "first_level_census", lambda *args: census_finding(5))
     monkeypatch.setattr(formula_warmup, "warm_formulas", compiling_one_by_one(compiled, calls))
     quick_settings(window, iterations=2, steps=3)
     assert window.warmup.start()
@@ -137,7 +162,7 @@ def test_a_run_pressed_during_the_warm_up_waits_for_one_compilation_not_all(wind
 def test_new_settings_stop_a_warm_up_for_the_old_ones(window, qtbot, monkeypatch):
     compiled, calls = [], []
     monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
-    monkeypatch.setattr(formula_warmup, "formulas_to_compile", lambda *args: 5)
+    monkeypatch.setattr(formula_warmup, "first_level_census", lambda *args: census_finding(5))
     monkeypatch.setattr(formula_warmup, "warm_formulas", compiling_one_by_one(compiled, calls))
     window.warmup.timer.setInterval(50)
     quick_settings(window, iterations=2, steps=3)
