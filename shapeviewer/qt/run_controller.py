@@ -41,6 +41,7 @@ class RunController(QObject):
         for signal, slot in (
             (r.started, self._started),
             (r.report, self._report),
+            (r.described, self._described),
             (r.finished, self._finished),
             (r.failed, self._failed),
             (r.idle, self._idle),
@@ -131,6 +132,11 @@ class RunController(QObject):
         self.doc.record(rep)
         if new_level:  # said at once, however fast the levels go by
             self.status.emit(self._running_status(rep))
+
+    def _described(self, info: dict) -> None:
+        """The set-up as the run ended (each level's iterations and seconds, the solver's counts), before its
+        result is kept with it."""
+        self.doc.run_info.update(info)
 
     def _finished(self, rep) -> None:
         self.final = rep

@@ -39,6 +39,7 @@ class RegistrationWorker(QObject):
     started = Signal(dict)  # the set-up actually used: backend, device, kernel, control points...
     report = Signal(object)  # core.registration.Report, numpy only
     finished = Signal(object)  # the final Report (status finished|converged|cancelled|failed)
+    described = Signal(dict)  # just before ``finished``: the set-up as it ended (each level's iterations, seconds...)
     failed = Signal(str, str)  # message, traceback
     compiling = Signal(int, int, str)  # KeOps formula k of n (0: not counted), "start" | "end"
 
@@ -103,6 +104,8 @@ class RegistrationWorker(QObject):
             for rep in reg.run(should_stop=self._stop.is_set):
                 if not rep.done and not self._stop.is_set():  # after Stop, no carrying (nor compiling for it)
                     frames.maybe_carry(rep)
+                if rep.done:
+                    self.described.emit(reg.describe())
                 (self.finished if rep.done else self.report).emit(rep)
         except (CancelledBeforeStart, ShootingCancelled) as exc:  # Stop during the set-up: said, not a failure
             self.failed.emit(str(exc), CANCELLED_EARLY)
@@ -160,6 +163,7 @@ class RegistrationRunner(QObject):
     started = Signal(dict)
     report = Signal(object)
     finished = Signal(object)
+    described = Signal(dict)
     failed = Signal(str, str)
     compiling = Signal(int, int, str)
     idle = Signal()
@@ -184,6 +188,7 @@ class RegistrationRunner(QObject):
         worker.started.connect(self.started)
         worker.report.connect(self.report)
         worker.finished.connect(self.finished)
+        worker.described.connect(self.described)
         worker.failed.connect(self.failed)
         worker.compiling.connect(self.compiling)
         # direct: quit() is thread-safe, and a queued call would never arrive while the GUI waits at quit
