@@ -25,3 +25,12 @@ def percent(value: float) -> str:
     if value < 0.1:
         return f"{value:.1g}%"
     return f"{value:.1f}%" if value < 99.95 else "> 99.9%"
+
+
+def vertex_count(n: int) -> str:
+    """A vertex count as the status bar, the plot and the parameters say it: 950, 1.6k, 8k, 40k, 200k."""
+    if n < 1000:
+        return str(n)
+    if n < 10_000:
+        return f"{n / 1000:.1f}".removesuffix(".0") + "k"
+    return f"{n / 1000:.0f}k"

@@ -35,6 +35,7 @@ from ..core.registration import RegistrationSettings, default_fidelity_scale
 from ..core.shooting import INTEGRATORS
 from ..core.sinkhorn import SinkhornSettings
 from ..core.stopping import PATIENCE
+from ..document.wording import vertex_count
 from .kernel_editor import KernelEditor
 from .wheel_guard import guard_wheel
 
@@ -332,7 +333,7 @@ class ParametersPanel(QWidget):
         levels = self.levels.currentText()
         sizes = level_sizes(max(self.n_vertices, 1), None if levels == "auto" else int(levels))
         if len(sizes) > 1 and self.fidelity.currentText() != "landmarks":
-            text += f"; levels of {', '.join(f'{k // 1000}k' for k in sizes)} vertices (finer ones skipped once the "
+            text += f"; levels of {', '.join(vertex_count(k) for k in sizes)} vertices (finer ones skipped once the "
             text += "fidelity scale is resolved)"
         return text
 

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from ..document.history import LossHistory
-from ..document.wording import mismatch_change, percent
+from ..document.wording import mismatch_change, percent, vertex_count
 
 SOURCE_PEN = pg.mkPen("#e8833a", width=2)
 pg.setConfigOptions(antialias=True, background="w", foreground="#333")
@@ -145,7 +145,7 @@ class LossPlot(pg.PlotWidget):
             self.level_lines, self._lines_of = [], h
         pen = pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine)
         for start in h.level_starts[len(self.level_lines) :]:
-            label = f"level {start.level}: {_thousands(start.vertices)}"
+            label = f"level {start.level}: {vertex_count(start.vertices)}"
             opts = {"position": 0.92, "color": "#555", "anchors": [(0, 0), (0, 0)]}
             self.level_lines.append(item.addLine(x=start.iteration, pen=pen, label=label, labelOpts=opts))
         best = _best_recorded_iteration(h)
@@ -250,7 +250,3 @@ def _best_recorded_iteration(h: LossHistory) -> int | None:
         h = LossHistory([h.iterations[i] for i in finite],
                         {k: [v[i] for i in finite] for k, v in h.series.items()}, h.level_starts)  # fmt: skip
     return h.best_iteration()
-
-
-def _thousands(n: int) -> str:
-    return f"{n / 1000:.0f}k" if n >= 1000 else str(n)

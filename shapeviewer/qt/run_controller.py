@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.model import MASK_UNUSED
 from ..core.warmup import CompileCount
-from ..document.wording import mismatch_change
+from ..document.wording import mismatch_change, vertex_count
 from .worker import CANCELLED_EARLY, RegistrationJob, RegistrationRunner
 
 APPLY_INTERVAL_MS = 100
@@ -200,7 +200,9 @@ class RunController(QObject):
 
     @staticmethod
     def _level(rep) -> str:
-        return f"level {rep.level}/{rep.levels}, {rep.level_vertices // 1000}k vertices · " if rep.levels > 1 else ""
+        if rep.levels <= 1:
+            return ""
+        return f"level {rep.level}/{rep.levels}, {vertex_count(rep.level_vertices)} vertices · "
 
     def _running_status(self, rep) -> str:
         where = f"{self.doc.run_info.get('backend', '?')} on {self.doc.run_info.get('device', '?')}"

@@ -143,3 +143,12 @@ def test_the_result_title_says_what_is_shown_and_its_state(doc):
     doc.result.report.status = "converged"
     doc.end_run()
     assert result_title(doc).endswith("(converged, iteration 2, mismatch down 83.3%)")
+
+
+def test_vertex_counts_read_the_same_in_the_status_bar_the_plot_and_the_parameters():
+    """A 1,601-vertex level was "1k" in the status bar and "2k" on the plot."""
+    from shapeviewer.document.wording import vertex_count
+
+    assert [vertex_count(n) for n in (950, 1601, 8001, 9999, 40_000, 200_000)] == [
+        "950", "1.6k", "8k", "10k", "40k", "200k"
+    ]  # fmt: skip
