@@ -12,6 +12,7 @@ import numpy as np
 import pyvista as pv
 
 from ..io.meshes import to_polydata
+from .decimation import simplified
 from .stand_in import VertexSubsetStandIn, set_point_values, set_points
 
 SOURCE_COLOR = "#e8833a"
@@ -70,10 +71,12 @@ def title_clearance(bar, dpi: int) -> int:
 
 
 def overlay_mesh(mesh: pv.PolyData, max_points: int = OVERLAY_MAX_POINTS) -> pv.PolyData:
-    """``mesh`` itself when small, else a decimated copy with about ``max_points`` points."""
+    """``mesh`` itself when small, else a decimated copy with about ``max_points`` points (fast-simplification's
+    quadric decimation: 0.8 s for a 200k-vertex scan, where VTK's took 2-4 s of the GUI thread on opening it)."""
     if mesh.n_points <= max_points:
         return mesh
-    return mesh.decimate(1 - max_points / mesh.n_points).clean()
+    points, faces = simplified(np.asarray(mesh.points), mesh.regular_faces, max_points)
+    return to_polydata(points, faces).clean()
 
 
 def set_style(actor, wireframe: bool) -> None:

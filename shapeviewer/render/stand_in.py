@@ -1,14 +1,17 @@
 """A lighter stand-in for a large mesh while it changes fast (playback, brush strokes): level of detail.
 
-vtkDecimatePro only removes vertices, so every vertex of the stand-in is a vertex of the source:
-anything per vertex (positions along the geodesic, painted weights) is a plain index away.
+Every vertex of the stand-in is a vertex of the source (a decimation snapped to them, see
+:func:`.decimation.vertex_subset`): anything per vertex (positions along the geodesic, painted weights) is
+a plain index away.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-from scipy.spatial import cKDTree
+
+from ..io.meshes import to_polydata
+from .decimation import vertex_subset
 
 
 def set_points(mesh: pv.PolyData, points: np.ndarray) -> None:
@@ -26,13 +29,11 @@ def set_point_values(mesh: pv.PolyData, name: str, values: np.ndarray) -> None:
 class VertexSubsetStandIn:
     def __init__(self, mesh: pv.PolyData, rest: np.ndarray, max_points: int):
         """``mesh``: the full PolyData (any frame; its point arrays are carried); ``rest``: its (N, 3) rest shape."""
-        reference = mesh.copy()
-        reference.points = rest
-        self.mesh = reference.decimate_pro(1 - max_points / reference.n_points, preserve_topology=True)
-        gap, self.index = cKDTree(rest).query(np.asarray(self.mesh.points))
-        if gap.max() > 1e-9 * max(float(np.ptp(rest)), 1.0):
-            raise RuntimeError("decimation moved vertices: the stand-in cannot follow the full mesh")
+        self.index, triangles = vertex_subset(rest, mesh.regular_faces, max_points)
         self.rest = rest[self.index]
+        self.mesh = to_polydata(self.rest, triangles)
+        for name in mesh.point_data:  # carried, as the full mesh's
+            self.mesh.point_data[name] = np.asarray(mesh.point_data[name])[self.index]
 
     def show_points(self, points: np.ndarray, displacement_name: str) -> None:
         """Full (N, 3) positions -> the stand-in's vertices, displacement included, in place."""

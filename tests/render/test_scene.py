@@ -68,3 +68,18 @@ def test_large_meshes_play_as_an_exact_subset_stand_in():
     assert scene.target_actor.mapper.GetInput().GetNumberOfPoints() == scene.target.n_points
     np.testing.assert_allclose(scene.mesh.points, trajectory[3])
     plotter.close()
+
+
+def test_a_stand_in_is_made_of_the_meshs_own_vertices_and_carries_their_values():
+    """Snapped to the mesh's vertices (a plain index away), no folded triangles, the same surface."""
+    from shapeviewer.render.stand_in import VertexSubsetStandIn
+
+    sphere = pv.Sphere(theta_resolution=150, phi_resolution=150)
+    sphere.point_data["weights"] = np.arange(sphere.n_points, dtype=np.float64)
+    stand_in = VertexSubsetStandIn(sphere, np.asarray(sphere.points, dtype=np.float64), 2000)
+    assert 1500 < stand_in.mesh.n_points <= 2200
+    np.testing.assert_array_equal(stand_in.mesh.points, np.asarray(sphere.points)[stand_in.index])
+    np.testing.assert_array_equal(stand_in.mesh.point_data["weights"], stand_in.index)
+    triangles = stand_in.mesh.regular_faces
+    assert (np.diff(np.sort(triangles, axis=1), axis=1) > 0).all()
+    assert abs(stand_in.mesh.area / sphere.area - 1) < 0.02
