@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSaveFile, QStandardPaths, QTimer
+import numpy as np
+from PySide6.QtCore import QObject, QSaveFile, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.errors import InputError
@@ -55,12 +57,27 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _commit(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` all or nothing (QSaveFile: the old file stays intact when anything fails)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = QSaveFile(str(path))
+    if not out.open(QSaveFile.OpenModeFlag.WriteOnly):
+        raise OSError(f"cannot write {path}: {out.errorString()}")
+    out.write(data)
+    if not out.commit():
+        raise OSError(f"cannot write {path}: {out.errorString()}")
+
+
 class SessionManager(QObject):
+    autosave_failed = Signal(str)  # from the autosave thread
+
     def __init__(self, window, recovery_path: Path | None = None):
         super().__init__(window)
         self.window = window
         self.path: Path | None = None
         self.recovery_path = recovery_path or default_recovery_path()
+        self._autosaving: threading.Thread | None = None
+        self.autosave_failed.connect(lambda message: window.log_panel.add(f"autosave failed: {message}"))
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
@@ -77,14 +94,7 @@ class SessionManager(QObject):
         return session
 
     def _write(self, path: Path) -> None:
-        data = session_bytes(self.capture())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        out = QSaveFile(str(path))
-        if not out.open(QSaveFile.OpenModeFlag.WriteOnly):
-            raise OSError(f"cannot write {path}: {out.errorString()}")
-        out.write(data)
-        if not out.commit():  # the old file stays intact when anything failed
-            raise OSError(f"cannot write {path}: {out.errorString()}")
+        _commit(path, session_bytes(self.capture()))
 
     def save(self, path: Path | None = None) -> bool:
         path = path or self.path
@@ -117,18 +127,34 @@ class SessionManager(QObject):
         settings_store.remember_folder(path)
         return self.save(path)
 
-    def autosave(self) -> None:
+    def autosave(self, wait: bool = False) -> None:
         """Write the recovery file when there are unsaved changes, also during a run (its newest geodesic is
-        kept as an interrupted result), so that a crash or a kill loses at most a minute."""
+        kept as an interrupted result), so that a crash or a kill loses at most a minute. The state is taken
+        here; compressing and writing it (2 s for a 200k-vertex result) happen in a thread, not to freeze the
+        window; ``wait``: until the file is written."""
         w = self.window
-        if not w.isWindowModified() or not w.doc.ready:
-            return
+        busy = self._autosaving is not None and self._autosaving.is_alive()
+        if w.isWindowModified() and w.doc.ready and not busy:
+            session = self.capture()
+            if session.mask is not None:
+                session.mask = np.array(session.mask)  # a brush stroke may change it meanwhile
+            self._autosaving = threading.Thread(
+                target=self._autosave, args=(session,), name="shapeviewer-autosave", daemon=True
+            )
+            self._autosaving.start()
+        if wait and self._autosaving is not None:
+            self._autosaving.join()
+
+    def _autosave(self, session: Session) -> None:
         try:
-            self._write(self.recovery_path)
-        except (OSError, ValueError, KeyError) as exc:
-            w.log_panel.add(f"autosave failed: {exc}")
+            _commit(self.recovery_path, session_bytes(session))
+        except (OSError, ValueError, KeyError) as exc:  # said in the log (queued to the window's thread)
+            self.autosave_failed.emit(str(exc))
 
     def discard_recovery(self) -> None:
+        """A clean exit: nothing to recover next time (an autosave being written ends first)."""
+        if self._autosaving is not None:
+            self._autosaving.join()
         self.recovery_path.unlink(missing_ok=True)
 
     # ---- file -> state ------------------------------------------------------------------------
@@ -211,7 +237,7 @@ class SessionManager(QObject):
             keep = ask()
         restored = keep and self.open(orphans[0], recovered=True)
         if restored:
-            self.autosave()  # under this window's own name, before the orphan goes
+            self.autosave(wait=True)  # under this window's own name, before the orphan goes
         for path in orphans:  # restored (now this window's unsaved work, autosaved under its own name) or declined
             if path != self.recovery_path or not restored:
                 path.unlink(missing_ok=True)

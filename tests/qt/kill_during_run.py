@@ -27,7 +27,7 @@ deadline = time.time() + 60
 while window.doc.result is None and time.time() < deadline:
     app.processEvents()
     time.sleep(0.01)
-window.session.autosave()
+window.session.autosave(wait=True)
 print("autosaved" if recovery.exists() else "no recovery file", flush=True)
 while True:  # running, until killed
     app.processEvents()
