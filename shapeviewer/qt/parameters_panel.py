@@ -100,7 +100,9 @@ class ParametersPanel(QWidget):
             "converged" if MODEL.sinkhorn.iterations is None else "fixed iterations",
             "converged: Newton to the tolerance, exact gradients; fixed: the talk's unrolled loop",
         )
-        self.sinkhorn_tol = _combo(TOLERANCES, "", "largest residual |lambda K(lambda mu) - 1| accepted")
+        self.sinkhorn_tol = _combo(
+            TOLERANCES, "", "largest residual |log(lambda K(lambda mu))| accepted (about |lambda K(lambda mu) - 1|)"
+        )
         self._show_tolerance(MODEL.sinkhorn.tol)
         self.sinkhorn_iters = _spin(
             1, 1000, MODEL.sinkhorn.iterations or FIXED_SINKHORN_ITERATIONS, "Sinkhorn iterations from lambda = 1"

@@ -131,30 +131,37 @@ class SessionManager(QObject):
         """Write the recovery file when there are unsaved changes, also during a run (its newest geodesic is
         kept as an interrupted result), so that a crash or a kill loses at most a minute. The state is taken
         here; compressing and writing it (2 s for a 200k-vertex result) happen in a thread, not to freeze the
-        window; ``wait``: until the file is written."""
+        window; one at a time (a tick meanwhile is skipped). ``wait``: the state of now, written when it returns."""
         w = self.window
+        if wait:
+            self._join_autosave()
         busy = self._autosaving is not None and self._autosaving.is_alive()
         if w.isWindowModified() and w.doc.ready and not busy:
             session = self.capture()
             if session.mask is not None:
                 session.mask = np.array(session.mask)  # a brush stroke may change it meanwhile
             self._autosaving = threading.Thread(
-                target=self._autosave, args=(session,), name="shapeviewer-autosave", daemon=True
+                target=self._autosave, args=(session, self.recovery_path), name="shapeviewer-autosave", daemon=True
             )
             self._autosaving.start()
-        if wait and self._autosaving is not None:
-            self._autosaving.join()
+        if wait:
+            self._join_autosave()
 
-    def _autosave(self, session: Session) -> None:
+    def _autosave(self, session: Session, path: Path) -> None:
         try:
-            _commit(self.recovery_path, session_bytes(session))
-        except (OSError, ValueError, KeyError) as exc:  # said in the log (queued to the window's thread)
-            self.autosave_failed.emit(str(exc))
+            _commit(path, session_bytes(session))
+        except Exception as exc:  # any failure is said in the log (queued to the window's thread)
+            said = isinstance(exc, (OSError, ValueError, KeyError))  # these name the problem themselves
+            self.autosave_failed.emit(str(exc) if said else f"{type(exc).__name__}: {exc}")
 
-    def discard_recovery(self) -> None:
-        """A clean exit: nothing to recover next time (an autosave being written ends first)."""
+    def _join_autosave(self) -> None:
         if self._autosaving is not None:
             self._autosaving.join()
+
+    def discard_recovery(self) -> None:
+        """A clean exit: nothing to recover next time (no autosave after this, the one being written ends first)."""
+        self.autosave_timer.stop()
+        self._join_autosave()
         self.recovery_path.unlink(missing_ok=True)
 
     # ---- file -> state ------------------------------------------------------------------------

@@ -8,10 +8,13 @@ from scipy.spatial import cKDTree
 
 
 def simplified(points: np.ndarray, faces: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """(points, triangles) of a quadric decimation of the triangle mesh to about ``max_points`` points."""
+    """(points, triangles) of a quadric decimation of the triangle mesh to about ``max_points`` points (the mesh
+    itself when it has no more)."""
     import fast_simplification
 
-    reduction = 1.0 - max_points / max(len(points), 1)
+    if max_points >= len(points):
+        return np.asarray(points, dtype=np.float64), np.asarray(faces, dtype=np.int64)
+    reduction = 1.0 - max(max_points, 4) / len(points)
     return fast_simplification.simplify(
         np.asarray(points, dtype=np.float64), np.asarray(faces, dtype=np.int64), target_reduction=reduction
     )

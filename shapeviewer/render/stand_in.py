@@ -31,7 +31,7 @@ class VertexSubsetStandIn:
         """``mesh``: the full PolyData (any frame; its point arrays are carried); ``rest``: its (N, 3) rest shape."""
         self.index, triangles = vertex_subset(rest, mesh.regular_faces, max_points)
         self.rest = rest[self.index]
-        self.mesh = to_polydata(self.rest, triangles)
+        self.mesh = to_polydata(self.rest.copy(), triangles)  # its own points: frames overwrite them in place
         for name in mesh.point_data:  # carried, as the full mesh's
             self.mesh.point_data[name] = np.asarray(mesh.point_data[name])[self.index]
 

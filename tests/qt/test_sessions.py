@@ -125,9 +125,12 @@ def test_autosave_writes_in_the_background_and_says_when_it_fails(window, qtbot,
     release.set()
     window.session.autosave(wait=True)
     assert window.session.recovery_path.exists()
-    monkeypatch.setattr(session_manager, "session_bytes", lambda session: (_ for _ in ()).throw(ValueError("full")))
-    window.session.autosave(wait=True)
-    qtbot.waitUntil(lambda: "autosave failed: full" in window.log_panel.toPlainText(), timeout=5_000)
+    for error, said in ((ValueError("full"), "full"), (MemoryError(), "MemoryError: ")):
+        monkeypatch.setattr(session_manager, "session_bytes", lambda session, error=error: (_ for _ in ()).throw(error))
+        window.session.autosave(wait=True)
+        qtbot.waitUntil(lambda said=said: f"autosave failed: {said}" in window.log_panel.toPlainText(), timeout=5_000)
+    window.session.discard_recovery()  # a clean exit: no autosave after it
+    assert not window.session.autosave_timer.isActive() and not window.session.recovery_path.exists()
 
 
 def test_corrupt_session_gives_a_dialog_and_changes_nothing(window, tmp_path):
