@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from .inputs import Job
 from .worker import (
@@ -229,4 +230,8 @@ def _stop(client, stop, futures: dict, records: dict, by_key: dict) -> None:
             record = _record_of_future(job, future)
             if record is not None:
                 records[job.name] = record
-        records.setdefault(job.name, record_of(job, CANCELLED, message=STOPPED))
+        if job.name not in records:  # a job that wrote its whole result as the stop came is done, not cancelled
+            finished = finished_record(job)
+            records[job.name] = (
+                record_of(job, CANCELLED, message=STOPPED) if finished is None else replace(finished, resumed=False)
+            )

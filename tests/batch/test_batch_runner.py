@@ -137,3 +137,26 @@ def test_batch_takes_every_option_of_register():
     register = options("register")
     for kind in ("template", "pairwise"):
         assert register - register_only <= options("batch", kind), kind
+
+
+def test_a_job_that_wrote_its_whole_result_as_ctrl_c_came_is_recorded_done(tmp_path):
+    """Its future had not reported within the stop's grace, but its folder is whole: the summary must not call it
+    cancelled while its result sits on disk (a race the Ctrl-C test met under load)."""
+    import json
+    from types import SimpleNamespace
+
+    from shapeviewer.batch import runner
+    from shapeviewer.batch.inputs import Job
+
+    done_job, stopped_job = (Job(n, tmp_path / "s.ply", tmp_path / "t.ply", tmp_path / n) for n in ("done", "stopped"))
+    done_job.out.mkdir()
+    info = {"status": "converged", "source_file": str(done_job.source), "target_file": str(done_job.target),
+            "fidelity_drop": 0.9, "seconds": 3.0}  # fmt: skip
+    (done_job.out / "result.json").write_text(json.dumps(info))
+    np.save(done_job.out / "momenta.npy", np.zeros((4, 3)))
+    futures = {j.name: SimpleNamespace(key=j.name, status="pending") for j in (done_job, stopped_job)}
+    client = SimpleNamespace(processing=lambda: {}, cancel=lambda futures: None)
+    records, by_key = {}, {"done": done_job, "stopped": stopped_job}
+    runner._stop(client, SimpleNamespace(set=lambda: None), futures, records, by_key)
+    assert records["done"].status == "done" and not records["done"].resumed and records["done"].fidelity_drop == 0.9
+    assert records["stopped"].status == "cancelled"
