@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 # loss = fidelity (relative to its level's start) + energy share + landmark share (0 without landmarks)
@@ -41,12 +42,22 @@ class LossHistory:
         self.series["energy"].append(float(rep.loss - fidelity - landmarks))
         self.series["landmarks"].append(landmarks)
 
-    def best_iteration(self) -> int | None:
-        """The iteration of lowest loss on the last level (the one whose state is kept)."""
-        first = self.level_starts[-1].iteration if self.level_starts else None
-        losses = zip(self.iterations, self.series["loss"], strict=True)
-        pairs = [(loss, it) for it, loss in losses if first is None or it >= first]
+    def best_index(self) -> int | None:
+        """The entry of lowest finite loss on the last level (the one whose state is kept), or None. A level's
+        first report repeats the iteration number of the last one before it: the level's entries start at the
+        last entry with its starting iteration."""
+        first = 0
+        if self.level_starts:
+            start = self.level_starts[-1].iteration
+            before = [i for i, it in enumerate(self.iterations) if it <= start]
+            first = 0 if not before else before[-1] + (self.iterations[before[-1]] < start)
+        pairs = [(loss, i) for i, loss in enumerate(self.series["loss"][first:], first) if math.isfinite(loss)]
         return min(pairs)[1] if pairs else None
+
+    def best_iteration(self) -> int | None:
+        """The iteration of lowest loss on the last level (see :meth:`best_index`)."""
+        k = self.best_index()
+        return None if k is None else self.iterations[k]
 
     def as_dict(self) -> dict:
         """The JSON form stored in sessions and summaries."""

@@ -148,8 +148,8 @@ class LossPlot(pg.PlotWidget):
             label = f"level {start.level}: {vertex_count(start.vertices)}"
             opts = {"position": 0.92, "color": "#555", "anchors": [(0, 0), (0, 0)]}
             self.level_lines.append(item.addLine(x=start.iteration, pen=pen, label=label, labelOpts=opts))
-        best = _best_recorded_iteration(h)
-        k = None if best is None else h.iterations.index(best)
+        k = h.best_index()
+        best = None if k is None else h.iterations[k]
         if k is None or not h.series["loss"][k] > 0:  # none yet, or a loss of 0 that a log axis cannot show
             self.best.setData([], [])
         else:
@@ -241,12 +241,3 @@ def _round_number(log_value: float, mantissas: tuple[int, ...]) -> bool:
     """Whether 10**log_value is m x 10^k for one of ``mantissas`` (to rounding)."""
     mantissa = 10 ** (log_value - np.floor(log_value + 1e-9))
     return any(abs(mantissa - m) < 1e-6 * m for m in mantissas)
-
-
-def _best_recorded_iteration(h: LossHistory) -> int | None:
-    """The history's best iteration among the recorded (finite) losses; None when none is recorded."""
-    if not np.isfinite(np.asarray(h.series["loss"], dtype=float)).all():
-        finite = [i for i, loss in enumerate(h.series["loss"]) if np.isfinite(loss)]
-        h = LossHistory([h.iterations[i] for i in finite],
-                        {k: [v[i] for i in finite] for k, v in h.series.items()}, h.level_starts)  # fmt: skip
-    return h.best_iteration()

@@ -108,6 +108,11 @@ def test_history_marks_levels_and_the_best_iteration_of_the_last_level():
     assert h.best_iteration() == 3  # iteration 1 is lower, but on the coarse level
     again = LossHistory.from_dict(h.as_dict())
     assert again == h
+    # as a run reports: a level's first report repeats the last iteration number before it
+    h = LossHistory()
+    for it, level, fid in [(0, 1, 0.5), (1, 1, 0.2), (1, 2, 0.9), (2, 2, 0.4), (3, 2, float("nan"))]:
+        h.add(report(it, frames=None, level=level, levels=2, fid=fid))
+    assert h.best_index() == 3 and h.best_iteration() == 2  # not iteration 1 of the coarse level (its loss 0.2)
     old = LossHistory.from_dict({"iteration": [0, 1], "loss": [1.0, 0.5], "fidelity / initial": [0.9, 0.4]})
     assert old.series["fidelity"] == [0.9, 0.4] and np.isnan(old.series["energy"]).all()
 
