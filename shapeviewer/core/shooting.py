@@ -93,9 +93,23 @@ def shoot(
             new_state.append(s + dt * incr)
         if not create_graph:
             new_state = [s.detach() if s is not None else None for s in new_state]
+        elif should_stop is not None and new_state[1].requires_grad:
+            new_state[1].register_hook(_stop_check(should_stop))  # the backward pass too stops at each step
         state = new_state
         traj.q.append(state[0])
         traj.p.append(state[1])
         if traj.x is not None:
             traj.x.append(state[2])
     return traj
+
+
+def _stop_check(should_stop: Callable[[], bool]):
+    """A gradient hook that raises ShootingCancelled once ``should_stop()``: the backward pass of a large shooting
+    takes seconds per step, and a Stop then need not wait for its end."""
+
+    def check(gradient):
+        if should_stop():
+            raise ShootingCancelled()
+        return gradient
+
+    return check

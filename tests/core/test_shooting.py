@@ -126,6 +126,21 @@ def test_shooting_stops_when_asked():
 
 
 @pytest.mark.parametrize("name", ["lddmm", "normalized"])
+def test_the_backward_pass_of_a_shooting_stops_when_asked(name):
+    """A Stop pressed during the gradient (seconds per step on large levels) ends it at the next step back."""
+    q = random_cloud(20)
+    stopped = []
+    p = (q * 0.1).requires_grad_()
+    traj = shoot(make(name, q), q, p, steps=5, should_stop=lambda: bool(stopped))
+    loss = (traj.q[-1] ** 2).sum()
+    (gradient,) = torch.autograd.grad(loss, p, retain_graph=True)  # not stopped: an ordinary gradient
+    assert torch.isfinite(gradient).all() and gradient.abs().max() > 0
+    stopped.append(True)
+    with pytest.raises(ShootingCancelled):
+        torch.autograd.grad(loss, p)
+
+
+@pytest.mark.parametrize("name", ["lddmm", "normalized"])
 def test_explicit_hamiltonian_gradients_equal_autodiff(name):
     spec = "1 + 0.5*gaussian(0.6) + cauchy(0.5) + laplacian(0.7) + inverse_multiquadric(0.4)"
     q = random_cloud(40).requires_grad_()
