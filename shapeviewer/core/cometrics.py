@@ -165,8 +165,9 @@ class _ConvergedField(torch.autograd.Function):
                 kernel, q, a, b, dh_dq_bar, backend, also=z_start[1][:, None] if riding else None
             )
             q_bar, a_bar, b_bar = vjp[:3]
-            if riding:
-                z_start, op.matvecs = (z_start[0], vjp[3][:, 0]), op.matvecs + 1
+            if riding:  # (y_0, K_q (e y_0)), a product with K_q like the operator's own
+                z_start = (z_start[0], vjp[3][:, 0])
+                op.matvecs += 1
             m_bar = a_bar[:, :3] + b_bar[:, :3]
             u_bar = a_bar[:, 3] - b_bar[:, 4]
             v_bar = a_bar[:, 4] - b_bar[:, 3]

@@ -63,17 +63,26 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, n_target: int) -> MeshLeve
     """A level of about ``n_target`` vertices (quadric edge collapses); each fine vertex maps to the nearest
     coarse vertex (the library's collapse replay misplaces vertices where quadrics are singular, e.g. on
     flat subdivided patches, so the map is rebuilt from the geometry)."""
+    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
+    if n_target >= len(vertices):
+        return MeshLevel(vertices, np.ascontiguousarray(faces, dtype=np.int64), np.arange(len(vertices)))
+    coarse, coarse_faces = quadric_decimation(vertices, faces, n_target)
+    return MeshLevel(coarse, coarse_faces, nearest_vertex(vertices, coarse))
+
+
+def quadric_decimation(vertices: np.ndarray, faces: np.ndarray, n_target: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices, triangles) of about ``n_target`` vertices by quadric edge collapses (the mesh itself when it
+    has no more): for the pyramid's levels and for the lighter copies the views draw."""
     import fast_simplification
 
     vertices = np.ascontiguousarray(vertices, dtype=np.float64)
     faces = np.ascontiguousarray(faces, dtype=np.int64)
     if n_target >= len(vertices):
-        return MeshLevel(vertices, faces, np.arange(len(vertices)))
+        return vertices, faces
     # A closed mesh has about twice as many faces as vertices; aim the face count accordingly.
     face_target = max(4, int(len(faces) * n_target / len(vertices)))
     coarse, coarse_faces = fast_simplification.simplify(vertices, faces, target_count=face_target)
-    coarse = np.asarray(coarse, dtype=np.float64)
-    return MeshLevel(coarse, np.asarray(coarse_faces, dtype=np.int64), nearest_vertex(vertices, coarse))
+    return np.asarray(coarse, dtype=np.float64), np.asarray(coarse_faces, dtype=np.int64)
 
 
 def nearest_vertex(points: np.ndarray, vertices: np.ndarray) -> np.ndarray:

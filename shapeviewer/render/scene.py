@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 
+from ..core.pyramid import quadric_decimation
 from ..io.meshes import to_polydata
-from .decimation import simplified
 from .stand_in import VertexSubsetStandIn, set_point_values, set_points
 
 SOURCE_COLOR = "#e8833a"
@@ -75,8 +75,7 @@ def overlay_mesh(mesh: pv.PolyData, max_points: int = OVERLAY_MAX_POINTS) -> pv.
     quadric decimation: 0.8 s for a 200k-vertex scan, where VTK's took 2-4 s of the GUI thread on opening it)."""
     if mesh.n_points <= max_points:
         return mesh
-    points, faces = simplified(np.asarray(mesh.points), mesh.regular_faces, max_points)
-    return to_polydata(points, faces).clean()
+    return to_polydata(*quadric_decimation(np.asarray(mesh.points), mesh.regular_faces, max_points)).clean()
 
 
 def set_style(actor, wireframe: bool) -> None:

@@ -1,8 +1,8 @@
 """A lighter stand-in for a large mesh while it changes fast (playback, brush strokes): level of detail.
 
 Every vertex of the stand-in is a vertex of the source (a decimation snapped to them, see
-:func:`.decimation.vertex_subset`): anything per vertex (positions along the geodesic, painted weights) is
-a plain index away.
+:func:`vertex_subset`): anything per vertex (positions along the geodesic, painted weights) is a plain index
+away.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 
+from ..core.pyramid import nearest_vertex, quadric_decimation
 from ..io.meshes import to_polydata
-from .decimation import vertex_subset
 
 
 def set_points(mesh: pv.PolyData, points: np.ndarray) -> None:
@@ -24,6 +24,18 @@ def set_point_values(mesh: pv.PolyData, name: str, values: np.ndarray) -> None:
     """Overwrite the point array ``name`` of ``mesh`` in place."""
     mesh.point_data[name][:] = values
     mesh.GetPointData().GetArray(name).Modified()
+
+
+def vertex_subset(points: np.ndarray, faces: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """(index, triangles): about ``max_points`` of the mesh's own vertices (``index`` into ``points``) and
+    triangles over them (into ``index``): a quadric decimation (fast-simplification: 0.8 s at 200k vertices,
+    where VTK's decimate_pro took 3.6 s of the GUI thread as a scan opened) whose vertices are snapped to the
+    nearest vertex of the mesh; triangles that snapping folds are dropped."""
+    coarse, coarse_faces = quadric_decimation(points, faces, max_points)
+    corners = nearest_vertex(coarse, points)[coarse_faces]
+    kept = (corners[:, 0] != corners[:, 1]) & (corners[:, 1] != corners[:, 2]) & (corners[:, 0] != corners[:, 2])
+    index, triangles = np.unique(corners[kept], return_inverse=True)
+    return index, triangles.reshape(-1, 3)
 
 
 class VertexSubsetStandIn:
