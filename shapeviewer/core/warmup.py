@@ -35,12 +35,15 @@ def structure_key(settings: RegistrationSettings, mask_has_zeros: bool, n_vertic
 
 
 def warm_formulas(source, target, settings: RegistrationSettings, mask=None, should_stop=None) -> None:
-    """One evaluation of the loss and its gradient at p0 = 0 on the first level (compiles what it needs)."""
+    """One evaluation of the loss and its gradient at p0 = 0 on the first level (compiles what it needs).
+    With a single time step, two: a backward solve's warm start (whose product rides on a fused reduction of
+    its own formula) comes from the step after it, which a single step first has in the second evaluation."""
     reg = Registration(source, target, settings, mask)
-    z = torch.zeros_like(reg.z).requires_grad_(True)
-    with torch.enable_grad():
-        loss = reg.evaluate(z, True, should_stop)[0]
-        torch.autograd.grad(loss, z)
+    for _ in range(2 if settings.model.steps == 1 else 1):
+        z = torch.zeros_like(reg.z).requires_grad_(True)
+        with torch.enable_grad():
+            loss = reg.evaluate(z, True, should_stop)[0]
+            torch.autograd.grad(loss, z)
 
 
 def formulas_to_compile(source, target, settings: RegistrationSettings, mask=None) -> int | None:

@@ -157,3 +157,19 @@ def test_pykeops_own_calls_on_its_binder_reach_the_real_one():
     assert keops_census.install()
     binder = keops_binder["cpp"]
     assert binder.reset == binder.real.reset and binder.library is binder.real.library
+
+
+def test_the_census_of_a_single_step_run_lists_what_its_second_evaluation_compiles(human, monkeypatch):
+    """One time step: the backward's warm start first exists in the second evaluation, and with it the fused
+    reduction that carries its product; the census must count that formula before the run compiles it."""
+    monkeypatch.setattr(backends, "OPERATOR_DENSE_BYTES", 0)  # K_q as KeOps, as for ~8k control points
+    model = ModelSettings(dtype="float64", backend="keops", control_points=40, steps=1)
+    settings = RegistrationSettings(model=model)
+    source, target = (human.vertices, human.faces), (bent(human.vertices), human.faces)
+    census = keops_census.take_census(lambda: warmup.warm_formulas(source, target, settings))
+    seen = real_formulas(monkeypatch)
+    reg = Registration(source, target, settings)
+    for _ in range(3):  # the run's first evaluations, each from a changed p0
+        z = (reg.z.detach() + 1e-3).requires_grad_(True)
+        torch.autograd.grad(reg.evaluate(z, True)[0], z)
+    assert set(seen) <= set(census.used)
