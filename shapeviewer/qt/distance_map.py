@@ -1,10 +1,8 @@
 """Surface distances of the frame shown, both ways, kept up to date for the result view and the Distances tab.
 
-Small pairs are measured at once on the GUI thread (the 2 x 1056-triangle demo: about 25 ms), during playback
+Small pairs are measured at once on the GUI thread (the 2 x 1056-triangle demo: a few ms), during playback
 only when distance colours are shown; larger ones on one worker thread after a short pause in the changes
-(50k + 50k triangles, both ways: 2.7 s alone, 2 s in the app with the target's index kept, up to 7 s for the
-first frame while the app loads; the GUI's longest pause meanwhile was 0.4 s against 0.3 s for the render of
-the new geodesic alone), and not while playback
+(both ways, 50k + 50k vertices: 1.5 s, 200k + 200k: 8 s on this 2-core CPU), and not while playback
 runs or a registration sends new geodesics: then the colours are plain until the frame shown is measured.
 The target's index is built once per target and shared by the exports.
 """
@@ -24,7 +22,7 @@ from .mesh_views import schedule_paint
 
 SYNC_MAX_TRIANGLES = 2_500  # source + target triangles measured at once on the GUI thread (about 25 ms here)
 SETTLE_MS = 150  # a larger pair is measured once the frame shown has not changed for this long
-SLICE_POINTS = 2_000  # points per query: each holds the GIL a while (k-d tree lists), the GUI thread waits
+SLICE_POINTS = 500  # points per query: each holds the GIL throughout (libigl), the GUI thread waits (15 ms at 200k)
 
 
 def _sliced(index: SurfaceIndex, points: np.ndarray) -> np.ndarray:
@@ -117,13 +115,22 @@ class DistanceMap(QObject):
         """Each of ``points`` (a frame of the source) to the target surface."""
         return _sliced(self.target_index(target), points)
 
-    def of_frame(self, frame: int) -> SurfaceDistances:
-        """Distances of ``frame`` of the document's result: the ones shown when they are of that frame."""
-        doc = self.window.doc
-        cur = self.current
-        if cur is not None and cur.frame == frame and self._key is not None and self._key[1] is doc.result.trajectory:
+    def _shown_of(self, frame: int) -> SurfaceDistances | None:
+        """The distances shown, when they are of ``frame`` of the document's result."""
+        cur, trajectory = self.current, self.window.doc.result.trajectory
+        if cur is not None and cur.frame == frame and self._key is not None and self._key[1] is trajectory:
             return cur.distances
-        return self.measure(doc.result.trajectory[frame])
+        return None
+
+    def of_frame(self, frame: int) -> SurfaceDistances:
+        """Distances of ``frame`` of the document's result, both ways: the ones shown when they are of it."""
+        shown = self._shown_of(frame)
+        return shown if shown is not None else self.measure(self.window.doc.result.trajectory[frame])
+
+    def to_target_of_frame(self, frame: int) -> np.ndarray:
+        """Each vertex of ``frame`` of the document's result to the target (one way: half the work)."""
+        shown = self._shown_of(frame)
+        return shown.to_target if shown is not None else self.to_target(self.window.doc.result.trajectory[frame])
 
     # ---- keeping up ----------------------------------------------------------------------------
     def schedule(self, *_) -> None:

@@ -124,7 +124,7 @@ def export_current_mesh(window) -> None:
         with busy_cursor():
             data = {
                 "displacement": np.linalg.norm(points - trajectory[0], axis=1),
-                DISTANCE_TO_TARGET: window.distances.of_frame(frame).to_target,
+                DISTANCE_TO_TARGET: window.distances.to_target_of_frame(frame),
             }
             write_mesh(path, points, doc.meshes["source"].faces, data)
     except (OSError, ValueError) as exc:
@@ -134,27 +134,47 @@ def export_current_mesh(window) -> None:
 
 
 def export_sequence(window) -> None:
-    """Every frame as NAME_000.EXT ... NAME_T.EXT next to the chosen file name."""
+    """Every frame as NAME_000.EXT ... NAME_T.EXT next to the chosen file name, with a cancellable progress
+    dialog (a 200k-vertex frame takes seconds: its distances to the target); frames written before a cancel
+    are kept and said so."""
     rep = _result(window)
     if rep is None:
         return
     path = _ask_path(window, "Export every frame", "geodesic.vtp", MESH_FORMATS)
     if path is None:
         return
-    faces, last = window.meshes["source"].faces, len(rep.trajectory) - 1
-    width = max(3, len(str(last)))
+    faces, total = window.meshes["source"].faces, len(rep.trajectory)
+    width = max(3, len(str(total - 1)))
+    progress = QProgressDialog(f"Writing {total} frames as {path.stem}_*{path.suffix}…", "Cancel", 0, total, window)
+    progress.setObjectName("sequenceProgress")
+    progress.setWindowModality(Qt.WindowModality.WindowModal)
+    progress.setMinimumDuration(500)
+    window.sequence_progress = progress
+    written = 0
     try:
         with busy_cursor():
             for i, points in enumerate(rep.trajectory):
+                progress.setValue(i)  # a modal progress dialog processes events here: Cancel is seen
+                if progress.wasCanceled():
+                    break
                 data = {
                     "displacement": np.linalg.norm(points - rep.trajectory[0], axis=1),
                     DISTANCE_TO_TARGET: window.distances.to_target(points),
                 }
                 write_mesh(path.with_name(f"{path.stem}_{i:0{width}d}{path.suffix}"), points, faces, data)
+                written += 1
     except (OSError, ValueError) as exc:
-        _failed(window, "the frames", exc)
+        _failed(window, f"the frames (frame {written}; {written} of {total} written before)", exc)
         return
-    _done(window, f"{last + 1} frames", path.parent)
+    finally:
+        progress.close()
+        window.sequence_progress = None
+    if written < total:
+        where = f"the first {written} of {total} frames are in {path.parent}" if written else "no frame was written"
+        window.status_line.setText(f"Export of every frame cancelled: {where}")
+        window.log_panel.add(f"export of every frame cancelled after {written} of {total} frames ({path})")
+        return
+    _done(window, f"{total} frames", path.parent)
 
 
 def export_momenta(window) -> None:

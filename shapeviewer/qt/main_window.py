@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.doc = Document()
         self.last_dialog: QMessageBox | None = None
         self.movie_progress = None  # the progress dialog of a movie export in progress
+        self.sequence_progress = None  # the progress dialog of an export of every frame in progress
 
         self.inputs = InputViews(self)
         self.result = ResultView(self)

@@ -10,9 +10,36 @@ from shapeviewer.core.surface_distance import (
     SurfaceIndex,
     follow_on_mesh,
     point_to_surface,
-    point_triangle_squared,
     surface_distances,
 )
+
+
+def _dot(a, b):
+    return np.einsum("ij,ij->i", a, b)
+
+
+def _segment_sq(p, a, b):
+    ab = b - a
+    length = _dot(ab, ab)
+    t = np.where(length > 0, _dot(p - a, ab) / np.where(length > 0, length, 1.0), 0.0).clip(0.0, 1.0)
+    d = p - (a + t[:, None] * ab)
+    return _dot(d, d)
+
+
+def point_triangle_squared(p, a, b, c):
+    """The reference: (K,) squared distances from points p[k] to triangles (a[k], b[k], c[k]), written here
+    independently of the library the app uses (the projection when it falls inside, else the nearest edge)."""
+    ab, ac, ap = b - a, c - a, p - a
+    n = np.cross(ab, ac)
+    nn = _dot(n, n)
+    ok = nn > 0
+    safe = np.where(ok, nn, 1.0)
+    beta = _dot(np.cross(ap, ac), n) / safe
+    gamma = _dot(np.cross(ab, ap), n) / safe
+    inside = ok & (beta >= 0) & (gamma >= 0) & (beta + gamma <= 1)
+    plane = _dot(ap, n) ** 2 / safe
+    edges = np.minimum(np.minimum(_segment_sq(p, a, b), _segment_sq(p, b, c)), _segment_sq(p, c, a))
+    return np.where(inside, np.minimum(plane, edges), edges)
 
 
 def sphere(n=400):
@@ -71,6 +98,23 @@ def test_triangles_of_very_different_sizes_are_searched_safely(rng):
     assert np.abs(SurfaceIndex(v, f).query(points)[0] - brute_force(points, v, f)).max() < 1e-12
 
 
+def test_surfaces_far_apart_degenerate_triangles_and_bad_input(human, rng):
+    v, f = human.vertices, human.faces
+    size = np.linalg.norm(np.ptp(v, axis=0))
+    shifted = v + [0.3 * size, 0.0, 0.1 * size]  # a whole copy a third of the shape away: many near candidates
+    squashed = f.copy()
+    squashed[:30, 2] = squashed[:30, 1]  # segments
+    index = SurfaceIndex(v, squashed)
+    assert np.abs(index.query(shifted)[0] - brute_force(shifted, v, squashed)).max() < 1e-12
+    assert index.query(np.zeros((0, 3)))[0].shape == (0,)
+    with pytest.raises(ValueError, match="finite points"):
+        index.query(np.array([[0.0, np.nan, 0.0]]))
+    with pytest.raises(ValueError, match="name vertices 0 to"):
+        SurfaceIndex(v, f + len(v))
+    with pytest.raises(ValueError, match=r"\(M, 3\) triangles"):
+        SurfaceIndex(v, f[:, :2])
+
+
 def test_point_triangle_distance_matches_a_constrained_minimisation(rng):
     for _ in range(30):
         a, b, c, p = rng.normal(size=(4, 3)) * [1, 1, 0.5]
@@ -112,3 +156,23 @@ def test_a_picked_surface_point_is_followed_through_the_frames(human, rng):
     frames = np.stack([v, 2.0 * v + 1.0])  # an affine motion keeps barycentric combinations
     moved = follow_on_mesh(frames, f, found, weights)
     assert moved.shape == (2, 20, 3) and np.allclose(moved[1], 2.0 * picked + 1.0, atol=1e-12)
+
+
+def test_an_index_alive_at_exit_leaves_no_leak_report_on_the_terminal():
+    """libigl's bindings report trees still alive when Python ends (as one a window keeps): users would read
+    "nanobind: leaked 1 instances!" after every run of the app."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from shapeviewer.core.surface_distance import SurfaceIndex\n"
+        "import ctypes\n"
+        "kept = SurfaceIndex(np.eye(3), np.array([[0, 1, 2]]))\n"
+        "ctypes.pythonapi.Py_IncRef(ctypes.py_object(kept))  # held for good, as by a C++ object\n"
+        "print(kept.query(np.zeros((1, 3)))[0][0])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) == pytest.approx(1 / np.sqrt(3))
+    assert "leak" not in done.stderr
