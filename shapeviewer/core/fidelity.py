@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from .backends import resolve_backend, squared_distances
 from .block_sparse import plan_blocks
@@ -30,21 +31,62 @@ def _features(vertices, faces, oriented: bool):
     return centres, normals / safe[:, None], areas
 
 
+def _keops_sums(c1, n1, c2, n2, w2, scale: float, oriented: bool, ranges, gradient: bool) -> torch.Tensor:
+    """Per source face i, sum_j w2_j e_ij k_ij with e_ij = exp(-|c_i - c_j|^2 / s^2), k = (n_i . n_j)^2 (or
+    n_i . n_j, oriented): (N, 1); with ``gradient``, also sum_j w2_j e_ij k_ij (c_i - c_j) and
+    sum_j w2_j e_ij (n_i . n_j) n_j (sum_j w2_j e_ij n_j, oriented), from which the gradients with respect to
+    c_i and n_i follow: (N, 7) in one reduction, the exponential evaluated once for all seven."""
+    from pykeops.torch import LazyTensor
+
+    ci, cj = LazyTensor(c1[:, None, :]), LazyTensor(c2[None, :, :])
+    ni, nj = LazyTensor(n1[:, None, :]), LazyTensor(n2[None, :, :])
+    e = (-ci.sqdist(cj) * (1.0 / scale**2)).exp()
+    dot = ni | nj
+    k = dot if oriented else dot**2
+    if not gradient:
+        k = e * k
+        if ranges is not None:
+            k.ranges = ranges
+        return k @ w2[:, None].contiguous()
+    sums = (LazyTensor(w2[None, :, None]) * e) * k.concat((ci - cj) * k).concat(nj if oriented else dot * nj)
+    if ranges is not None:
+        sums.ranges = ranges
+    return sums.sum(dim=1)
+
+
+class _SourceSideInner(torch.autograd.Function):
+    """sum_ij w1_i w2_j e_ij k_ij with its gradient in (c1, n1, w1) only, all from one reduction in the
+    forward pass: KeOps' own backward would run one more reduction for c1 and one for n1, each evaluating
+    the kernel again (20k x 20k faces here: 2.7 s for value and gradient, against 6.8 s)."""
+
+    @staticmethod
+    def forward(ctx, c1, n1, w1, c2, n2, w2, scale, oriented, ranges):
+        sums = _keops_sums(c1, n1, c2, n2, w2, scale, oriented, ranges, gradient=True)
+        ctx.save_for_backward(sums, w1)
+        ctx.scale, ctx.oriented = scale, oriented
+        return sums[:, 0] @ w1
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        sums, w1 = ctx.saved_tensors
+        weighted = grad * w1[:, None]
+        d_c = weighted * sums[:, 1:4] * (-2.0 / ctx.scale**2)
+        d_n = weighted * sums[:, 4:7] * (1.0 if ctx.oriented else 2.0)
+        return d_c, d_n, grad * sums[:, 0], None, None, None, None, None, None
+
+
 def _inner(f1, f2, scale: float, oriented: bool, backend: str) -> torch.Tensor:
     (c1, n1, w1), (c2, n2, w2) = f1, f2
     if backend == "keops":
-        from pykeops.torch import LazyTensor
-
         blocks = plan_blocks(c1.detach(), c2.detach(), scale)  # large meshes at a small scale: near cells only
         if blocks is not None:
             (c1, n1, w1), (c2, n2, w2) = ((t[blocks.order1] for t in f1), (t[blocks.order2] for t in f2))
-        ci, cj = LazyTensor(c1[:, None, :]), LazyTensor(c2[None, :, :])
-        ni, nj = LazyTensor(n1[:, None, :]), LazyTensor(n2[None, :, :])
-        dot = (ni | nj) if oriented else (ni | nj) ** 2
-        k = (-ci.sqdist(cj) * (1.0 / scale**2)).exp() * dot
-        if blocks is not None:
-            k.ranges = blocks.ranges
-        return (k @ w2[:, None].contiguous())[:, 0] @ w1
+        ranges = None if blocks is None else blocks.ranges
+        wanted = torch.is_grad_enabled() and any(t.requires_grad for t in (c1, n1, w1))
+        if wanted and not any(t.requires_grad for t in (c2, n2, w2)):  # as always: the target, or a detached side
+            return _SourceSideInner.apply(c1, n1, w1, c2, n2, w2, scale, oriented, ranges)
+        return _keops_sums(c1, n1, c2, n2, w2, scale, oriented, ranges, gradient=False)[:, 0] @ w1
     dot = n1 @ n2.T
     k = torch.exp(-squared_distances(c1, c2) / scale**2) * (dot if oriented else dot * dot)
     return w1 @ (k @ w2)

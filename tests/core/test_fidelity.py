@@ -39,14 +39,31 @@ def test_varifold_matches_its_formula_on_two_triangles():
 
 
 @pytest.mark.keops
-def test_keops_varifold_matches_dense(human):
+@pytest.mark.parametrize("kind", ["varifold", "currents"])
+def test_keops_fidelity_and_its_gradient_match_dense_from_one_reduction_per_term(human, kind, monkeypatch):
+    """The KeOps data term takes its gradient from the forward pass's own reductions (one for <S,S>, one for
+    <S,T>, each with the sums that make the gradient): no more reductions for the backward pass."""
     from shapeviewer.core.backends import keops_usable
+    from tests.core.test_fused_reductions import counting
 
     if not keops_usable():
         pytest.skip("KeOps unavailable")
     v, f = mesh(human)
     moved = v * 1.1 + 0.05
-    dense = Fidelity("varifold", f, moved, f, 0.3, "torch")
-    lazy = Fidelity("varifold", f, moved, f, 0.3, "keops")
-    lazy.backend = "keops"
-    assert float(lazy(v)) == pytest.approx(float(dense(v)), rel=1e-9)
+    deformed = v + 0.03 * torch.sin(3 * v)
+    dense = Fidelity(kind, f, moved, f, 0.3, "torch")
+    lazy = Fidelity(kind, f, moved, f, 0.3, "keops")
+    assert lazy.backend == "keops"
+    results = []
+    for fidelity in (dense, lazy):
+        x = deformed.clone().requires_grad_(True)
+        with counting(monkeypatch) as counts:
+            value = fidelity(x)
+            (grad,) = torch.autograd.grad(value, x)
+        results.append((float(value.detach()), grad, counts["keops"]))
+    (d_value, d_grad, _), (k_value, k_grad, reductions) = results
+    assert k_value == pytest.approx(d_value, rel=1e-9)
+    assert float((k_grad - d_grad).abs().max()) <= 1e-9 * float(d_grad.abs().max())
+    assert reductions == 2
+    with torch.no_grad():  # no gradient wanted: the plain sums
+        assert float(lazy(deformed)) == pytest.approx(d_value, rel=1e-9)
