@@ -146,7 +146,8 @@ class LossPlot(pg.PlotWidget):
         pen = pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine)
         for start in h.level_starts[len(self.level_lines) :]:
             label = f"level {start.level}: {vertex_count(start.vertices)}"
-            opts = {"position": 0.92, "color": "#555", "anchors": [(0, 0), (0, 0)]}
+            # right of its line, or left of it where the line is in the right half of the view (a new level)
+            opts = {"position": 0.92, "color": "#555", "anchors": [(0, 0), (1, 0)]}
             self.level_lines.append(item.addLine(x=start.iteration, pen=pen, label=label, labelOpts=opts))
         k = h.best_index()
         best = None if k is None else h.iterations[k]

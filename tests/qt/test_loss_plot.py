@@ -57,6 +57,27 @@ def test_a_line_marks_where_each_level_begins(qtbot):
     assert plot.level_lines == [] and not any(line in plot.getPlotItem().items for line in old)
 
 
+def test_a_level_label_at_the_right_edge_stays_inside_the_plot(qtbot):
+    """A level that has just begun has its line at the last iteration, the right edge of the view: its label
+    goes to the line's left there instead of being cut off (and to the right of a line further left)."""
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.resize(420, 260)
+    plot.show()
+    history = LossHistory()
+    for i in range(21):
+        history.add(report(i, 1, 2))
+    history.add(report(20, 2, 2))
+    plot.show_history(history)
+    qtbot.waitUntil(lambda: plot.getPlotItem().viewRange()[0][1] >= 20, timeout=2_000)
+    qtbot.wait(50)
+    box = plot.getPlotItem().getViewBox()
+    inside = box.mapRectToScene(box.boundingRect())
+    for line in plot.level_lines:
+        label = line.label.mapRectToScene(line.label.boundingRect())
+        assert inside.left() - 1 <= label.left() and label.right() <= inside.right() + 1, line.label.toPlainText()
+
+
 def test_the_landmark_term_is_its_own_curve_not_deformation_cost(qtbot):
     plot = LossPlot()
     qtbot.addWidget(plot)
