@@ -205,3 +205,25 @@ def test_stop_during_the_set_up_is_a_quiet_cancel_not_a_failure(window, qtbot, m
     assert window.last_dialog is None  # no "Registration failed" dialog
     assert "Stopped before the first iteration" in window.status_line.text()
     assert window.progress.text().startswith("cancelled")
+
+
+def test_the_seconds_shown_count_the_set_up_too(window, qtbot, monkeypatch):
+    """A large mesh's set-up (pyramid, first data term) takes seconds before the first iteration: the time in
+    the status bar is the time since Run, the log tells both."""
+    import re
+
+    from shapeviewer.core import registration
+
+    original = registration.Registration.__init__
+
+    def slow_set_up(self, *args, **kwargs):
+        time.sleep(1.5)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(registration.Registration, "__init__", slow_set_up)
+    quick_settings(window, iterations=2, steps=3)
+    run_to_end(qtbot, window)
+    shown = float(re.search(r", ([\d.]+) s$", window.status_line.text()).group(1))
+    assert shown >= window.run.final.elapsed + 1.4  # the sleep before the first iteration counted
+    logged = re.search(r"([\d.]+) s \(([\d.]+) s optimising\)", window.log_panel.toPlainText())
+    assert float(logged.group(1)) >= 1.5 and float(logged.group(2)) == pytest.approx(window.run.final.elapsed, abs=0.06)
