@@ -69,6 +69,9 @@ mkdir -p "$(dirname "$venv")"
 # --no-compile: the .pyc files are written below with their installed paths.
 "$venv/bin/python" -m pip install -q --no-compile -c "$ROOT/constraints.txt" "$wheel"
 "$venv/bin/python" -m pip check
+# libigl's wheel carries optional modules under other licences (GPL CGAL, AGPL TetGen, Triangle's
+# non-commercial licence) and Embree bindings; shapeviewer imports only its MPL-2.0 core: leave them out.
+rm -rf "$venv"/lib/python*/site-packages/igl/{copyleft,triangle,embree}
 
 step ".deb: relocating to $PREFIX"
 # The venv was made at $venv; its scripts and pyvenv.cfg name that path. Rewrite it to $PREFIX.

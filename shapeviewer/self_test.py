@@ -41,6 +41,7 @@ def check_imports() -> str:
     from .core.keops_compile import quiet_keops
 
     quiet_keops()  # pykeops prints a CUDA notice on import otherwise
+    import igl  # noqa: F401  (imported by core.surface_distance only when distances are measured)
     import pykeops.torch  # noqa: F401
     import PySide6.QtWidgets  # noqa: F401
     import pyvista

@@ -57,7 +57,8 @@ def _keops_sums(c1, n1, c2, n2, w2, scale: float, oriented: bool, ranges, gradie
 class _SourceSideInner(torch.autograd.Function):
     """sum_ij w1_i w2_j e_ij k_ij with its gradient in (c1, n1, w1) only, all from one reduction in the
     forward pass: KeOps' own backward would run one more reduction for c1 and one for n1, each evaluating
-    the kernel again (20k x 20k faces here: 2.7 s for value and gradient, against 6.8 s)."""
+    the kernel again (<S, T> at 20k x 20k faces on 2 CPU cores: 2.7 s for value and gradient, against 6.8 s;
+    the whole data term 5.4 s against 12.6 s)."""
 
     @staticmethod
     def forward(ctx, c1, n1, w1, c2, n2, w2, scale, oriented, ranges):

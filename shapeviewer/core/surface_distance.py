@@ -63,7 +63,10 @@ class SurfaceIndex:
             raise ValueError("distance queries need finite points")
         if len(p) == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
-        squared, triangles, _ = self._tree.squared_distance(self.vertices, self.faces, p)
+        tree = self._tree
+        if tree is None:
+            raise RuntimeError("this surface index was freed as Python exits")
+        squared, triangles, _ = tree.squared_distance(self.vertices, self.faces, p)
         return np.sqrt(np.maximum(squared, 0.0)), np.asarray(triangles, dtype=np.int64)
 
     def closest_points(self, points, triangles) -> np.ndarray:

@@ -48,8 +48,9 @@ def warm_formulas(source, target, settings: RegistrationSettings, mask=None, sho
 
 def formulas_to_compile(source, target, settings: RegistrationSettings, mask=None) -> int | None:
     """How many formulas the first level of a run will compile on this machine, counted without compiling
-    (core.keops_census; 0.2 s for 2k vertices, 2-4 s for 200k). None where it cannot be told: no pykeops,
-    or a GPU (whose NVRTC compilations take well under a second and are not announced)."""
+    (core.keops_census; 0.2 s for 2k vertices, 2-4 s for 200k, twice that with one time step). None where it
+    cannot be told: no pykeops, or a GPU (whose NVRTC compilations take well under a second and are not
+    announced)."""
     census = first_level_census(source, target, settings, mask)
     return None if census is None else census.to_compile
 

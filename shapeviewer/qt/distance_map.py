@@ -2,8 +2,11 @@
 
 Small pairs are measured at once on the GUI thread (the 2 x 1056-triangle demo: a few ms), during playback
 only when distance colours are shown; larger ones on one worker thread after a short pause in the changes
-(both ways, 50k + 50k vertices: 1.5 s, 200k + 200k: 8 s on this 2-core CPU), and not while playback
-runs or a registration sends new geodesics: then the colours are plain until the frame shown is measured.
+(both ways, on this 2-core CPU: a 50k-vertex pair in about 1.5 s, a 200k one in about 14 s), and not while
+playback runs or a registration sends new geodesics: then the colours are plain until the frame shown is
+measured. libigl holds the GIL while it works: the worker queries slices of points (15 ms each at 200k),
+but the tree of each measured frame's deformed source is built in one call, a pause of the GUI of 0.1 s
+at 50k and about 0.5 s at 200k vertices, once per frame measured.
 The target's index is built once per target and shared by the exports.
 """
 
@@ -20,13 +23,17 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from ..core.surface_distance import SurfaceDistances, SurfaceIndex
 from .mesh_views import schedule_paint
 
-SYNC_MAX_TRIANGLES = 2_500  # source + target triangles measured at once on the GUI thread (about 25 ms here)
+SYNC_MAX_TRIANGLES = 2_500  # source + target triangles measured at once on the GUI thread (a few ms here)
 SETTLE_MS = 150  # a larger pair is measured once the frame shown has not changed for this long
-SLICE_POINTS = 500  # points per query: each holds the GIL throughout (libigl), the GUI thread waits (15 ms at 200k)
+SLICE_POINTS = 500  # points per query on the worker: libigl holds the GIL throughout, the GUI thread waits
 
 
-def _sliced(index: SurfaceIndex, points: np.ndarray) -> np.ndarray:
-    """Distances from ``points`` to ``index``'s surface, a slice of points at a time."""
+def _distances(index: SurfaceIndex, points: np.ndarray, sliced: bool) -> np.ndarray:
+    """Distances from ``points`` to ``index``'s surface: in one query (the GUI thread's own exports: libigl
+    spreads a large query over the cores), or a slice of points at a time (the worker thread, so that the GUI
+    thread gets the GIL between slices; about twice the time)."""
+    if not sliced:
+        return index.query(points)[0]
     parts = [index.query(points[s : s + SLICE_POINTS])[0] for s in range(0, len(points), SLICE_POINTS)]
     return np.concatenate(parts) if parts else np.zeros(0)
 
@@ -103,17 +110,17 @@ class DistanceMap(QObject):
                 self._target_index = (target, SurfaceIndex(target.vertices, target.faces))
             return self._target_index[1]
 
-    def measure(self, points: np.ndarray, meshes: dict | None = None) -> SurfaceDistances:
+    def measure(self, points: np.ndarray, meshes: dict | None = None, sliced: bool = False) -> SurfaceDistances:
         """Both directions between the source at ``points`` and the target (any thread: pass the ``meshes``
-        of the moment, so that a mesh opened meanwhile is not mixed in)."""
+        of the moment, so that a mesh opened meanwhile is not mixed in; ``sliced`` on the worker)."""
         meshes = meshes or dict(self.window.meshes)
         faces, target = meshes["source"].faces, meshes["target"]
-        backward = _sliced(SurfaceIndex(points, faces), target.vertices)
-        return SurfaceDistances(self.to_target(points, target), backward)
+        backward = _distances(SurfaceIndex(points, faces), target.vertices, sliced)
+        return SurfaceDistances(self.to_target(points, target, sliced), backward)
 
-    def to_target(self, points: np.ndarray, target=None) -> np.ndarray:
+    def to_target(self, points: np.ndarray, target=None, sliced: bool = False) -> np.ndarray:
         """Each of ``points`` (a frame of the source) to the target surface."""
-        return _sliced(self.target_index(target), points)
+        return _distances(self.target_index(target), points, sliced)
 
     def _shown_of(self, frame: int) -> SurfaceDistances | None:
         """The distances shown, when they are of ``frame`` of the document's result."""
@@ -169,7 +176,7 @@ class DistanceMap(QObject):
         # said by the Distances tab only: the status line keeps what matters (a run's summary, an alignment's reason)
         if self._job is not None:
             self._job[1].cancel()  # if still queued; a measurement under way finishes and is dropped
-        job = self._pool.submit(self.measure, np.array(points), dict(self.window.meshes))
+        job = self._pool.submit(self.measure, np.array(points), dict(self.window.meshes), True)
         self._job = (key, job)
         job.add_done_callback(lambda f, k=key: self._done(f, k))
 

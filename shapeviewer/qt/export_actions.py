@@ -106,6 +106,7 @@ def write_movie_with_progress(window, path: Path, settings: MovieSettings) -> bo
         return False
     finally:
         progress.close()
+        progress.deleteLater()
         window.movie_progress = None
     _done(window, "the movie", path)
     return True
@@ -148,26 +149,28 @@ def export_sequence(window) -> None:
     progress = QProgressDialog(f"Writing {total} frames as {path.stem}_*{path.suffix}…", "Cancel", 0, total, window)
     progress.setObjectName("sequenceProgress")
     progress.setWindowModality(Qt.WindowModality.WindowModal)
-    progress.setMinimumDuration(500)
+    progress.setMinimumDuration(0)
     window.sequence_progress = progress
+    progress.show()
+    QApplication.processEvents()  # drawn before the first frame's distances hold this thread
     written = 0
     try:
-        with busy_cursor():
-            for i, points in enumerate(rep.trajectory):
-                progress.setValue(i)  # a modal progress dialog processes events here: Cancel is seen
-                if progress.wasCanceled():
-                    break
-                data = {
-                    "displacement": np.linalg.norm(points - rep.trajectory[0], axis=1),
-                    DISTANCE_TO_TARGET: window.distances.to_target(points),
-                }
-                write_mesh(path.with_name(f"{path.stem}_{i:0{width}d}{path.suffix}"), points, faces, data)
-                written += 1
+        for i, points in enumerate(rep.trajectory):
+            progress.setValue(i)  # a modal progress dialog processes events here: Cancel is seen
+            if progress.wasCanceled():
+                break
+            data = {
+                "displacement": np.linalg.norm(points - rep.trajectory[0], axis=1),
+                DISTANCE_TO_TARGET: window.distances.to_target_of_frame(i),
+            }
+            write_mesh(path.with_name(f"{path.stem}_{i:0{width}d}{path.suffix}"), points, faces, data)
+            written += 1
     except (OSError, ValueError) as exc:
         _failed(window, f"the frames (frame {written}; {written} of {total} written before)", exc)
         return
     finally:
         progress.close()
+        progress.deleteLater()
         window.sequence_progress = None
     if written < total:
         where = f"the first {written} of {total} frames are in {path.parent}" if written else "no frame was written"

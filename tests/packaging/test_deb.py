@@ -104,8 +104,10 @@ def test_deb_contents(artifacts):
     assert not missing, missing
     assert files["/usr/bin/shapeviewer"].startswith("-rwxr-xr-x")
     site = f"{PREFIX}/lib/python3.11/site-packages"
-    for package in ("shapeviewer", "torch", "pykeops", "keopscore", "PySide6", "vtkmodules", "pyvistaqt"):
+    for package in ("shapeviewer", "torch", "pykeops", "keopscore", "PySide6", "vtkmodules", "pyvistaqt", "igl"):
         assert f"{site}/{package}" in files, f"{package} is not in the bundle"
+    unshipped = [p for p in files if p.startswith(tuple(f"{site}/igl/{m}" for m in ("copyleft", "triangle", "embree")))]
+    assert not unshipped, f"libigl modules under other licences are in the bundle: {unshipped[:3]}"
     assert any(p.startswith(f"{site}/shapeviewer/__pycache__/") and p.endswith(".pyc") for p in files)
     assert not any("nvidia" in p.split("/")[-1].lower() for p in files if p.startswith(site + "/")), "CUDA torch"
 

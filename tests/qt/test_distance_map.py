@@ -191,6 +191,26 @@ def test_exports_carry_the_distance_map_and_the_summary(planes, qtbot, tmp_path,
     assert data["target_to_source"]["count"] == 64
 
 
+def test_exporting_a_frame_not_yet_measured_measures_one_way_only(planes, qtbot, tmp_path, monkeypatch):
+    """A large pair's frame is measured in the background once still; an export before that measures the
+    source's distances to the target only (the other way, half the work, is not written)."""
+    window = planes
+    set_geodesic(window)
+    window.distances.sync_max_triangles = 0  # measured in the background, as a large pair
+    window.playback.seek(2)
+    assert window.distances.current is None or window.distances.current.frame != 2
+
+    def both_ways(*args, **kwargs):
+        raise AssertionError("measured both ways for a one-way export")
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "frame.vtp"), ""))
+    with monkeypatch.context() as m:
+        m.setattr(window.distances, "measure", both_ways)
+        export_actions.export_current_mesh(window)
+    values = vtp_point_data(tmp_path / "frame.vtp")[DISTANCE_TO_TARGET]
+    np.testing.assert_allclose(values, D * (1 - 2 / STEPS), rtol=1e-9)
+
+
 def test_the_summary_of_a_run_matches_the_command_lines_numbers(window, qtbot, tmp_path, monkeypatch):
     from gui_helpers import quick_settings, run_to_end
 

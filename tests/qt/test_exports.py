@@ -94,20 +94,20 @@ def test_mesh_momenta_and_summary_exports(registered, tmp_path, monkeypatch):
 
 def test_an_export_of_every_frame_can_be_cancelled_and_keeps_the_frames_written(registered, tmp_path, monkeypatch):
     window = registered
-    measure, calls = window.distances.to_target, []
+    write, written = export_actions.write_mesh, []
 
-    def cancelling_during_the_second_frame(points, target=None):
-        calls.append(len(points))
-        if len(calls) == 2:
+    def cancelling_after_the_second_frame(path, *args, **kwargs):
+        write(path, *args, **kwargs)
+        written.append(path)
+        if len(written) == 2:
             window.sequence_progress.cancel()  # as the Cancel button does
-        return measure(points, target)
 
-    monkeypatch.setattr(window.distances, "to_target", cancelling_during_the_second_frame)
+    monkeypatch.setattr(export_actions, "write_mesh", cancelling_after_the_second_frame)
     _save_as(monkeypatch, tmp_path / "seq.vtp")
     export_actions.export_sequence(window)
     assert sorted(p.name for p in tmp_path.glob("seq_*.vtp")) == ["seq_000.vtp", "seq_001.vtp"]
     assert "cancelled: the first 2 of 5 frames" in window.status_line.text()
-    assert window.sequence_progress is None
+    assert window.sequence_progress is None and "cancelled after 2 of 5" in window.log_panel.toPlainText()
 
 
 def test_exporting_before_any_run_says_why(window, tmp_path, monkeypatch):
