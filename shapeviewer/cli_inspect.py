@@ -181,7 +181,10 @@ def inspect_registration(reg, final, target, plan: AlignmentPlan | None = None) 
             ],
         }
     point_data = {
-        "deformed.vtp": {DISTANCE_TO_TARGET: dist.to_target},
+        "deformed.vtp": {  # as the app's export of the deformed mesh
+            "displacement": np.linalg.norm(deformed - final.trajectory[0], axis=1),
+            DISTANCE_TO_TARGET: dist.to_target,
+        },
         "target.vtp": {DISTANCE_TO_SOURCE: dist.to_source},
     }
     return Inspection(point_data, info)

@@ -5,6 +5,7 @@ surface, as in the command line's deformed.vtp); the summary holds the last fram
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,17 +35,33 @@ def _result(window):
 
 
 def _ask_path(window, title: str, default_name: str, filters: str) -> Path | None:
+    """The file chosen; a name typed without an extension gets the chosen filter's (else the default's), so
+    that what is written and what the status bar names are the same file."""
     start = str(Path(settings_store.last_folder()) / default_name)
-    path, _ = QFileDialog.getSaveFileName(window, title, start, filters)
+    path, chosen = QFileDialog.getSaveFileName(window, title, start, filters)
     if not path:
         return None
-    settings_store.remember_folder(Path(path))
-    return Path(path)
+    path = Path(path)
+    if not path.suffix:
+        offered = re.search(r"\*(\.\w+)", chosen or "")
+        path = path.with_name(path.name + (offered.group(1) if offered else Path(default_name).suffix))
+    settings_store.remember_folder(path)
+    return path
 
 
 def _done(window, what: str, path: Path) -> None:
     window.status_line.setText(f"Exported {what} to {path}")
     window.log_panel.add(f"exported {what}: {path}")
+
+
+def _mesh_note(path: Path) -> str:
+    """What a mesh format keeps of the per-vertex values (displacement, distance to the target)."""
+    suffix = path.suffix.lower()
+    if suffix == ".obj":
+        return " (OBJ keeps no per-vertex values: VTP keeps the distances and displacements)"
+    if suffix == ".ply":
+        return " (distances and displacements as extra PLY vertex properties, which VTK-based readers skip: VTP)"
+    return ""
 
 
 def _failed(window, what: str, exc: Exception) -> None:
@@ -132,6 +149,7 @@ def export_current_mesh(window) -> None:
         _failed(window, "the mesh", exc)
         return
     _done(window, f"frame {frame}", path)
+    window.status_line.setText(window.status_line.text() + _mesh_note(path))
 
 
 def export_sequence(window) -> None:
@@ -178,6 +196,7 @@ def export_sequence(window) -> None:
         window.log_panel.add(f"export of every frame cancelled after {written} of {total} frames ({path})")
         return
     _done(window, f"{total} frames", path.parent)
+    window.status_line.setText(window.status_line.text() + _mesh_note(path))
 
 
 def export_momenta(window) -> None:

@@ -22,9 +22,12 @@ def may_close(window) -> bool:
         window.status_line.repaint()
     with busy_cursor():
         window.warmup.shutdown()  # and none starts after the window has closed
-    if window.run.running:
-        window.status_line.setText("Stopping the registration before quitting…")
-    if not window.run.shutdown(15_000):
+    if window.run.running:  # a large level ends its KeOps reduction first: seconds
+        window.status_line.setText("Stopping the registration before quitting (a few seconds on a large mesh)…")
+        window.status_line.repaint()  # drawn now: the wait below holds this thread
+    with busy_cursor():
+        stopped = window.run.shutdown(15_000)
+    if not stopped:
         window.warmup.closed = False  # the window stays
         window.show_error("Still running", "The registration did not stop within 15 s; try quitting again.")
         return False

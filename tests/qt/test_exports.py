@@ -110,6 +110,25 @@ def test_an_export_of_every_frame_can_be_cancelled_and_keeps_the_frames_written(
     assert window.sequence_progress is None and "cancelled after 2 of 5" in window.log_panel.toPlainText()
 
 
+def test_a_name_typed_without_extension_gets_the_chosen_formats_and_obj_is_said_to_keep_no_values(
+    registered, tmp_path, monkeypatch
+):
+    window = registered
+    for name, chosen, written in (
+        ("mom", "NumPy array (*.npy)", "mom.npy"),
+        ("frame", "Wavefront OBJ (*.obj)", "frame.obj"),
+        ("shot", "", "shot.png"),  # no filter reported: the default name's extension
+    ):
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, n=name, c=chosen, **k: (str(tmp_path / n), c))
+        action = {"mom": export_actions.export_momenta, "frame": export_actions.export_current_mesh,
+                  "shot": export_actions.save_screenshot}[name]  # fmt: skip
+        action(window)
+        assert (tmp_path / written).is_file() and not (tmp_path / name).exists()
+        assert str(tmp_path / written) in window.status_line.text()
+        if written.endswith(".obj"):
+            assert "OBJ keeps no per-vertex values" in window.status_line.text()
+
+
 def test_exporting_before_any_run_says_why(window, tmp_path, monkeypatch):
     _save_as(monkeypatch, tmp_path / "x.npy")
     export_actions.export_momenta(window)
