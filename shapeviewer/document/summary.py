@@ -49,7 +49,7 @@ def summary(doc: Document, distances: SurfaceDistances | None = None) -> dict:
         "fidelity_initial": rep.fidelity_initial or info.get("fidelity_initial"),
         "fidelity_drop": rep.fidelity_drop,
         "loss_final": rep.loss,
-        "surface_distance": distances.to_json(),
+        "surface_distance": {**distances.to_json(), "frame": doc.result.n_frames - 1},  # the last, t = 1
         "alignment": info.get("alignment"),  # the source's pre-alignment: 4x4 matrix, angle, translation, scale
         **({"target_alignment": info["target_alignment"]} if "target_alignment" in info else {}),  # template jobs
         "landmark_errors": doc.result.landmark_errors() or None,  # label -> |phi_1(l) - l'| at the end

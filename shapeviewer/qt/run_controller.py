@@ -105,9 +105,12 @@ class RunController(QObject):
         if info.get("mask_unused"):
             self.log.emit(MASK_UNUSED)
         levels = info.get("levels", [])
-        if len(levels) > 1:
-            sizes = ", ".join(f"{lv['source_vertices']}" + ("" if lv["run"] else " (skipped)") for lv in levels)
-            self.log.emit(f"coarse to fine over {sum(lv['run'] for lv in levels)} levels: {sizes} vertices")
+        if len(levels) > 1:  # worded as the command line's
+            skipped = " (skipped: resolved by a coarser level)"
+            sizes = ", ".join(f"{lv['source_vertices']}" + ("" if lv["run"] else skipped) for lv in levels)
+            self.log.emit(
+                f"coarse to fine over {sum(lv['run'] for lv in levels)} of {len(levels)} levels: {sizes} vertices"
+            )
         self.progress.emit(0, self._total(), "")
         self.status.emit(f"First iteration with {where}…")
 

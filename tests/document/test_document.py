@@ -131,6 +131,7 @@ def test_summary_reads_the_document_only(doc):
     assert data["iterations"] == 2 and data["used"]["backend"] == "torch"
     assert data["history"]["iteration"] == [0, 1, 2]
     assert data["fidelity_drop"] == pytest.approx(1 - 0.5 / 3)
+    assert data["surface_distance"]["frame"] == 2  # of the last frame, whatever the frame shown
     assert data["fidelity_initial"] == 1.0  # the final level's, from which the drop is measured (not the first's)
     assert data["fidelity_drop"] == pytest.approx(1 - data["fidelity_final"] / data["fidelity_initial"])
     assert "target_alignment" not in data

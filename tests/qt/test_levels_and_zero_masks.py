@@ -51,7 +51,7 @@ def test_a_coarse_to_fine_run_shows_its_levels(window, qtbot, monkeypatch, tmp_p
     assert [line.value() for line in window.loss_plot.level_lines][0] == 0
     assert len(window.loss_plot.level_lines) == 2
     assert window.progress.maximum() == final.iteration
-    assert "coarse to fine over 2 levels" in window.log_panel.toPlainText()
+    assert "coarse to fine over 2 of 2 levels" in window.log_panel.toPlainText()
     np.testing.assert_allclose(window.current_frame_points(), final.trajectory[-1])
     ran = [level for level in window.doc.result.info["levels"] if level["run"]]  # as exported in the summary
     assert len(ran) == 2 and sum(level["iterations"] for level in ran) == final.iteration  # not as they began
