@@ -123,10 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     movie.add_argument("--no-displacement", action="store_true", help="plain colour instead of displacement")
     movie.add_argument("--no-time", action="store_true", help="leave out the time label (t = 0 to 1)")
     gui = sub.add_parser(
-        "gui", help="open the desktop app on SOURCE and TARGET, or on a saved SESSION.svsession (no files: what "
-        "was open last, the demo pair the first time)"
+        "gui", help="open the desktop app on SOURCE and TARGET, on a saved SESSION.svsession or on a result folder "
+        "(no files: what was open last, the demo pair the first time)"
     )  # fmt: skip
-    gui.add_argument("source", type=Path, nargs="?", help="the mesh to deform, or a saved SESSION.svsession")
+    gui.add_argument(
+        "source", type=Path, nargs="?", help="the mesh to deform, a saved SESSION.svsession, or a result folder"
+    )
     gui.add_argument("target", type=Path, nargs="?", help="the mesh to match")
     demo = sub.add_parser("demo", help="register the bundled demo pair from the command line")
     demo.add_argument("--out", type=_out_path, default=Path("shapeviewer-demo"), help="result folder")
@@ -195,15 +197,24 @@ LIST_ARGUMENTS = ("subjects", "shapes")  # the positional lists of 'batch'; any 
 
 
 def cmd_gui(source: Path | None, target: Path | None) -> int:
-    session = source if source is not None and target is None and source.suffix == SESSION_SUFFIX else None
+    alone = source if source is not None and target is None else None
+    session = alone if alone is not None and alone.suffix == SESSION_SUFFIX else None
+    folder = alone if alone is not None and session is None and alone.is_dir() else None
     if session is not None:
         if not session.is_file():
             _error(f"{session}: no such session file")
             return EXIT_BAD_INPUT
         source = None
+    elif folder is not None:
+        if not (folder / "result.json").is_file():
+            what = "a result folder of 'shapeviewer register' or 'shoot' (no result.json)"
+            _error(f"{folder} is a folder but not {what}")
+            return EXIT_BAD_INPUT
+        source = None
     elif (source is None) != (target is None):
         print(
-            "shapeviewer: error: 'shapeviewer gui' takes both SOURCE and TARGET, a SESSION.svsession, or nothing",
+            "shapeviewer: error: 'shapeviewer gui' takes both SOURCE and TARGET, a SESSION.svsession, a result "
+            "folder, or nothing",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
@@ -216,7 +227,7 @@ def cmd_gui(source: Path | None, target: Path | None) -> int:
         return EXIT_BAD_INPUT
     from .qt.app import run_gui
 
-    return run_gui(source, target, session)
+    return run_gui(source, target, session, folder)
 
 
 def _short_warning(message, category, filename, lineno, line=None):

@@ -17,13 +17,20 @@ def app_icon():
     return QIcon.fromTheme(APP_ID, QIcon(str(files("shapeviewer.qt") / "icons" / f"{APP_ID}.svg")))
 
 
-def create_window(source: Path | None = None, target: Path | None = None, session: Path | None = None):
-    """A window on ``session``, on the pair, or else on what was open last (the demo the first time)."""
+def create_window(
+    source: Path | None = None, target: Path | None = None, session: Path | None = None, folder: Path | None = None
+):
+    """A window on ``session``, on the pair, on a result ``folder``, or else on what was open last (the demo the
+    first time); a folder that cannot be read says why in a dialog, over the demo."""
     from .main_window import MainWindow
+    from .result_folder import open_result_folder
 
     window = MainWindow()
     if session is not None:
         window.session.open(Path(session))
+    elif folder is not None:
+        if not open_result_folder(window, Path(folder)):
+            window.load_demo()
     elif source is not None and target is not None:
         window.load_pair(source, target)
     elif not _reopen_last(window):
@@ -45,7 +52,9 @@ def _reopen_last(window) -> bool:
     return window.session.open(files[0]) if last[0] == "session" else window.load_pair(*files)
 
 
-def run_gui(source: Path | None = None, target: Path | None = None, session: Path | None = None) -> int:
+def run_gui(
+    source: Path | None = None, target: Path | None = None, session: Path | None = None, folder: Path | None = None
+) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -53,7 +62,7 @@ def run_gui(source: Path | None = None, target: Path | None = None, session: Pat
     app.setApplicationName("shapeviewer")
     app.setDesktopFileName(APP_ID)  # the taskbar matches the window to the installed desktop entry
     app.setWindowIcon(app_icon())
-    window = create_window(source, target, session)
+    window = create_window(source, target, session, folder)
     window.show()
     from PySide6.QtCore import QTimer
 

@@ -263,9 +263,23 @@ def test_a_session_file_opens_the_app_on_it(tmp_path, monkeypatch, capsys):
     session = tmp_path / "work.svsession"
     session.write_bytes(b"PK")
     assert main([str(session)]) == 0 and main(["gui", str(session)]) == 0
-    assert opened == [(None, None, session), (None, None, session)]
+    assert opened == [(None, None, session, None), (None, None, session, None)]
     assert main([str(tmp_path / "missing.svsession")]) == 2
     assert "missing.svsession: no such session file" in capsys.readouterr().err
+
+
+def test_gui_opens_a_result_folder_and_says_what_a_plain_folder_is_not(tmp_path, monkeypatch, capsys):
+    import shapeviewer.qt.app as app
+
+    opened = []
+    monkeypatch.setattr(app, "run_gui", lambda *args: opened.append(args) or 0)
+    monkeypatch.setenv("DISPLAY", ":99")
+    result = tmp_path / "out"
+    result.mkdir()
+    (result / "result.json").write_text("{}")
+    assert main(["gui", str(result)]) == 0 and opened == [(None, None, None, result)]
+    assert main(["gui", str(tmp_path)]) == 2
+    assert "not a result folder of 'shapeviewer register' or 'shoot' (no result.json)" in capsys.readouterr().err
 
 
 def test_register_aligns_a_turned_copy_and_writes_distance_maps(tmp_path, human):

@@ -186,3 +186,22 @@ def test_a_setting_the_panel_cannot_show_is_said_not_fatal(window, masked_folder
     assert "fidelity = 'hausdorff' is not used" in log
     assert "see the Log tab" in window.status_line.text()
     assert window.parameters.iterations.value() == 3
+
+
+def test_the_app_started_on_a_result_folder_shows_it(result_folder, qtbot, tmp_path):
+    """'shapeviewer gui DIR': the window opens on the folder's result, its last frame shown."""
+    from shapeviewer.qt.app import create_window
+
+    window = create_window(folder=result_folder)
+    qtbot.addWidget(window)
+    window.ask_unsaved = lambda *_: "discard"
+    assert window.doc.result is not None and window.doc.frame == window.doc.result.n_frames - 1
+    assert "Opened the result folder" in window.status_line.text() and not window.isWindowModified()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "result.json").write_text("{")
+    again = create_window(folder=broken)  # a dialog says why, over the demo pair
+    qtbot.addWidget(again)
+    again.ask_unsaved = lambda *_: "discard"
+    assert again.last_dialog is not None and again.last_dialog.windowTitle() == "Cannot open the result folder"
+    assert again.meshes["source"] is not None and again.doc.result is None
