@@ -18,6 +18,7 @@ from .backends import resolve_backend, squared_distances
 from .block_sparse import plan_blocks
 from .errors import InputError
 from .geometry import face_geometry
+from .shooting import ShootingCancelled
 
 FIDELITIES = ("varifold", "currents", "landmarks")
 ROUNDING_ULPS = 100  # a kernel mismatch below this many eps of <S,S> + <T,T> is rounding, not a difference
@@ -128,11 +129,15 @@ class Fidelity:
             return 0.0
         return ROUNDING_ULPS * torch.finfo(self.target_self.dtype).eps * 2 * abs(float(self.target_self))
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, should_stop=None) -> torch.Tensor:
+        """D(x, target); ``should_stop()`` true between its two reductions (seconds each on a large level)
+        raises ShootingCancelled."""
         if self.kind == "landmarks":
             return ((x - self.target_vertices) ** 2).sum()
         src = _features(x, self.faces, self.oriented)
         cross = _inner(src, self.target, self.scale, self.oriented, self.backend)
+        if should_stop is not None and should_stop():
+            raise ShootingCancelled()
         return _self_inner(src, self.scale, self.oriented, self.backend) - 2 * cross + self.target_self
 
 

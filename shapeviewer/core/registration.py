@@ -271,7 +271,7 @@ class Registration:
         m, level = self.model, self.level
         p0 = z * self.momentum_scale
         points, marks = self._shoot(p0, level.points, create_graph, should_stop)
-        fid = level.fidelity(points[-1])
+        fid = level.fidelity(points[-1], should_stop)
         energy = m.hamiltonian(p0) if create_graph else _no_graph_energy(m, p0)
         gamma = self.settings.regularization
         loss = gamma * energy / self.energy_unit + fid / level.unit

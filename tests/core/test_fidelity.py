@@ -67,3 +67,21 @@ def test_keops_fidelity_and_its_gradient_match_dense_from_one_reduction_per_term
     assert reductions == 2
     with torch.no_grad():  # no gradient wanted: the plain sums
         assert float(lazy(deformed)) == pytest.approx(d_value, rel=1e-9)
+
+
+def test_a_stop_between_the_two_reductions_of_the_data_term_ends_it(human, monkeypatch):
+    """On a large level each reduction of the data term takes seconds: a Stop pressed during the first ends
+    the evaluation before the second starts."""
+    from shapeviewer.core import fidelity as fidelity_module
+    from shapeviewer.core.shooting import ShootingCancelled
+
+    v, f = mesh(human)
+    fid = Fidelity("varifold", f, v * 1.1, f, 0.3, "torch")
+    assert float(fid(v, should_stop=lambda: False)) == pytest.approx(float(fid(v)))
+
+    def second_reduction(*args):
+        raise AssertionError("the second reduction ran after the stop")
+
+    monkeypatch.setattr(fidelity_module, "_self_inner", second_reduction)
+    with pytest.raises(ShootingCancelled):
+        fid(v, should_stop=lambda: True)

@@ -64,9 +64,9 @@ def spoil_fidelity(reg, monkeypatch, spoiled, factor: float) -> None:
     """Multiply the data term by ``factor`` at the evaluations (counted from 1) where ``spoiled(count)``."""
     real, calls = reg.level.fidelity.__call__, []
 
-    def fidelity(x):
+    def fidelity(x, should_stop=None):
         calls.append(1)
-        return real(x) * factor if spoiled(len(calls)) else real(x)
+        return real(x, should_stop) * factor if spoiled(len(calls)) else real(x, should_stop)
 
     monkeypatch.setattr(reg.level, "fidelity", fidelity)
 
