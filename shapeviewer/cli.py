@@ -199,18 +199,21 @@ LIST_ARGUMENTS = ("subjects", "shapes")  # the positional lists of 'batch'; any 
 def cmd_gui(source: Path | None, target: Path | None) -> int:
     alone = source if source is not None and target is None else None
     session = alone if alone is not None and alone.suffix == SESSION_SUFFIX else None
-    folder = alone if alone is not None and session is None and alone.is_dir() else None
+    folder = alone.resolve() if alone is not None and session is None and alone.is_dir() else None
     if session is not None:
         if not session.is_file():
             _error(f"{session}: no such session file")
             return EXIT_BAD_INPUT
         source = None
     elif folder is not None:
-        if not (folder / "result.json").is_file():
-            what = "a result folder of 'shapeviewer register' or 'shoot' (no result.json)"
-            _error(f"{folder} is a folder but not {what}")
+        if not (folder / "target.vtp").is_file():  # what the app needs to show a registration's result
+            _error(f"{alone} holds no target.vtp: not a result folder of 'shapeviewer register' (a batch's output "
+                   "opens with File > Open batch results)")  # fmt: skip
             return EXIT_BAD_INPUT
         source = None
+    elif alone is not None and not alone.exists():
+        _error(f"{alone}: no such file or folder")
+        return EXIT_BAD_INPUT
     elif (source is None) != (target is None):
         print(
             "shapeviewer: error: 'shapeviewer gui' takes both SOURCE and TARGET, a SESSION.svsession, a result "

@@ -116,16 +116,20 @@ class _Evaluation:
 class _Level:
     """A level being optimised: its carried source vertices, its data term and that term at rest."""
 
-    def __init__(self, plan: LevelPlan, model: DeformationModel, kind: str, backend: str):
+    def __init__(self, plan: LevelPlan, model: DeformationModel, kind: str, backend: str, should_stop=None):
+        """``should_stop()``, seen between the set-up's reductions (seconds each on a large level), raises
+        ShootingCancelled."""
         self.plan = plan
         self.points = None if plan.is_full else model.to_internal(plan.source.vertices)
         faces = torch.as_tensor(plan.source.faces, device=model.device)
         target = model.to_internal(plan.target.vertices)
         target_faces = torch.as_tensor(plan.target.faces, device=model.device)
         self.fidelity = Fidelity(kind, faces, target, target_faces, plan.fidelity_scale, backend)
+        if should_stop is not None and should_stop():
+            raise ShootingCancelled()
         with torch.no_grad():
             rest = model.vertices if self.points is None else self.points
-            self.initial = float(self.fidelity(rest))
+            self.initial = float(self.fidelity(rest, should_stop))
         if self.initial <= self.fidelity.rounding_level():  # already matching: dividing by rounding noise blows up
             self.initial = 0.0
         self.unit = self.initial if self.initial > 0 else 1.0
@@ -224,9 +228,9 @@ class Registration:
             else m.momenta_tensor(initial_momenta) / self.momentum_scale
         )
 
-    def _set_up(self, plan: LevelPlan) -> _Level:
+    def _set_up(self, plan: LevelPlan, should_stop=None) -> _Level:
         backend = "torch" if self.backend_fallback else self.settings.model.backend
-        return _Level(plan, self.model, self.settings.fidelity, backend)
+        return _Level(plan, self.model, self.settings.fidelity, backend, should_stop)
 
     @property
     def level(self) -> _Level:
@@ -395,7 +399,7 @@ class Registration:
                 if k > 0:
                     if stop():
                         raise _Cancelled()
-                    self._levels.append(self._set_up(plan))
+                    self._levels.append(self._set_up(plan, stop))
                 level, level_start = self.level, time.perf_counter()
                 try:
                     optimizer = LBFGS(objective, best[0].z if best else self.z)

@@ -170,6 +170,20 @@ class SurfaceDistances:
         }
 
 
+_KEPT_TARGET: tuple[object, SurfaceIndex] | None = None  # in a measuring process: (token, the target's index)
+
+
+def measure_both_ways(points, source_faces, target_vertices, target_faces, target_token) -> SurfaceDistances:
+    """:func:`surface_distances` for a process that measures frame after frame: the target's index is kept
+    from one call to the next while ``target_token`` stays the same."""
+    global _KEPT_TARGET
+    if _KEPT_TARGET is None or _KEPT_TARGET[0] != target_token:
+        _KEPT_TARGET = (target_token, SurfaceIndex(target_vertices, target_faces))
+    forward = _KEPT_TARGET[1].query(points)[0]
+    backward = SurfaceIndex(points, source_faces).query(target_vertices)[0]
+    return SurfaceDistances(forward, backward)
+
+
 def surface_distances(source_vertices, source_faces, target_vertices, target_faces) -> SurfaceDistances:
     """Per-vertex distances source -> target surface and target -> source surface."""
     forward = SurfaceIndex(target_vertices, target_faces).query(source_vertices)[0]

@@ -46,7 +46,7 @@ def summary(doc: Document, distances: SurfaceDistances | None = None) -> dict:
         "distance": geodesic_distance(rep.energy),
         "fidelity_final": rep.fidelity,
         # the final level's (the drop's reference, as in the command line's result.json), not the first level's
-        "fidelity_initial": rep.fidelity_initial or info.get("fidelity_initial"),
+        "fidelity_initial": rep.fidelity_initial,
         "fidelity_drop": rep.fidelity_drop,
         "loss_final": rep.loss,
         "surface_distance": {**distances.to_json(), "frame": doc.result.n_frames - 1},  # the last, t = 1

@@ -1,19 +1,17 @@
 """Surface distances of the frame shown, both ways, kept up to date for the result view and the Distances tab.
 
 Small pairs are measured at once on the GUI thread (the 2 x 1056-triangle demo: a few ms), during playback
-only when distance colours are shown; larger ones on one worker thread after a short pause in the changes
-(both ways, on this 2-core CPU: a 50k-vertex pair in about 1.5 s, a 200k one in about 14 s), and not while
+only when distance colours are shown; larger ones in a separate process (qt/measuring_process.py: libigl
+holds the GIL, which a thread would take from the GUI) after a short pause in the changes, and not while
 playback runs or a registration sends new geodesics: then the colours are plain until the frame shown is
-measured. libigl holds the GIL while it works: the worker queries slices of points (15 ms each at 200k),
-but the tree of each measured frame's deformed source is built in one call, a pause of the GUI of 0.1 s
-at 50k and about 0.5 s at 200k vertices, once per frame measured.
-The target's index is built once per target and shared by the exports.
+measured. The target's index is built once per target for the exports (GUI thread), and kept in the
+measuring process for its frames.
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,21 +19,11 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.surface_distance import SurfaceDistances, SurfaceIndex
+from .measuring_process import PROCESS_ENDED, MeasuringProcess, ended_unexpectedly
 from .mesh_views import schedule_paint
 
 SYNC_MAX_TRIANGLES = 2_500  # source + target triangles measured at once on the GUI thread (a few ms here)
 SETTLE_MS = 150  # a larger pair is measured once the frame shown has not changed for this long
-SLICE_POINTS = 500  # points per query on the worker: libigl holds the GIL throughout, the GUI thread waits
-
-
-def _distances(index: SurfaceIndex, points: np.ndarray, sliced: bool) -> np.ndarray:
-    """Distances from ``points`` to ``index``'s surface: in one query (the GUI thread's own exports: libigl
-    spreads a large query over the cores), or a slice of points at a time (the worker thread, so that the GUI
-    thread gets the GIL between slices; about twice the time)."""
-    if not sliced:
-        return index.query(points)[0]
-    parts = [index.query(points[s : s + SLICE_POINTS])[0] for s in range(0, len(points), SLICE_POINTS)]
-    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 @dataclass
@@ -51,8 +39,8 @@ class DistanceMap(QObject):
     """Measures whatever the result view shows; ``updated`` fires when ``current`` changes (None: stale)."""
 
     updated = Signal()
-    _computed = Signal(object, object)  # key, SurfaceDistances (from the worker thread)
-    _failed = Signal(object, str)  # key, message
+    _computed = Signal(object, object)  # key, SurfaceDistances (from the measuring process's thread)
+    _failed = Signal(object, str, bool)  # key, message, whether the measuring process died
 
     def __init__(self, window):
         super().__init__(window)
@@ -62,7 +50,7 @@ class DistanceMap(QObject):
         self._key = None  # (scene, trajectory, frame) that ``current`` or the job in progress measures
         self._target_index: tuple[object, SurfaceIndex] | None = None  # (target Mesh, its index)
         self._index_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="surface-distance")
+        self._process = MeasuringProcess()
         self._job: tuple[object, Future] | None = None  # (key, future) of the measurement in progress
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -76,7 +64,7 @@ class DistanceMap(QObject):
         doc.run_changed.connect(self.schedule)
         window.display.scene_listeners.append(self.schedule)  # a new scene (meshes, alignment) or new colouring
         window.playback.playing_changed.connect(self.schedule)
-        window.destroyed.connect(lambda *_: self._pool.shutdown(wait=False, cancel_futures=True))
+        window.destroyed.connect(lambda *_: self._process.close())
 
     # ---- what is measured ------------------------------------------------------------------------
     def _shown(self):
@@ -110,17 +98,16 @@ class DistanceMap(QObject):
                 self._target_index = (target, SurfaceIndex(target.vertices, target.faces))
             return self._target_index[1]
 
-    def measure(self, points: np.ndarray, meshes: dict | None = None, sliced: bool = False) -> SurfaceDistances:
-        """Both directions between the source at ``points`` and the target (any thread: pass the ``meshes``
-        of the moment, so that a mesh opened meanwhile is not mixed in; ``sliced`` on the worker)."""
+    def measure(self, points: np.ndarray, meshes: dict | None = None) -> SurfaceDistances:
+        """Both directions between the source at ``points`` and the target, here and now."""
         meshes = meshes or dict(self.window.meshes)
         faces, target = meshes["source"].faces, meshes["target"]
-        backward = _distances(SurfaceIndex(points, faces), target.vertices, sliced)
-        return SurfaceDistances(self.to_target(points, target, sliced), backward)
+        backward = SurfaceIndex(points, faces).query(target.vertices)[0]
+        return SurfaceDistances(self.to_target(points, target), backward)
 
-    def to_target(self, points: np.ndarray, target=None, sliced: bool = False) -> np.ndarray:
+    def to_target(self, points: np.ndarray, target=None) -> np.ndarray:
         """Each of ``points`` (a frame of the source) to the target surface."""
-        return _distances(self.target_index(target), points, sliced)
+        return self.target_index(target).query(points)[0]
 
     def _shown_of(self, frame: int) -> SurfaceDistances | None:
         """The distances shown, when they are of ``frame`` of the document's result."""
@@ -176,17 +163,19 @@ class DistanceMap(QObject):
         # said by the Distances tab only: the status line keeps what matters (a run's summary, an alignment's reason)
         if self._job is not None:
             self._job[1].cancel()  # if still queued; a measurement under way finishes and is dropped
-        job = self._pool.submit(self.measure, np.array(points), dict(self.window.meshes), True)
+        meshes = self.window.meshes
+        job = self._process.submit(np.array(points), meshes["source"].faces, meshes["target"])
         self._job = (key, job)
         job.add_done_callback(lambda f, k=key: self._done(f, k))
 
     def _done(self, future: Future, key) -> None:
-        """On the worker thread: hand the result to the GUI thread (queued signals)."""
+        """On the executor's thread: hand the result to the GUI thread (queued signals)."""
         if future.cancelled() or not shiboken6.isValid(self):
             return
         exc = future.exception()
         if exc is not None:
-            self._failed.emit(key, f"{type(exc).__name__}: {exc}")
+            died = ended_unexpectedly(exc)
+            self._failed.emit(key, PROCESS_ENDED if died else f"{type(exc).__name__}: {exc}", died)
         else:
             self._computed.emit(key, future.result())
 
@@ -202,9 +191,11 @@ class DistanceMap(QObject):
         else:
             self.schedule()  # something else is shown by now
 
-    def _job_failed(self, key, message: str) -> None:
+    def _job_failed(self, key, message: str, died: bool = False) -> None:
         self._finished(key)
         self._key = None
+        if died:
+            self._process.close()  # the next measurement starts a new process
         self.window.show_error("Cannot measure surface distances", message)
 
     def _set_current(self, key, distances: SurfaceDistances | None) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QFileDialog, QProgressDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressDialog
 
 from ..core.model import geodesic_distance
 from ..core.surface_distance import DISTANCE_TO_TARGET
@@ -35,16 +35,23 @@ def _result(window):
 
 
 def _ask_path(window, title: str, default_name: str, filters: str) -> Path | None:
-    """The file chosen; a name typed without an extension gets the chosen filter's (else the default's), so
-    that what is written and what the status bar names are the same file."""
+    """The file chosen. A name without one of the offered extensions ("momenta", "sigma0.5") gets the chosen
+    filter's (else the default name's), so that what is written and what the status bar names are the same
+    file; a file of that name already there is asked about (the dialog asked about the name as typed)."""
     start = str(Path(settings_store.last_folder()) / default_name)
     path, chosen = QFileDialog.getSaveFileName(window, title, start, filters)
     if not path:
         return None
     path = Path(path)
-    if not path.suffix:
-        offered = re.search(r"\*(\.\w+)", chosen or "")
-        path = path.with_name(path.name + (offered.group(1) if offered else Path(default_name).suffix))
+    offered = [e.lower() for e in re.findall(r"\*(\.\w+)", filters)]
+    if path.suffix.lower() not in offered:
+        chosen_ext = re.search(r"\*(\.\w+)", chosen or "")
+        path = path.with_name(
+            path.name.rstrip(".") + (chosen_ext.group(1) if chosen_ext else Path(default_name).suffix)
+        )
+        replace = QMessageBox.StandardButton.Yes
+        if path.exists() and QMessageBox.question(window, title, f"{path.name} already exists. Replace it?") != replace:
+            return None
     settings_store.remember_folder(path)
     return path
 

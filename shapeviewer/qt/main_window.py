@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -342,6 +343,7 @@ class MainWindow(QMainWindow):
             landmarks=self.doc.landmarks_for_run(),
             alignment=self.doc.alignment,
             count_formulas=self.warmup.run_may_compile(),
+            pressed_at=time.monotonic(),
         )
         self.warmup.timer.stop()
         if self.warmup.busy:  # two threads must not compile one formula: this job starts when the warm-up ends

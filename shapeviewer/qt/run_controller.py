@@ -73,7 +73,7 @@ class RunController(QObject):
     def start(self, job: RegistrationJob) -> None:
         self.pending, self.final, self.stop_requested = None, None, False
         self.reports_received = 0
-        self.pressed_at = time.monotonic()
+        self.pressed_at = job.pressed_at or time.monotonic()  # a run queued behind a warm-up counts its wait
         self.max_iterations = job.settings.iterations
         self.doc.begin_run()
         self.runner.start(job)

@@ -17,6 +17,7 @@ def may_close(window) -> bool:
             return False
     if not close_running_batches(window):
         return False
+    window._waiting_job = None  # a run queued behind the warm-up must not start once the window has closed
     if window.warmup.busy:  # a KeOps compilation in progress ends first (a cut one would leave a broken cache)
         window.status_line.setText("Finishing a KeOps compilation before quitting (a few seconds)…")
         window.status_line.repaint()

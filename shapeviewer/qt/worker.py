@@ -30,6 +30,7 @@ class RegistrationJob:
     landmarks: tuple[list, np.ndarray, np.ndarray] | None = None  # labels, paired (K, 3) source and target points
     alignment: object = None  # core.alignment.RigidTransform applied to the source first, or None
     count_formulas: bool = False  # count the KeOps formulas to compile first (no warm-up compiled them)
+    pressed_at: float | None = None  # time.monotonic() of the Run that asked for it (it may wait for a warm-up)
 
 
 CANCELLED_EARLY = "cancelled during the set-up"  # the details of ``failed`` when Stop came before any state

@@ -276,10 +276,13 @@ def test_gui_opens_a_result_folder_and_says_what_a_plain_folder_is_not(tmp_path,
     monkeypatch.setenv("DISPLAY", ":99")
     result = tmp_path / "out"
     result.mkdir()
-    (result / "result.json").write_text("{}")
-    assert main(["gui", str(result)]) == 0 and opened == [(None, None, None, result)]
+    (result / "target.vtp").write_text("")
+    monkeypatch.chdir(result)
+    assert main(["gui", "."]) == 0 and opened == [(None, None, None, result)]  # named: resolved, not "."
     assert main(["gui", str(tmp_path)]) == 2
-    assert "not a result folder of 'shapeviewer register' or 'shoot' (no result.json)" in capsys.readouterr().err
+    assert "holds no target.vtp: not a result folder of 'shapeviewer register'" in capsys.readouterr().err
+    assert main(["gui", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere: no such file or folder" in capsys.readouterr().err
 
 
 def test_register_aligns_a_turned_copy_and_writes_distance_maps(tmp_path, human):

@@ -91,6 +91,36 @@ def test_cancel_inside_each_level_keeps_the_best_full_resolution_state(finger_pa
     assert final.loss == min(r.loss for r in reports[:-1] if r.level == level)
 
 
+def test_a_stop_while_the_next_level_sets_up_ends_there_keeping_the_coarse_best(finger_pair, two_levels, monkeypatch):
+    """Setting up a finer level runs its data term's reductions (seconds each on a large level): a Stop pressed
+    meanwhile is seen between them, and the run ends with the coarse level's best at full resolution."""
+    built, pressed = [], []
+    real = Fidelity.__init__
+
+    def building(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        built.append(1)
+        if len(built) == 2:  # the full level's data term: Stop pressed while it sets up
+            pressed.append(1)
+
+    measure, measured_after = Fidelity.__call__, []
+
+    def measuring(self, *args, **kwargs):
+        value = measure(self, *args, **kwargs)
+        measured_after.extend(pressed)
+        return value
+
+    monkeypatch.setattr(Fidelity, "__init__", building)
+    monkeypatch.setattr(Fidelity, "__call__", measuring)
+    reg = make(finger_pair)
+    reports = list(reg.run(should_stop=lambda: bool(pressed)))
+    final = reports[-1]
+    assert measured_after == []  # the level's data term at rest was not measured once the Stop was seen
+    assert len(built) == 2 and final.status == "cancelled" and final.level == 1
+    assert len(reg.describe()["levels"]) == 2 and final.trajectory.shape == (11, 2046, 3)
+    assert final.loss == min(r.loss for r in reports[:-1])
+
+
 def test_a_level_ends_when_the_loss_stops_improving(finger_pair):
     assert not stalled([1, 0.5, 0.3, 0.2], 0.01)
     assert stalled([0.1, 0.099, 0.098, 0.097], 0.01)

@@ -67,7 +67,7 @@ def test_the_summary_says_which_way_the_mismatch_went_and_small_shares_plainly(q
 
 
 def test_the_end_of_run_summary_stays_in_the_status_bar(window, qtbot):
-    window.distances.sync_max_triangles = 0  # measured on the worker thread, as a large pair is
+    window.distances.sync_max_triangles = 0  # measured in the measuring process, as a large pair is
     quick_settings(window, iterations=3, steps=4)
     run_to_end(qtbot, window)
     summary = window.status_line.text()

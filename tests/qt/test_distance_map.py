@@ -233,3 +233,31 @@ def test_the_summary_of_a_run_matches_the_command_lines_numbers(window, qtbot, t
     distances = surface_distances(final, src.faces, tgt.vertices, tgt.faces)
     np.testing.assert_allclose(window.result.scene.mesh.point_data[DISTANCE], distances.to_target)
     assert expected["hausdorff"] > 0
+
+
+def test_a_measuring_process_that_dies_is_replaced_and_a_lost_measurement_said(planes, qtbot):
+    """The background measurement runs in its own process. Killed between frames (say, out of memory), the
+    next frame starts a new one; a measurement lost with it is said in a dialog."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    window = planes
+    window.distances.sync_max_triangles = 0
+    click(qtbot, window.display.colour_distance)
+    set_geodesic(window)
+    qtbot.waitUntil(lambda: window.distances.current is not None, timeout=30_000)
+    process = window.distances._process
+    (first,) = process._executor._processes.values()
+    first.kill()
+    first.join(10)
+    window.playback.seek(2)
+    qtbot.waitUntil(lambda: (window.distances.current or 0) and window.distances.current.frame == 2, timeout=30_000)
+    np.testing.assert_allclose(window.result.scene.mesh.point_data[DISTANCE], D * (1 - 2 / STEPS), atol=1e-12)
+    (second,) = process._executor._processes.values()
+    assert second.pid != first.pid and window.last_dialog is None
+
+    lost = Future()
+    lost.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+    window.distances._done(lost, window.distances._key)
+    qtbot.waitUntil(lambda: window.last_dialog is not None)
+    assert "ended unexpectedly" in window.last_dialog.text() and process._executor is None

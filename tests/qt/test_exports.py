@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gui_helpers import quick_settings, run_to_end
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from shapeviewer.io.meshes import read_mesh
 from shapeviewer.qt import export_actions
@@ -114,15 +114,21 @@ def test_a_name_typed_without_extension_gets_the_chosen_formats_and_obj_is_said_
     registered, tmp_path, monkeypatch
 ):
     window = registered
+    (tmp_path / "kept.npy").write_bytes(b"precious")
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "kept"), "NumPy array (*.npy)"))
+    export_actions.export_momenta(window)  # "kept" typed: kept.npy exists, the answer is No
+    assert (tmp_path / "kept.npy").read_bytes() == b"precious"
     for name, chosen, written in (
         ("mom", "NumPy array (*.npy)", "mom.npy"),
+        ("sigma0.5", "NumPy array (*.npy)", "sigma0.5.npy"),  # a dot in the name is no extension
         ("frame", "Wavefront OBJ (*.obj)", "frame.obj"),
-        ("shot", "", "shot.png"),  # no filter reported: the default name's extension
+        ("shot.", "", "shot.png"),  # no filter reported: the default name's extension; the dot not doubled
     ):
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, n=name, c=chosen, **k: (str(tmp_path / n), c))
-        action = {"mom": export_actions.export_momenta, "frame": export_actions.export_current_mesh,
-                  "shot": export_actions.save_screenshot}[name]  # fmt: skip
-        action(window)
+        by_format = {"npy": export_actions.export_momenta, "obj": export_actions.export_current_mesh,
+                     "png": export_actions.save_screenshot}  # fmt: skip
+        by_format[written.rsplit(".", 1)[1]](window)
         assert (tmp_path / written).is_file() and not (tmp_path / name).exists()
         assert str(tmp_path / written) in window.status_line.text()
         if written.endswith(".obj"):

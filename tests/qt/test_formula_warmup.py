@@ -1,6 +1,7 @@
 """KeOps formulas compile in the background once meshes and settings are known; a Run pressed meanwhile
 starts right after the warm-up instead of compiling the same formulas in a second thread."""
 
+import re
 import threading
 import time
 
@@ -80,10 +81,13 @@ def test_run_pressed_during_the_warm_up_starts_when_it_ends(window, qtbot, monke
     assert not window.run.running and "the run starts next" in window.status_line.text()
     assert window.stop_button.isEnabled() and not window.run_button.isEnabled()  # waiting: Stop drops it
     assert not window.parameters.isEnabled()  # the queued run's settings cannot change under it
+    qtbot.wait(1000)
     release.set()
     qtbot.waitUntil(lambda: window.run.running or window.run.final is not None, timeout=10_000)
     qtbot.waitUntil(lambda: not window.run.running, timeout=60_000)
     assert window.run.final.status in ("finished", "converged")
+    logged = re.search(r"([\d.]+) s \(([\d.]+) s optimising\)", window.log_panel.toPlainText())
+    assert float(logged.group(1)) >= float(logged.group(2)) + 0.9  # the wait for the warm-up counted
 
 
 def test_stop_drops_a_run_queued_behind_the_warm_up(window, qtbot, monkeypatch):
