@@ -5,6 +5,8 @@ a thread), and each query uses every core (a thread had to query in slices to le
 Started on first use (spawned: a fresh interpreter, no Qt; about a second, once), one job at a time; the
 target's index stays in the process while the target is the same. ``close`` ends it without waiting for a
 measurement under way (the app's exit must not wait for seconds of distances nobody will see).
+As with any spawned process, a script that starts the app itself must do so under
+``if __name__ == "__main__":`` (the ``shapeviewer`` command and ``python -m shapeviewer`` do).
 """
 
 from __future__ import annotations
