@@ -118,7 +118,7 @@ def _frame_files(folder: Path) -> list[Path]:
     bad = [n for n in names if not FRAME.match(n)]
     if bad:
         raise ResultReadError(f"{folder}/frames holds a file that is not a frame: {bad[0]}")
-    last = len(names) - 1
+    last = max(int(FRAME.match(n).group(1)) for n in names)  # the highest frame says how many there were
     expected = [frame_name(i, last) for i in range(last + 1)]
     if names != expected:
         missing = sorted(set(expected) - set(names))

@@ -117,3 +117,10 @@ def test_settings_differences_name_what_the_panel_changed():
     shown = RegistrationSettings(fidelity_scale=0.2)
     shown.model.kernel = "cauchy(0.3)"
     assert settings_differences(left_to_the_panel, shown, n_vertices=120) == []
+
+
+def test_a_frame_missing_from_the_middle_is_named(masked_folder, tmp_path):
+    folder = copy_of(masked_folder[0], tmp_path)
+    (folder / "frames" / "frame_002.vtp").unlink()
+    with pytest.raises(ResultReadError, match=r"missing frame_002\.vtp; expected frame_000\.vtp\.\.frame_004\.vtp"):
+        read_result_folder(folder)
