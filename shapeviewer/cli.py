@@ -211,15 +211,10 @@ def cmd_gui(source: Path | None, target: Path | None) -> int:
                    "opens with File > Open batch results)")  # fmt: skip
             return EXIT_BAD_INPUT
         source = None
-    elif alone is not None and not alone.exists():
-        _error(f"{alone}: no such file or folder")
-        return EXIT_BAD_INPUT
     elif (source is None) != (target is None):
-        print(
-            "shapeviewer: error: 'shapeviewer gui' takes both SOURCE and TARGET, a SESSION.svsession, a result "
-            "folder, or nothing",
-            file=sys.stderr,
-        )
+        missing = "" if alone is None or alone.exists() else f"{alone}: no such file or folder; "
+        _error(f"{missing}'shapeviewer gui' takes both SOURCE and TARGET, a SESSION.svsession, a result folder, "
+               "or nothing")  # fmt: skip
         return EXIT_BAD_INPUT
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         print(

@@ -58,7 +58,7 @@ def _run(reg):
 
 def test_a_failure_in_the_backward_pass_goes_on_dense_with_one_warning(human, monkeypatch):
     original = Fidelity.__call__
-    monkeypatch.setattr(Fidelity, "__call__", lambda self, x: original(self, _FailOnceBackward.apply(x)))
+    monkeypatch.setattr(Fidelity, "__call__", lambda self, x, *stop: original(self, _FailOnceBackward.apply(x), *stop))
     _FailOnceBackward.armed = True
     reg = Registration((human.vertices, human.faces), deformed_copy(human), settings(iterations=3))
     with warnings.catch_warnings(record=True) as caught:
