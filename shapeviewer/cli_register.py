@@ -265,10 +265,9 @@ def _say_setup(reg, plan, source, target, say) -> None:
 
         say(MASK_UNUSED)
     if len(reg.plans) > 1:
-        sizes = ", ".join(
-            f"{p.source.n_vertices}" + ("" if p.run else " (skipped: resolved by a coarser level)") for p in reg.plans
-        )
-        say(f"coarse to fine over {len(reg.to_run)} of {len(reg.plans)} levels: {sizes} vertices")
+        from .document.wording import levels_sentence
+
+        say(levels_sentence([(p.source.n_vertices, p.run) for p in reg.plans]))
 
 
 def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=None, keep_cancelled=True,

@@ -179,13 +179,16 @@ def measure_both_ways(points, source_faces, target_vertices, target_faces, targe
     global _KEPT_TARGET
     if _KEPT_TARGET is None or _KEPT_TARGET[0] != target_token:
         _KEPT_TARGET = (target_token, SurfaceIndex(target_vertices, target_faces))
-    forward = _KEPT_TARGET[1].query(points)[0]
-    backward = SurfaceIndex(points, source_faces).query(target_vertices)[0]
+    return both_ways(points, source_faces, _KEPT_TARGET[1])
+
+
+def both_ways(source_vertices, source_faces, target: SurfaceIndex) -> SurfaceDistances:
+    """Per-vertex distances source -> target surface and target -> source surface, the target's index given."""
+    forward = target.query(source_vertices)[0]
+    backward = SurfaceIndex(source_vertices, source_faces).query(target.vertices)[0]
     return SurfaceDistances(forward, backward)
 
 
 def surface_distances(source_vertices, source_faces, target_vertices, target_faces) -> SurfaceDistances:
     """Per-vertex distances source -> target surface and target -> source surface."""
-    forward = SurfaceIndex(target_vertices, target_faces).query(source_vertices)[0]
-    backward = SurfaceIndex(source_vertices, source_faces).query(target_vertices)[0]
-    return SurfaceDistances(forward, backward)
+    return both_ways(source_vertices, source_faces, SurfaceIndex(target_vertices, target_faces))

@@ -34,3 +34,9 @@ def vertex_count(n: int) -> str:
     if n < 10_000:
         return f"{n / 1000:.1f}".removesuffix(".0") + "k"
     return f"{n / 1000:.0f}k"
+
+
+def levels_sentence(levels: list[tuple[int, bool]]) -> str:
+    """'coarse to fine over 2 of 3 levels: 2001, 10001, 50000 (skipped: ...) vertices' from (vertices, run)."""
+    sizes = ", ".join(f"{n}" + ("" if run else " (skipped: resolved by a coarser level)") for n, run in levels)
+    return f"coarse to fine over {sum(run for _, run in levels)} of {len(levels)} levels: {sizes} vertices"

@@ -10,7 +10,6 @@ measuring process for its frames.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..core.surface_distance import SurfaceDistances, SurfaceIndex
+from ..core.surface_distance import SurfaceDistances, SurfaceIndex, both_ways
 from .measuring_process import PROCESS_ENDED, MeasuringProcess, ended_unexpectedly
 from .mesh_views import schedule_paint
 
@@ -49,7 +48,6 @@ class DistanceMap(QObject):
         self.sync_max_triangles = SYNC_MAX_TRIANGLES
         self._key = None  # (scene, trajectory, frame) that ``current`` or the job in progress measures
         self._target_index: tuple[object, SurfaceIndex] | None = None  # (target Mesh, its index)
-        self._index_lock = threading.Lock()
         self._process = MeasuringProcess()
         self._job: tuple[object, Future] | None = None  # (key, future) of the measurement in progress
         self._timer = QTimer(self)
@@ -93,17 +91,14 @@ class DistanceMap(QObject):
     def target_index(self, target=None) -> SurfaceIndex:
         """The target's SurfaceIndex, built once per target mesh (any thread)."""
         target = target or self.window.meshes["target"]
-        with self._index_lock:
-            if self._target_index is None or self._target_index[0] is not target:
-                self._target_index = (target, SurfaceIndex(target.vertices, target.faces))
-            return self._target_index[1]
+        if self._target_index is None or self._target_index[0] is not target:
+            self._target_index = (target, SurfaceIndex(target.vertices, target.faces))
+        return self._target_index[1]
 
     def measure(self, points: np.ndarray, meshes: dict | None = None) -> SurfaceDistances:
         """Both directions between the source at ``points`` and the target, here and now."""
         meshes = meshes or dict(self.window.meshes)
-        faces, target = meshes["source"].faces, meshes["target"]
-        backward = SurfaceIndex(points, faces).query(target.vertices)[0]
-        return SurfaceDistances(self.to_target(points, target), backward)
+        return both_ways(points, meshes["source"].faces, self.target_index(meshes["target"]))
 
     def to_target(self, points: np.ndarray, target=None) -> np.ndarray:
         """Each of ``points`` (a frame of the source) to the target surface."""

@@ -56,8 +56,8 @@ def _ask_path(window, title: str, default_name: str, filters: str) -> Path | Non
     return path
 
 
-def _done(window, what: str, path: Path) -> None:
-    window.status_line.setText(f"Exported {what} to {path}")
+def _done(window, what: str, path: Path, note: str = "") -> None:
+    window.status_line.setText(f"Exported {what} to {path}{note}")
     window.log_panel.add(f"exported {what}: {path}")
 
 
@@ -155,8 +155,7 @@ def export_current_mesh(window) -> None:
     except (OSError, ValueError) as exc:
         _failed(window, "the mesh", exc)
         return
-    _done(window, f"frame {frame}", path)
-    window.status_line.setText(window.status_line.text() + _mesh_note(path))
+    _done(window, f"frame {frame}", path, _mesh_note(path))
 
 
 def export_sequence(window) -> None:
@@ -202,8 +201,7 @@ def export_sequence(window) -> None:
         window.status_line.setText(f"Export of every frame cancelled: {where}")
         window.log_panel.add(f"export of every frame cancelled after {written} of {total} frames ({path})")
         return
-    _done(window, f"{total} frames", path.parent)
-    window.status_line.setText(window.status_line.text() + _mesh_note(path))
+    _done(window, f"{total} frames", path.parent, _mesh_note(path))
 
 
 def export_momenta(window) -> None:

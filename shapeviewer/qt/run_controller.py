@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.model import MASK_UNUSED
 from ..core.warmup import CompileCount
-from ..document.wording import mismatch_change, vertex_count
+from ..document.wording import levels_sentence, mismatch_change, vertex_count
 from .worker import CANCELLED_EARLY, RegistrationJob, RegistrationRunner
 
 APPLY_INTERVAL_MS = 100
@@ -105,12 +105,8 @@ class RunController(QObject):
         if info.get("mask_unused"):
             self.log.emit(MASK_UNUSED)
         levels = info.get("levels", [])
-        if len(levels) > 1:  # worded as the command line's
-            skipped = " (skipped: resolved by a coarser level)"
-            sizes = ", ".join(f"{lv['source_vertices']}" + ("" if lv["run"] else skipped) for lv in levels)
-            self.log.emit(
-                f"coarse to fine over {sum(lv['run'] for lv in levels)} of {len(levels)} levels: {sizes} vertices"
-            )
+        if len(levels) > 1:
+            self.log.emit(levels_sentence([(lv["source_vertices"], lv["run"]) for lv in levels]))
         self.progress.emit(0, self._total(), "")
         self.status.emit(f"First iteration with {where}…")
 
