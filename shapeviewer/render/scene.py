@@ -135,7 +135,6 @@ class DeformationScene:
         self.distance_map_shown = True  # off: no distance colours, whatever the colouring chosen
         self.colour_maps = dict(COLOUR_MAPS)
         self.distances: tuple[int, np.ndarray, np.ndarray] | None = None  # (frame, to target, to source)
-        self.distance_range = 1e-12
         self._overlay_index: dict[int, np.ndarray] = {}  # overlay mesh id -> its points' target vertices
         self.proxy, self.proxy_actor, self.fast = None, None, False
         self.lod_threshold = PLAYBACK_MAX_POINTS  # above this many vertices, playback draws a stand-in
@@ -243,6 +242,17 @@ class DeformationScene:
         return self.target_by_distance and self.distances_shown
 
     @property
+    def distance_range(self) -> float:
+        """Top of the distance colours: the largest distance on the meshes coloured by it (one scale for both
+        when both are), so that a mesh coloured alone spans the whole colour map."""
+        if self.distances is None:
+            return DISPLACEMENT_FLOOR * self.size
+        _, to_target, to_source = self.distances
+        source_on, target_on = self._source_quantity() == "distance", self.target_coloured
+        shown = [d for d, on in ((to_target, source_on), (to_source, target_on)) if on or not (source_on or target_on)]
+        return max(max(float(d.max(initial=0.0)) for d in shown), DISPLACEMENT_FLOOR * self.size)
+
+    @property
     def colour_meaning(self) -> str | None:
         """What the deformed source's colours mean, for a legend: 'displacement', 'distance to target' or None."""
         return {"displacement": DISPLACEMENT, "distance": DISTANCE}.get(self._source_quantity())
@@ -284,8 +294,6 @@ class DeformationScene:
                 f"({len(self.rest)} and {len(self.target_vertices)} vertices)"
             )
         self.distances = (int(frame), to_target, to_source)
-        top = max(float(to_target.max(initial=0.0)), float(to_source.max(initial=0.0)))
-        self.distance_range = max(top, DISPLACEMENT_FLOOR * self.size)
         set_point_values(self.mesh, DISTANCE, to_target)
         if self.proxy is not None:
             self.proxy.show_values(DISTANCE, to_target)

@@ -86,3 +86,20 @@ def test_a_stand_in_is_made_of_the_meshs_own_vertices_and_carries_their_values()
     triangles = stand_in.mesh.regular_faces
     assert (np.diff(np.sort(triangles, axis=1), axis=1) > 0).all()
     assert abs(stand_in.mesh.area / sphere.area - 1) < 0.02
+
+
+def test_a_mesh_coloured_alone_by_distance_spans_the_whole_scale():
+    plotter, scene, source = _scene()
+    scene.set_trajectory(np.stack([source.vertices, source.vertices + 0.2]))
+    scene.show_frame(1)
+    to_target = np.linspace(0.0, 0.05, len(source.vertices))
+    to_source = np.linspace(0.0, 0.4, len(scene.target_vertices))  # the other direction's far larger maximum
+    scene.set_distances(1, to_target, to_source)
+    scene.set_colouring("distance")
+    np.testing.assert_allclose(scene.actor.mapper.scalar_range, (0.0, 0.05))  # the source's own top
+    scene.colour_target(True)  # both coloured: one scale, so that equal colours mean equal distances
+    np.testing.assert_allclose(scene.actor.mapper.scalar_range, (0.0, 0.4))
+    np.testing.assert_allclose(scene.target_actor.mapper.scalar_range, (0.0, 0.4))
+    scene.set_colouring("plain")  # the target alone
+    np.testing.assert_allclose(scene.target_actor.mapper.scalar_range, (0.0, 0.4))
+    plotter.close()
