@@ -193,7 +193,6 @@ def cmd_movie(args) -> int:
 
 
 SESSION_SUFFIX = ".svsession"
-LIST_ARGUMENTS = ("subjects", "shapes")  # the positional lists of 'batch'; any other list is argparse's '--opt=--'
 
 
 def cmd_gui(source: Path | None, target: Path | None) -> int:
@@ -285,6 +284,19 @@ def _run(args) -> int:
     return EXIT_BAD_INPUT
 
 
+def _list_destinations(parser: argparse.ArgumentParser) -> set[str]:
+    """Destinations of the arguments that take several values (batch's shapes, --landmarks SRC TGT), in every
+    subcommand: a list anywhere else is argparse's answer to '--opt=--'."""
+    found = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _list_destinations(sub)
+        elif action.nargs not in (None, "?", 0, 1):
+            found.add(action.dest)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; Ctrl-C at any point before the first iteration exits 130 with one line."""
     previous_handler = signal.signal(signal.SIGINT, _defer_interrupt)
@@ -303,8 +315,9 @@ def _main(argv: list[str] | None) -> int:
             return cmd_gui(Path(words[0]), None)  # 'shapeviewer FILE.svsession', as a file manager calls it
         parser = build_parser()
         args = parser.parse_args(argv)
+        lists = _list_destinations(parser)
         for name, value in vars(args).items():
-            if isinstance(value, list) and name not in LIST_ARGUMENTS:  # '--opt=--' gives a list, never type-checked
+            if isinstance(value, list) and name not in lists:  # '--opt=--' gives a list, never type-checked
                 parser.error(f"argument --{name.replace('_', '-')}: expected one value, got '--'")
         if args.command in (None, "gui"):
             return cmd_gui(getattr(args, "source", None), getattr(args, "target", None))

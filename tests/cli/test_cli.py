@@ -319,3 +319,20 @@ def test_a_mask_given_to_lddmm_is_said_to_be_unused(tmp_path, small_pair):
     assert proc.returncode == 0, proc.stderr
     assert "the mask is not used" in proc.stderr
     assert json.loads((out / "result.json").read_text())["mask_unused"] is True
+
+
+def test_landmarks_are_taken_on_the_command_line(tmp_path, human, capsys):
+    from shapeviewer.io.landmarks import Landmarks, write_landmarks
+
+    index = [0, 40, 80, 120]
+    write_landmarks(tmp_path / "src.csv", Landmarks([f"L{i}" for i in index], human.vertices[index]))
+    write_landmarks(tmp_path / "tgt.csv", Landmarks([f"L{i}" for i in index], human.vertices[index]))
+    out = tmp_path / "o"
+    args = ["register", str(human_path(human)), str(human_path(human)), "--out", str(out), *FAST]
+    landmarks = ["--landmarks", str(tmp_path / "src.csv"), str(tmp_path / "tgt.csv")]
+    assert main([*args, "--iterations", "1", *landmarks, "--align", "rigid"]) == 0, capsys.readouterr().err
+    info = json.loads((out / "result.json").read_text())
+    assert info["landmarks"]["count"] == 4 and info["landmarks"]["rms"] < 1e-6
+    with pytest.raises(SystemExit, match="2"):  # '--opt=--' is still refused
+        main([*args, "--iterations", "1", "--kernel=--"])
+    assert "--kernel: expected one value, got '--'" in capsys.readouterr().err
