@@ -13,7 +13,9 @@ A transform maps ``x -> s R x + t`` (R a rotation, det R = +1, s > 0; s = 1 for 
   ratio of the principal radii. Those whose symmetric RMS (all pairs) is within ICP_NEARLY_AS_GOOD of the
   smallest compete: when both surfaces have a thick end (the smaller lateral spread of the END_CAP at one end
   of the long axis THICK_END_RATIO x the other's), those that put the source's thick end towards the
-  target's, and among them the smallest RMS wins. The RMS alone cannot tell a tube's ends apart when the
+  target's, and among them the smallest rotation of those within ICP_TIE of the smallest RMS wins (a nearly
+  symmetric shape fits turned end to end about as well as in the pose as given: the pose as given is kept
+  then, where the RMS chose by a few percent, or by rounding). The RMS alone cannot tell a tube's ends apart when the
   shapes differ: a bent finger fitted a straight one end to end 2% better than base on base. Third moments
   along the axes did not either (vertex and area weights disagreed on the bent finger's sign). With 1 or 2
   landmark pairs (too few for a fit) the start that brings the source landmarks closest to the target's
@@ -43,6 +45,7 @@ ICP_SCREEN_ITERATIONS = 15  # each start runs this far before only the best is r
 ICP_OUTLIER = 3.0  # pairs farther apart than this x the median pair are left out of each step
 ICP_SCALE_OUTLIER = 6.0  # the same with a free scale: a tight trim drops the target's ends and lets it shrink
 ICP_NEARLY_AS_GOOD = 1.15  # screened starts within this x the smallest RMS compete on their thick ends
+ICP_TIE = 1.05  # of those left, starts within this x the smallest RMS fit alike: the smallest rotation wins
 END_CAP = 0.1  # the fraction of the points at each end of the long axis whose thickness is compared
 THICK_END_RATIO = 1.2  # an end this many times thicker than the other tells the two ends apart
 NEGLIGIBLE_DEGREES = 1e-6  # describe(): a rotation this small is no rotation
@@ -363,18 +366,20 @@ def _landmark_rms(r, s, t, source_landmarks, target_landmarks) -> float:
     return float(np.sqrt(((s * source_landmarks @ r.T + t - target_landmarks) ** 2).sum(1).mean()))
 
 
-def _best_start(screened, source_end, target_end, landmarks=None):
+def _best_start(screened, source_end, target_end, landmarks=None, tie: float = 0.0):
     """The screened (r, s, t, rms) to refine: the closest landmarks when given; else, among those nearly as
-    good as the smallest RMS, the smallest RMS of those that put the thick end on the thick end when both
-    surfaces have one."""
+    good as the smallest RMS, those that put the thick end on the thick end when both surfaces have one, and
+    of these the smallest rotation among those that fit alike (``tie``: an RMS difference that is rounding)."""
     if landmarks is not None:
         return min(screened, key=lambda e: _landmark_rms(*e[:3], *landmarks))
     best_rms = min(e[3] for e in screened)
-    near = [e for e in screened if e[3] <= ICP_NEARLY_AS_GOOD * best_rms]
+    near = [e for e in screened if e[3] <= ICP_NEARLY_AS_GOOD * best_rms + tie]
     (u, ratio_x), (v, ratio_y) = source_end, target_end
     if min(ratio_x, ratio_y) >= THICK_END_RATIO:
         near = [e for e in near if (e[0] @ u) @ v > 0] or near
-    return min(near, key=lambda e: e[3])
+    best_rms = min(e[3] for e in near)
+    alike = [e for e in near if e[3] <= ICP_TIE * best_rms + tie]
+    return max(alike, key=lambda e: np.trace(e[0]))  # trace R = 1 + 2 cos(angle): the smallest rotation
 
 
 def align_surfaces(
@@ -408,7 +413,7 @@ def align_surfaces(
     tol = ICP_TOLERANCE * size
     # screened rigidly at the principal scale: a free scale in a wrong pose shrinks the source until it fits
     screened = [_icp(x, y, tree_y, r, s, t, False, ICP_SCREEN_ITERATIONS, tol) for r, s, t in starts]
-    r, s, t, _ = _best_start(screened, _thick_end(x, ax), _thick_end(y, ay), landmarks)
+    r, s, t, _ = _best_start(screened, _thick_end(x, ax), _thick_end(y, ay), landmarks, tol)
     r, s, t, rms = _icp(x, y, tree_y, r, s, t, scale, ICP_ITERATIONS, tol)
     return RigidTransform(r, t, s, kind, "icp", rms, size)
 

@@ -109,3 +109,14 @@ def test_rounding_noise_reads_as_nothing_and_a_small_turn_keeps_its_axis():
     assert small.describe() == "rigid: 0.001 deg about (0, 1, 0), translation (0, 0, 0)"
     assert abs(small.angle_degrees - 0.001) < 1e-12  # acos of the trace gave only about 7 digits here
     assert "scale 1.1" in RigidTransform(scale=1.1).describe()
+
+
+@pytest.mark.parametrize("kind", ["rigid", "similarity"])
+def test_a_nearly_symmetric_shape_keeps_its_pose_rather_than_turning_end_to_end(kind):
+    from shapeviewer.io.demo import make_demo_pair
+
+    source, target = make_demo_pair()  # fits turned 180 degrees as well as it does unturned
+    assert align_surfaces(source.vertices, source.vertices, kind).angle_degrees < 1e-6
+    assert align_surfaces(source.vertices, target.vertices, kind).angle_degrees < 5.0
+    bend = source.vertices + 0.05 * np.sin(2.0 * source.vertices[:, [1, 2, 0]])  # a warp that breaks the tie a little
+    assert align_surfaces(source.vertices, bend, kind).angle_degrees < 15.0
