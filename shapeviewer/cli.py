@@ -1,6 +1,7 @@
 """Command line: ``shapeviewer shoot|register|demo|movie|batch``; a thin layer over core, io and batch.
 
-Exit status: 0 success, 2 bad input (one line on stderr), 130 interrupted (results so far written).
+Exit status: 0 success, 1 the run or the writing of its results failed, 2 bad input (one line on stderr), 130
+interrupted (results so far written).
 Every option is checked against its range, and every output path, before any work starts. This
 module imports only the standard library at first, so that Ctrl-C during start-up is caught by main().
 """
@@ -51,6 +52,7 @@ from .cli_options import (  # noqa: F401  (limits re-exported for tests and batc
 from .cli_register import (  # noqa: F401  (the batch package and tests import them from here)
     _DEFERRED_INTERRUPTS,
     BadInput,
+    WriteFailed,
     _check_backend,
     _check_options_against,
     _check_relative,
@@ -276,6 +278,9 @@ def _run(args) -> int:
     _raise_deferred_interrupt()
     try:
         return commands.get(args.command, cmd_demo)(args)
+    except WriteFailed as exc:
+        _error(str(exc))
+        return 1
     except Exception as exc:
         message = input_error_message(exc)
         if message is None:

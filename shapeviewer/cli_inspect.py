@@ -49,7 +49,8 @@ def add_alignment_options(parser: argparse.ArgumentParser) -> None:
         help="move SOURCE onto TARGET first by a rigid or similarity (rigid + uniform scale) transform: from the "
         "landmarks when given (closed-form Procrustes; 1 or 2 pairs only choose ICP's start), else by ICP on the "
         "surfaces; frames are then in "
-        "TARGET's frame and result.json holds the 4x4 matrix (default: none)",
+        "TARGET's frame and result.json holds the 4x4 matrix; with similarity, the scales of --kernel and "
+        "--fidelity-scale are in TARGET's units, as the source is scaled onto it (default: none)",
     )
     g.add_argument(
         "--landmarks",

@@ -44,6 +44,10 @@ def _model_settings(args):
     )
 
 
+class WriteFailed(RuntimeError):
+    """The results could not be written (a full disk, a folder gone): the run failed, not its input; one line."""
+
+
 class BadInput(ValueError):
     """A CLI input refused by the checks here; the message is the whole line."""
 
@@ -112,7 +116,9 @@ def _prepare(args, *mesh_paths):
     _check_backend(args)
     check_output_folder(args.out, _inputs(args, *mesh_paths))
     meshes = [read_mesh(p) for p in mesh_paths]
-    _check_options_against(args, meshes[0])
+    # a similarity scales the source onto the target: the scales given are then in the target's units
+    scaled = getattr(args, "align", "none") == "similarity" and len(meshes) > 1
+    _check_options_against(args, meshes[1] if scaled else meshes[0])
     return meshes, _load_mask(args, meshes[0].n_vertices)
 
 
@@ -175,12 +181,14 @@ def cmd_shoot(args) -> int:
     frames = _geodesic_frames(model, p0, source)
     result = _summary(model, p0, time.perf_counter() - start)
     mu, lam = _mu_and_lambda(model)
-    _write(args.out, frames, source.faces, p0.cpu().numpy(), mu, lam, result, mask=model.mask)
+    _write(args.out, frames, source.faces, p0.cpu().numpy(), mu, lam, result, mask=model.mask,
+           control_index=model.control_index)  # fmt: skip
     print(f"shot {len(frames) - 1} steps; distance {result['distance']:.6g}; wrote {args.out}", file=sys.stderr)
     return 0
 
 
-def _write(out, trajectory, faces, momenta, mu, lam, result, meshes=None, mask=None, settings=None) -> Path:
+def _write(out, trajectory, faces, momenta, mu, lam, result, meshes=None, mask=None, settings=None,
+           control_index=None) -> Path:  # fmt: skip
     """The result folder; ``mask`` (the weights the run used) and ``settings`` (as asked, 'auto' and all) are
     kept so that the app reopens the registration as it was run."""
     from dataclasses import asdict
@@ -190,9 +198,10 @@ def _write(out, trajectory, faces, momenta, mu, lam, result, meshes=None, mask=N
     if settings is not None:
         result = {**result, "settings": asdict(settings)}
     try:
-        return write_result_dir(out, trajectory, faces, momenta, mu, lam, result, meshes=meshes, mask=mask)
+        return write_result_dir(out, trajectory, faces, momenta, mu, lam, result, meshes=meshes, mask=mask,
+                                control_index=control_index)  # fmt: skip
     except OSError as exc:
-        raise BadInput(f"cannot write results to {out}: {exc.strerror or exc}") from None
+        raise WriteFailed(f"cannot write results to {out}: {exc.strerror or exc}") from None
 
 
 class _Interrupt:
@@ -259,7 +268,9 @@ def _say_setup(reg, plan, source, target, say) -> None:
         f"{d['kernel']}, {d['control_points']} control points, {d['backend']} on {d['device']} ({d['dtype']})"
     )
     if d["passive_vertices"]:
-        say(f"{d['passive_vertices']} vertices of weight 0 follow the flow passively")
+        from .document.wording import passive_words
+
+        say(passive_words(d["passive_vertices"]))
     if d["mask_unused"]:
         from .core.model import MASK_UNUSED
 
@@ -268,6 +279,13 @@ def _say_setup(reg, plan, source, target, say) -> None:
         from .document.wording import levels_sentence
 
         say(levels_sentence([(p.source.n_vertices, p.run) for p in reg.plans]))
+    asked = reg.settings.levels
+    if asked is not None and asked > len(reg.plans):
+        from .core.pyramid import COARSEST_VERTICES
+
+        why = ("the landmarks fidelity runs on the full meshes" if reg.settings.fidelity == "landmarks"
+               else f"a coarser level needs a source of more than {COARSEST_VERTICES} vertices")  # fmt: skip
+        say(f"note: --levels {asked}: {len(reg.plans)} level ({source.n_vertices} vertices): {why}")
 
 
 def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=None, keep_cancelled=True,
@@ -336,14 +354,30 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
         return None, result
     inspection = inspect_registration(reg, final, target, plan)
     result.update(inspection.json)
+    warning = _credibility(final, source.faces, target, result, getattr(args, "align", "none"))
+    if warning:
+        result["warning"] = warning
     mu, lam = _mu_and_lambda(reg.model)
     meshes = {"deformed.vtp": (final.trajectory[-1], source.faces), "target.vtp": (target.vertices, target.faces)}
     out = _write(args.out, final.trajectory, source.faces, final.momenta, mu, lam, result, meshes=meshes,
-                 mask=reg.model.mask, settings=settings)  # fmt: skip
+                 mask=reg.model.mask, settings=settings, control_index=reg.model.control_index)  # fmt: skip
     if out is not None:
         write_distance_maps(out, inspection, meshes)
     say(summary_line(inspection))
     return out, result
+
+
+def _credibility(final, faces, target, result: dict, align: str) -> str:
+    """The run's credibility warning (document.credibility), or ''; a cancelled or failed run gets none."""
+    from .document.credibility import credibility_advice, credibility_problems, sizes_differ
+
+    if final.status not in ("finished", "converged"):
+        return ""
+    start, deformed = final.trajectory[0], final.trajectory[-1]
+    rms = result["surface_distance"]["source_to_target"]["rms"]
+    problems = credibility_problems(start, deformed, faces, (target.vertices, target.faces), final.fidelity_drop, rms)
+    alignment = None if align in (None, "none") else align
+    return credibility_advice(problems, final.status, alignment, sizes_differ(start, target.vertices))
 
 
 def run_registration(source_path, target_path, args) -> int:
@@ -372,6 +406,8 @@ def run_registration(source_path, target_path, args) -> int:
         f"{result['distance']:.6g}, {result['seconds']:.1f} s; wrote {out}",
         file=sys.stderr,
     )
+    if result.get("warning"):
+        print(f"shapeviewer: warning: the result may not be credible: {result['warning']}", file=sys.stderr)
     if result["status"] == "failed":
         return 1
     return EXIT_INTERRUPTED if result["status"] == "cancelled" else 0

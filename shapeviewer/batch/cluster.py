@@ -17,6 +17,7 @@ import os
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 # One thread per worker for every math library a job may reach.
 SINGLE_THREAD_ENV = {
@@ -52,6 +53,40 @@ def cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+SCHEDULER_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss")
+
+
+def check_cluster_options(scheduler: str | None, workers: int | None, keops_cache: Path | None) -> None:
+    """ClusterError, in one line, for options that would only fail once a cluster is up (or start hundreds of
+    processes): a scheduler address without a port, more local workers than twice the cores, a KeOps cache
+    that cannot be a writable folder (which is created here)."""
+    if scheduler is not None:
+        _check_scheduler_address(scheduler)
+    cores = cpu_count()
+    if workers is not None and workers > 2 * cores:
+        raise ClusterError(
+            f"--workers {workers}: shapeviewer may use {cores} core{'s' if cores > 1 else ''} here; more than "
+            f"{2 * cores} workers would only share them, each with its own memory (default: one per core)"
+        )
+    if keops_cache is not None:
+        try:
+            keops_cache.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ClusterError(f"--keops-cache {keops_cache}: cannot be made a folder ({exc.strerror})") from None
+        if not os.access(keops_cache, os.W_OK | os.X_OK):
+            raise ClusterError(f"--keops-cache {keops_cache}: this user cannot write there")
+
+
+def _check_scheduler_address(address: str) -> None:
+    scheme, _, rest = address.rpartition("://") if "://" in address else ("tcp", "", address)
+    host, _, port = rest.rpartition(":")
+    if scheme not in SCHEDULER_SCHEMES or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(
+            f"--scheduler {address}: not a scheduler's address; give HOST:PORT or SCHEME://HOST:PORT, e.g. "
+            f"tcp://10.0.0.5:8786 (SCHEME one of {', '.join(SCHEDULER_SCHEMES)}; the port 'dask scheduler' printed)"
+        )
 
 
 def _dashboard(client) -> str:
@@ -106,7 +141,7 @@ def open_cluster(scheduler: str | None = None, workers: int | None = None, gpu: 
         if scheduler:
             try:
                 client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: an address distributed cannot parse
                 raise ClusterError(f"cannot reach the scheduler at {scheduler}: {exc}") from None
             n = len(client.scheduler_info(n_workers=-1).get("workers", {}))
             where = f"the cluster at {scheduler} ({n} workers now)"

@@ -10,6 +10,7 @@ DIR/pca/         template: the PCA of the initial momenta (see statistics.write_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -105,13 +106,21 @@ def plan(args) -> tuple[list[Job], list[Path], list[str]]:
         args.template = args.template.absolute()
         if not args.template.is_file():
             raise BatchInputError(f"template {args.template}: no such file")
-        subjects = expand_shapes(args.subjects)
+        subjects = expand_shapes(args.subjects, repeated := [])
+        _say_repeated(repeated)
         jobs = template_jobs(args.template, subjects, args.out)
         return jobs, [j.target for j in jobs], [j.name for j in jobs]
     if args.mask is not None:
         raise BatchInputError("--mask weights one mesh's vertices: it applies to 'batch template' (on the template)")
-    shapes = expand_shapes(args.shapes)
+    shapes = expand_shapes(args.shapes, repeated := [])
+    _say_repeated(repeated)
     return pairwise_jobs(shapes, args.out), shapes, shape_names(shapes)
+
+
+def _say_repeated(repeated: list[Path]) -> None:
+    if repeated:
+        names = ", ".join(p.name for p in repeated[:3]) + (", ..." if len(repeated) > 3 else "")
+        _say(f"note: {len(repeated)} mesh{'es' if len(repeated) > 1 else ''} named more than once, taken once: {names}")
 
 
 def run_batch_command(args) -> int:
@@ -127,13 +136,21 @@ def _run_on_cluster(args, jobs: list[Job], kind: str, keops_cache: str | None, e
     from .cluster import open_cluster
     from .runner import BatchInterrupted, run_jobs
 
-    with open_cluster(args.scheduler, args.workers, args.gpu, len(jobs), env) as cluster:
-        _say(f"batch: {len(jobs)} {kind} jobs on {cluster.where}")
-        _say(f"dashboard: {cluster.dashboard}")
-        try:
-            return run_jobs(cluster.client, jobs, args, keops_cache), False
-        except BatchInterrupted as exc:
-            return exc.records, True
+    outcome = None
+    try:
+        with open_cluster(args.scheduler, args.workers, args.gpu, len(jobs), env) as cluster:
+            _say(f"batch: {len(jobs)} {kind} jobs on {cluster.where}")
+            _say(f"dashboard: {cluster.dashboard}")
+            try:
+                outcome = run_jobs(cluster.client, jobs, args, keops_cache), False
+            except BatchInterrupted as exc:
+                outcome = exc.records, True
+    except KeyboardInterrupt:  # while the cluster closed: the records are known, the summary is still written
+        if outcome is None:
+            raise
+        _say("interrupt: not waiting for the cluster to close")
+        outcome = outcome[0], True
+    return outcome
 
 
 SHOWN_WARNINGS = 5  # flagged jobs named at the end of a batch; summary.csv holds them all
@@ -151,7 +168,7 @@ def _say_flagged(records, done: int, summary: Path) -> None:
 def run_registrations(args) -> int:
     from ..cli import EXIT_INTERRUPTED, BadInput
     from ..io.results import write_json
-    from .cluster import ClusterError, check_gpu
+    from .cluster import ClusterError, check_cluster_options, check_gpu
     from .statistics import distance_matrix, template_pca, write_distances, write_pca, write_summary
 
     kind = args.batch_command
@@ -160,10 +177,12 @@ def run_registrations(args) -> int:
         options = registration_options(args)
         _check_batch_folder(args.out, kind, options)
         _early_checks(args, jobs[0].source)
+        check_cluster_options(args.scheduler, args.workers, args.keops_cache)
         if args.gpu:
             check_gpu()
     except (BatchInputError, ClusterError) as exc:
         raise BadInput(str(exc)) from None
+    new_folder = not args.out.exists()
     args.out.mkdir(parents=True, exist_ok=True)
     description = {"kind": kind, "template": str(args.template) if kind == "template" else None,
                    "shapes": [str(s) for s in shapes], "names": names, "options": options}  # fmt: skip
@@ -178,7 +197,11 @@ def run_registrations(args) -> int:
             records = earlier
         else:
             records, interrupted = _run_on_cluster(args, jobs, kind, keops_cache, env)
-    except ClusterError as exc:
+    except ClusterError as exc:  # no cluster: nothing ran, so a folder made for this batch goes again
+        if new_folder:
+            (args.out / BATCH_FILE).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                args.out.rmdir()
         raise BadInput(str(exc)) from None
     wrote = [write_summary(args.out / "summary.csv", records)]
     done = sum(r.status == DONE for r in records)

@@ -32,9 +32,10 @@ def _is_pattern(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
-def expand_shapes(items: list[str | Path]) -> list[Path]:
+def expand_shapes(items: list[str | Path], repeated: list[Path] | None = None) -> list[Path]:
     """Meshes named, those in a folder (sorted, by suffix), or matched by a glob pattern; in that order,
-    each once. A pattern or folder that gives no mesh is an error, so is a missing file."""
+    each once (``repeated`` gets those met again). A pattern or folder that gives no mesh is an error, so is
+    a missing file."""
     shapes: list[Path] = []
     for item in items:
         text = str(item)
@@ -54,6 +55,8 @@ def expand_shapes(items: list[str | Path]) -> list[Path]:
         for p in (p.absolute() for p in found):
             if p.resolve() not in {s.resolve() for s in shapes}:
                 shapes.append(p)
+            elif repeated is not None:
+                repeated.append(p)
     return shapes
 
 

@@ -64,6 +64,8 @@ def run_modes(args) -> int:
             f"{info['template']} changed since the batch ran?"
         )
     count = len(pca.variance) if args.modes is None else min(args.modes, len(pca.variance))
+    if args.modes is not None and args.modes > count:
+        _say(f"note: --modes {args.modes}: the PCA has {count} modes (at most one fewer than its subjects)")
     args.out.mkdir(parents=True, exist_ok=True)
     settings = None
     if args.movie != "none":
@@ -83,7 +85,8 @@ def run_modes(args) -> int:
             result = _summary(model, p0, time.perf_counter() - start)
             result.update(mode=k + 1, side=side, sd=sign * args.sd, explained_variance=float(pca.variance[k]),
                           explained_variance_ratio=float(pca.ratio[k]), template_file=info["template"])  # fmt: skip
-            _write(args.out / f"mode_{k + 1}_{side}", frames, template.faces, momenta, mu, lam, result)
+            _write(args.out / f"mode_{k + 1}_{side}", frames, template.faces, momenta, mu, lam, result,
+                   mask=model.mask, control_index=model.control_index)  # fmt: skip
             sides[side] = frames
         line = f"mode {k + 1}: {100 * pca.ratio[k]:.1f}% of the variance, sd {pca.sd[k]:.4g}; wrote mode_{k + 1}_minus/"
         line += f" and mode_{k + 1}_plus/"
@@ -97,5 +100,5 @@ def run_modes(args) -> int:
             write_movie(path, trajectory, template.faces, None, settings)
             line += f", {path.name}"
         _say(line)
-    _say(f"wrote {count} modes to {args.out}")
+    _say(f"wrote {count} mode{'s' if count != 1 else ''} to {args.out}")
     return 0

@@ -202,7 +202,8 @@ def run_jobs(client, jobs: list[Job], args, keops_cache: str | None = None, prog
         progress.close()
     except KeyboardInterrupt:
         progress.note("interrupt: stopping the running jobs; every finished job is kept (rerun to resume)")
-        _stop(client, stop, futures, records, {f.key: j for j, f in ((j, futures.get(j.name)) for j in todo) if f})
+        by_key = {f.key: j for j, f in ((j, futures.get(j.name)) for j in todo) if f}
+        _stop(client, stop, futures, records, by_key, progress.note)
         raise BatchInterrupted([records.get(job.name) or record_of(job, NOT_RUN) for job in jobs]) from None
     finally:
         with contextlib.suppress(Exception):
@@ -210,18 +211,22 @@ def run_jobs(client, jobs: list[Job], args, keops_cache: str | None = None, prog
     return [records[job.name] for job in jobs]
 
 
-def _stop(client, stop, futures: dict, records: dict, by_key: dict) -> None:
+def _stop(client, stop, futures: dict, records: dict, by_key: dict, say: Callable[[str], None] | None = None) -> None:
     """Tell running jobs to stop, cancel the others, keep the records of what finished meanwhile."""
     with contextlib.suppress(Exception):
         stop.set()
     running = [f for f in futures.values() if f.status == "pending"]
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    with contextlib.suppress(Exception):
-        processing = {k for ks in client.processing().values() for k in ks}
-        queued = [f for f in running if f.key not in processing]
-        client.cancel(queued)
-        while time.monotonic() < deadline and any(f.status == "pending" for f in running if f.key in processing):
-            time.sleep(POLL_SECONDS)
+    try:
+        with contextlib.suppress(Exception):
+            processing = {k for ks in client.processing().values() for k in ks}
+            queued = [f for f in running if f.key not in processing]
+            client.cancel(queued)
+            while time.monotonic() < deadline and any(f.status == "pending" for f in running if f.key in processing):
+                time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:  # a second Ctrl-C (or one signal delivered twice, as 'timeout' does): wait no more
+        message = "interrupt again: not waiting for the running jobs; writing the summary of what finished"
+        say(message) if say is not None else print(message, file=sys.stderr)
     for future in futures.values():
         job = by_key.get(future.key)
         if job is None or job.name in records:

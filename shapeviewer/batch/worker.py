@@ -34,9 +34,6 @@ STOP_POLL_SECONDS = 1.0  # how often a job asks the scheduler whether the batch 
 PLUGIN_NAME = "shapeviewer-batch"
 LOCK_NAME = "shapeviewer-keops-warmup.lock"
 STOPPED = "stopped before it ended (Cancel or Ctrl-C); nothing written (run the batch again, or Resume, to finish it)"
-AREA_RATIO_RANGE = (0.5, 2.0)  # the deformed source's area over the target's: outside, the match is not credible
-MIN_FIDELITY_DROP = 0.5  # a finished job that lowered the mismatch by less than this fraction is flagged...
-CLOSE_MATCH = 0.01  # ...unless its deformed source lies this close (RMS, x the target's size) to the target
 TARGET_ALIGNMENT = "target_alignment"  # result.json: the transform that moved the target (batch template)
 
 
@@ -87,64 +84,30 @@ def finished_record(job: Job) -> JobRecord | None:
                      resumed=True)  # fmt: skip
 
 
-def surface_area(mesh) -> float:
-    """Of an io.meshes.Mesh."""
-    import torch
-
-    from ..core.geometry import face_geometry
-
-    return float(face_geometry(torch.as_tensor(mesh.vertices), torch.as_tensor(mesh.faces))[2].sum())
-
-
-def _percent(ratio: float) -> str:
-    return f"{100 * ratio:.2g}%" if ratio < 0.1 else f"{100 * ratio:.0f}%"
-
-
-def _close_match(info: dict, target) -> bool:
-    """Whether the deformed source's RMS distance to the target (result.json) is within CLOSE_MATCH x its size."""
-    import torch
-
-    from ..core.geometry import shape_size
-
-    try:
-        rms = float(info["surface_distance"]["source_to_target"]["rms"])
-    except (KeyError, TypeError, ValueError):
-        return False
-    return rms <= CLOSE_MATCH * shape_size(torch.as_tensor(target.vertices))
-
-
 def credibility_warning(folder: Path, info: dict) -> str:
-    """Why the finished job in ``folder`` (result.json: ``info``) is not credible, or '' when nothing is off:
-    its deformed source's area (deformed.vtp) outside AREA_RATIO_RANGE of the target's (target.vtp), or a
-    mismatch lowered by less than MIN_FIDELITY_DROP where the deformed source is not already close."""
+    """Why the finished job in ``folder`` (result.json: ``info``) is not credible, or '' when nothing is off (see
+    :mod:`shapeviewer.document.credibility`); the meshes come from its frames, deformed.vtp and target.vtp."""
+    from ..document.credibility import credibility_advice, credibility_problems, sizes_differ
     from ..io.meshes import MeshReadError, read_mesh
 
-    problems = []
     try:
         start = read_mesh(sorted((folder / "frames").glob("frame_*.vtp"))[0])  # the source as registered
         deformed, target = read_mesh(folder / "deformed.vtp"), read_mesh(folder / "target.vtp")
     except (IndexError, OSError, MeshReadError):
-        start = target = None  # an older or partial folder: no area to compare
-    if start is not None:
-        area = surface_area(deformed)
-        to_target = area / max(surface_area(target), 1e-300)
-        if not AREA_RATIO_RANGE[0] <= to_target <= AREA_RATIO_RANGE[1]:
-            own = area / max(surface_area(start), 1e-300)
-            problems.append(f"deformed source {'shrank' if own < 1 else 'grew'} to {_percent(own)} of its area "
-                            f"({_percent(to_target)} of the target's)")  # fmt: skip
-    drop = info.get("fidelity_drop")
-    close = target is not None and _close_match(info, target)
-    if isinstance(drop, (int, float)) and drop < MIN_FIDELITY_DROP and not close:
-        problems.append(f"mismatch fell by only {100 * drop:.0f}%")
-    if not problems:
-        return ""
-    aligned = "alignment" in info or TARGET_ALIGNMENT in info
-    advice = "shapes too different? try more --iterations or another --kernel" if aligned else (
-        "poses differ? try --align rigid")  # fmt: skip
-    if info.get("status") == "finished" and len(problems) == 1 and problems[0].startswith("mismatch"):
-        advice = "the run ended at its iteration budget: try more --iterations" + ("" if aligned else (
-            " (or --align rigid, should the poses differ)"))  # fmt: skip
-    return f"{'; '.join(problems)}: {advice}"
+        start = deformed = target = None  # an older or partial folder: no area to compare
+    try:
+        rms = float(info["surface_distance"]["source_to_target"]["rms"])
+    except (KeyError, TypeError, ValueError):
+        rms = None
+    if start is None:
+        problems = credibility_problems(None, None, None, None, info.get("fidelity_drop"), rms)
+    else:
+        problems = credibility_problems(start.vertices, deformed.vertices, start.faces,
+                                        (target.vertices, target.faces), info.get("fidelity_drop"), rms)  # fmt: skip
+    moved = info.get("alignment") or info.get(TARGET_ALIGNMENT)
+    alignment = (moved.get("kind") or "rigid") if isinstance(moved, dict) else None
+    differ = start is not None and sizes_differ(start.vertices, target.vertices)
+    return credibility_advice(problems, str(info.get("status", "")), alignment, differ)
 
 
 @contextlib.contextmanager

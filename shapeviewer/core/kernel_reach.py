@@ -30,8 +30,12 @@ def reach_message(kernel: Kernel, lost: int | str, total: int, gap: float, floor
     return (
         f"the kernel {kernel} does not reach {lost} of the {total} vertices from the weighted part of the mask "
         f"(up to {gap:.3g} away, where it falls below {floor:.0e} of its peak): those vertices could not follow. "
-        "Paint some weight nearer to them, raise the kernel's scale, add a heavy-tailed term such as cauchy, "
-        "or compute in float64"
+        "Paint some weight nearer to them, raise the kernel's scale"
+        + (
+            ", add a heavy-tailed term such as cauchy, or compute in float64"
+            if floor > density_floor(torch.float64)
+            else " or add a heavy-tailed term such as cauchy"
+        )  # fmt: skip
     )
 
 

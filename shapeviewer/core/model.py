@@ -78,7 +78,8 @@ def check_mask(mask, n_vertices: int, name: str = "mask") -> np.ndarray:
     if not np.isfinite(arr).all():
         raise InputError(f"{name} contains {int((~np.isfinite(arr)).sum())} non-finite values (NaN or Inf)")
     if (arr < 0).any():
-        raise InputError(f"{name} contains {int((arr < 0).sum())} negative weights; weights must be >= 0")
+        count = int((arr < 0).sum())
+        raise InputError(f"{name} contains {count} negative weight{'s' if count > 1 else ''}; weights must be >= 0")
     if not (arr > 0).any():
         raise InputError(f"{name} is zero everywhere: paint a positive weight somewhere")
     low, high = LARGEST_MASK_WEIGHT

@@ -428,13 +428,15 @@ class Registration:
                         level_status = (
                             f"{PATIENCE} iterations lowered the loss by less than {self.settings.tolerance:g} "
                             "of its drop so far"
+                            if history[-1] < self._loss_at_identity()
+                            else f"{len(history) - 1} iterations did not lower the loss at all"
                         )
                         break
                 level.seconds = time.perf_counter() - level_start
                 if level_status:
                     status, message = "converged", level_status
                 else:
-                    status, message = "finished", f"done after {iteration} iterations"
+                    status, message = "finished", f"done after {iteration} iteration{'s' if iteration != 1 else ''}"
         except (_Cancelled, ShootingCancelled):
             status, message = "cancelled", "stopped by the user; keeping the best state so far"
         except (NonFiniteLoss, FloatingPointError) as exc:

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 
+def passive_words(n: int, what: str = "the flow") -> str:
+    """'1 vertex of weight 0 follows the flow passively', '12 vertices of weight 0 follow ...'."""
+    return f"{n} vertex of weight 0 follows {what} passively" if n == 1 else (
+        f"{n} vertices of weight 0 follow {what} passively")  # fmt: skip
+
+
+ROUNDING_CHANGE = 1e-6  # a relative change of the mismatch below this is float32 rounding (two formulas' sums)
+
+
 def mismatch_change(fidelity: float) -> str:
-    """How the mismatch changed, in words that read one way only: 'down 98.7%', 'up 3.0%', 'unchanged'."""
-    if fidelity == 1:
+    """How the mismatch changed, in words that read one way only: 'down 98.7%', 'up 3.0%', 'unchanged' (also
+    for a change within rounding, as at iteration 0, where the fused and the plain formula differ by it)."""
+    if abs(fidelity - 1) < ROUNDING_CHANGE:
         return "unchanged"
     return f"down {percent(100 * (1 - fidelity))}" if fidelity < 1 else f"up {percent(100 * (fidelity - 1))}"
 

@@ -35,6 +35,10 @@ def check_geometry(path, points: np.ndarray, faces: np.ndarray) -> None:
         gap = np.linalg.norm(np.maximum(lo - points[~used], 0) + np.maximum(points[~used] - hi, 0), axis=1)
         if gap.max() > FAR * size:
             raise MeshReadError(
-                f"{path}: {int((gap > FAR * size).sum())} vertices used by no face lie far from the surface "
+                f"{path}: {_far_words(int((gap > FAR * size).sum()))} far from the surface "
                 f"(up to {gap.max():.3g} away; the surface is {size:.3g} across): remove them"
             )
+
+
+def _far_words(n: int) -> str:
+    return "1 vertex used by no face lies" if n == 1 else f"{n} vertices used by no face lie"

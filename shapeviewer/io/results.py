@@ -16,6 +16,7 @@ from .atomic import commit_folder, partial_sibling, remove_quietly, write_bytes
 from .meshes import write_mesh
 
 MASK_FILE = "mask.npy"  # the source's weights of a registration (all ones without --mask)
+CONTROL_POINTS_FILE = "control_points.npy"  # the source vertex of each row of momenta.npy
 
 
 def frame_name(index: int, last: int) -> str:
@@ -40,10 +41,10 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def save_array(path: Path, array: np.ndarray) -> None:
+def save_array(path: Path, array: np.ndarray, dtype=np.float64) -> None:
     """``np.save`` through one checked, synced write."""
     buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array, dtype=np.float64))
+    np.save(buffer, np.asarray(array, dtype=dtype))
     write_bytes(path, buffer.getvalue())
 
 
@@ -66,11 +67,14 @@ def write_result_dir(
     result: dict,
     meshes: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     mask: np.ndarray | None = None,
+    control_index: np.ndarray | None = None,
 ) -> Path:
     """Write the result folder aside and rename it into place once complete (an earlier one is replaced).
 
     ``meshes``: further files, name -> (vertices, faces), e.g. deformed.vtp and target.vtp. ``mask``: the
-    source's weights the run used, written as MASK_FILE and named in result.json under 'mask'. A failure
+    source's weights the run used, written as MASK_FILE and named in result.json under 'mask'.
+    ``control_index``: the source vertices that are the control points, one per row of ``momenta``, written as
+    CONTROL_POINTS_FILE (all vertices when None and there are as many momenta as vertices). A failure
     (a full disk...) raises OSError and leaves neither a half folder nor a damaged earlier result.
     """
     out = Path(out)
@@ -82,6 +86,10 @@ def write_result_dir(
         save_array(partial / "mu.npy", mu)
         if lam is not None:
             save_array(partial / "lambda.npy", lam)
+        if control_index is None and len(momenta) == len(trajectory[0]):
+            control_index = np.arange(len(momenta))
+        if control_index is not None:
+            save_array(partial / CONTROL_POINTS_FILE, control_index, np.int64)
         if mask is not None:
             save_array(partial / MASK_FILE, mask)
             result = {**result, "mask": MASK_FILE}
@@ -157,6 +165,8 @@ def read_result_dir(folder: str | os.PathLike) -> ResultDir:
     from .meshes import MeshReadError, read_mesh
 
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ResultReadError(f"{folder} is a file, not a result folder")
     if not folder.is_dir():
         raise ResultReadError(f"result folder {folder} does not exist")
     frames = _frame_files(folder)

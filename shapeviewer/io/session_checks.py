@@ -74,7 +74,8 @@ def check_mask(mask: np.ndarray | None, n_vertices: int) -> np.ndarray | None:
         raise SessionProblem(f"the mask has {mask.shape} values for {n_vertices} vertices")
     mask = float_array(mask, "the mask").astype(np.float64)
     if (mask < 0).any():
-        raise SessionProblem(f"the mask holds {int((mask < 0).sum())} negative weights")
+        count = int((mask < 0).sum())
+        raise SessionProblem(f"the mask holds {count} negative weight{'s' if count > 1 else ''}")
     return mask
 
 

@@ -191,7 +191,7 @@ class BatchLaunchDialog(QDialog):
             shape_buttons.addWidget(button)
         self.out = QLineEdit()
         self.workers = QSpinBox()
-        self.workers.setRange(1, 4096)
+        self.workers.setRange(1, 2 * cpu_count())  # as the command allows
         self.workers.setValue(cpu_count())  # the command's default: one per core
         self.align = QComboBox()
         for kind in ALIGNMENTS:

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 
 from ..core.model import InputError
+from ..document.wording import passive_words
 from ..io.arrays import ArrayReadError
 from ..io.masks import load_mask, save_mask
 from ..io.meshes import MeshReadError
@@ -88,7 +89,7 @@ def show_influence(window, on: bool) -> None:
     if doc.settings.model.cometric == "normalized":
         passive = int((values == 0).sum())
         text = "Influence: how strongly each part leads the deformation (1: the strongest)"
-        text += f"; {passive} vertices of weight 0 follow passively" if passive else ""
+        text += f"; {passive_words(passive, 'it')}" if passive else ""
     else:
         text = "Influence under LDDMM: every vertex leads alike (the mask matters only to the normalized cometric)"
     window.status_line.setText(text)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.model import MASK_UNUSED
 from ..core.warmup import CompileCount
-from ..document.wording import levels_sentence, mismatch_change, vertex_count
+from ..document.wording import levels_sentence, mismatch_change, passive_words, vertex_count
 from .worker import CANCELLED_EARLY, RegistrationJob, RegistrationRunner
 
 APPLY_INTERVAL_MS = 100
@@ -101,7 +101,7 @@ class RunController(QObject):
         where = f"{info['backend']} on {info['device']} ({info['dtype']})"
         self.log.emit(f"{info['cometric']} {info['kernel']}, {info['control_points']} control points, {where}")
         if info.get("passive_vertices"):
-            self.log.emit(f"{info['passive_vertices']} vertices of weight 0 follow the flow passively")
+            self.log.emit(passive_words(info["passive_vertices"]))
         if info.get("mask_unused"):
             self.log.emit(MASK_UNUSED)
         levels = info.get("levels", [])

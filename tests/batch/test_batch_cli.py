@@ -123,6 +123,11 @@ def test_pca_first_mode_recovers_the_deformation_and_modes_shoot_it(tmp_path, da
     assert main(["batch", "modes", str(out), "--out", str(movies), "--modes", "1", "--movie", "gif",
                  "--size", "96x64", "--fps", "5"]) == 0  # fmt: skip
     assert sorted(p.name for p in movies.iterdir()) == ["mode_1.gif", "mode_1_minus", "mode_1_plus"]
+    assert np.array_equal(np.load(movies / "mode_1_plus" / "mask.npy"), np.ones(human.n_vertices))
+    all_modes = tmp_path / "all_modes"
+    assert main(["batch", "modes", str(out), "--out", str(all_modes), "--modes", "9", "--movie", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "--modes 9: the PCA has 4 modes" in err and "wrote 4 modes" in err
     plus, minus = read_result_dir(movies / "mode_1_plus"), read_result_dir(movies / "mode_1_minus")
     assert np.allclose(plus.trajectory[0], human.vertices) and np.allclose(minus.trajectory[0], human.vertices)
     width = [np.ptp(r.trajectory[-1][:, 0]) for r in (minus, plus)]
@@ -164,6 +169,12 @@ def test_ctrl_c_stops_the_batch_and_keeps_every_finished_job(tmp_path, data_dir)
         (["--gpu"], "--gpu needs"),
         (["--mask", "m.npy"], "applies to 'batch template'"),
         (["--kernel", "cauchy(1e9)"], "kernel scale"),
+        (["--workers", "1000"], "--workers 1000: shapeviewer may use"),
+        (["--scheduler", "notanaddress"], "not a scheduler's address"),
+        (["--scheduler", "tcp://localhost"], "not a scheduler's address"),
+        (["--scheduler", "http://127.0.0.1:99999"], "not a scheduler's address"),
+        (["--keops-cache", "/proc/keops"], "--keops-cache /proc/keops: cannot be made a folder"),
+        (["--keops-cache", "{data}/human.ply"], "cannot be made a folder"),
     ],
 )
 def test_refusals_are_one_line_before_any_cluster(tmp_path, data_dir, capsys, extra, message, monkeypatch):
@@ -172,11 +183,20 @@ def test_refusals_are_one_line_before_any_cluster(tmp_path, data_dir, capsys, ex
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "dask_cuda" else real(n, *a))
     start = time.perf_counter()
+    extra = [word.format(data=data_dir) for word in extra]
     code = main(["batch", "pairwise", str(data_dir / "human.ply"), str(data_dir / "finger0.ply"),
                  "--out", str(tmp_path / "b"), *FAST, *extra])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1, err
     assert time.perf_counter() - start < 10
+    assert not (tmp_path / "b").exists()  # nothing written
+
+
+def test_a_scheduler_that_does_not_answer_leaves_no_batch_folder(tmp_path, data_dir, capsys):
+    code = main(["batch", "pairwise", str(data_dir / "human.ply"), str(data_dir / "finger0.ply"),
+                 "--out", str(tmp_path / "b"), *FAST, "--scheduler", "tcp://127.0.0.1:9"])  # fmt: skip
+    assert code == 2 and "cannot reach the scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
 
 
 def test_shapes_that_make_no_batch_are_refused(tmp_path, data_dir, capsys):

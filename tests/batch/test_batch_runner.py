@@ -78,8 +78,9 @@ def test_shapes_from_files_folders_and_patterns(tmp_path, data_dir):
     a.mkdir()
     stretched(data_dir / "human.ply", a, (0.9, 1.1))
     (a / "notes.txt").write_text("not a mesh")
-    shapes = expand_shapes([str(data_dir / "human.ply"), str(a), str(a / "sx1.*.ply")])
+    shapes = expand_shapes([str(data_dir / "human.ply"), str(a), str(a / "sx1.*.ply")], repeated := [])
     assert [p.name for p in shapes] == ["human.ply", "sx0.90.ply", "sx1.10.ply"]  # each once, in order
+    assert [p.name for p in repeated] == ["sx1.10.ply"]  # the pattern met it again: the command says so
     assert all(p.is_absolute() for p in shapes)
     with pytest.raises(BatchInputError, match="no such file"):
         expand_shapes([str(tmp_path / "missing.ply")])
@@ -160,3 +161,37 @@ def test_a_job_that_wrote_its_whole_result_as_ctrl_c_came_is_recorded_done(tmp_p
     runner._stop(client, SimpleNamespace(set=lambda: None), futures, records, by_key)
     assert records["done"].status == "done" and not records["done"].resumed and records["done"].fidelity_drop == 0.9
     assert records["stopped"].status == "cancelled"
+
+
+def test_a_second_ctrl_c_while_stopping_still_leaves_the_records(tmp_path, monkeypatch):
+    """'timeout -s INT' delivers the signal twice (to the command and to its group); a user may press Ctrl-C twice:
+    the second must cut the stop's wait and the cluster's closing short, not lose the summary of what finished."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from shapeviewer.batch import command, runner
+    from shapeviewer.batch.inputs import Job
+
+    job = Job("late", tmp_path / "s.ply", tmp_path / "t.ply", tmp_path / "late")
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    client = SimpleNamespace(processing=interrupted, cancel=lambda futures: None)
+    records, said = {}, []
+    futures = {"late": SimpleNamespace(key="late", status="pending")}
+    runner._stop(client, SimpleNamespace(set=lambda: None), futures, records, {"late": job}, said.append)
+    assert records["late"].status == "cancelled" and "not waiting for the running jobs" in said[0]
+
+    @contextlib.contextmanager
+    def closing_interrupted(*args):
+        yield SimpleNamespace(where="here", dashboard="none", client=None)
+        raise KeyboardInterrupt  # Ctrl-C again while the cluster closes
+
+    def stopped(*args):
+        raise runner.BatchInterrupted([records["late"]])
+
+    monkeypatch.setattr("shapeviewer.batch.cluster.open_cluster", closing_interrupted)
+    monkeypatch.setattr(runner, "run_jobs", stopped)
+    args = SimpleNamespace(scheduler=None, workers=1, gpu=False)
+    assert command._run_on_cluster(args, [job], "template", None, None) == ([records["late"]], True)

@@ -336,3 +336,29 @@ def test_landmarks_are_taken_on_the_command_line(tmp_path, human, capsys):
     with pytest.raises(SystemExit, match="2"):  # '--opt=--' is still refused
         main([*args, "--iterations", "1", "--kernel=--"])
     assert "--kernel: expected one value, got '--'" in capsys.readouterr().err
+
+
+def test_a_result_that_is_not_credible_says_so_after_its_last_line(tmp_path, human, capsys):
+    from shapeviewer.io.meshes import write_mesh
+
+    write_mesh(tmp_path / "big.ply", 10.0 * human.vertices + 3.0, human.faces)  # 100x the area: rigid cannot fix it
+    out = tmp_path / "o"
+    args = ["register", str(human_path(human)), str(tmp_path / "big.ply"), "--out", str(out), *FAST]
+    assert main([*args, "--iterations", "2", "--align", "rigid"]) == 0
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("shapeviewer: warning: the result may not be credible: deformed source")
+    assert last.endswith("sizes differ? try --align similarity")
+    assert "sizes differ" in json.loads((out / "result.json").read_text())["warning"]
+    assert main([*args, "--iterations", "2", "--align", "similarity"]) == 0  # once scaled, nothing to say
+    assert "warning" not in capsys.readouterr().err and "warning" not in json.loads((out / "result.json").read_text())
+
+
+def test_with_a_similarity_the_scales_given_are_checked_in_the_targets_units(tmp_path, human, capsys):
+    from shapeviewer.io.meshes import write_mesh
+
+    write_mesh(tmp_path / "big.ply", 100.0 * human.vertices, human.faces)
+    size = 100.0 * float(np.linalg.norm(np.ptp(human.vertices, axis=0)))
+    kernel = f"--kernel=gaussian({5e-5 * size:.6g})"  # 5e-3 of the source's size, 5e-5 of the target's
+    args = ["register", str(human_path(human)), str(tmp_path / "big.ply"), "--out", str(tmp_path / "o"), kernel]
+    assert main([*args, "--align", "similarity"]) == 2
+    assert "kernel scale gaussian" in capsys.readouterr().err and not (tmp_path / "o").exists()

@@ -67,3 +67,18 @@ def test_every_job_of_a_masked_template_batch_keeps_the_mask(pair, tmp_path, mon
         info = json.loads((job / "result.json").read_text())
         assert info["mask"] == "mask.npy" and info["settings"]["iterations"] == 3
         np.testing.assert_array_equal(np.load(job / "mask.npy"), weights)
+
+
+def test_control_points_name_the_source_vertex_of_each_row_of_the_momenta(pair, tmp_path):
+    """momenta.npy alone cannot be used outside shapeviewer: control_points.npy says where each row sits."""
+    from shapeviewer.core.model import DeformationModel, ModelSettings
+
+    source = read_mesh(pair[0])
+    register(pair, tmp_path / "out", "--control-points", "40", "--cometric", "lddmm")
+    index, momenta = np.load(tmp_path / "out" / "control_points.npy"), np.load(tmp_path / "out" / "momenta.npy")
+    assert index.dtype == np.int64 and index.shape == (40,) and momenta.shape == (40, 3)
+    settings = ModelSettings(control_points=40, cometric="lddmm", backend="torch", steps=4, dtype="float64")
+    model = DeformationModel(source.vertices, source.faces, None, settings)
+    np.testing.assert_array_equal(index, model.control_index)  # the vertices the run's model chose
+    register(pair, tmp_path / "all")  # every vertex a control point
+    np.testing.assert_array_equal(np.load(tmp_path / "all" / "control_points.npy"), np.arange(source.n_vertices))

@@ -160,3 +160,10 @@ def test_vertex_counts_read_the_same_in_the_status_bar_the_plot_and_the_paramete
     assert [vertex_count(n) for n in (950, 1601, 8001, 9999, 40_000, 200_000)] == [
         "950", "1.6k", "8k", "10k", "40k", "200k"
     ]  # fmt: skip
+
+
+def test_a_change_of_the_mismatch_within_rounding_reads_as_unchanged():
+    from shapeviewer.document.wording import mismatch_change
+
+    assert mismatch_change(1 - 3e-8) == mismatch_change(1 + 3e-8) == mismatch_change(1.0) == "unchanged"
+    assert mismatch_change(1 - 2e-5) == "down < 0.01%" and mismatch_change(0.5) == "down 50.0%"

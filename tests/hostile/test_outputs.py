@@ -88,7 +88,7 @@ def test_movie_out_onto_the_result_or_a_folder_is_refused(valid, tmp_path):
 def test_a_full_disk_leaves_no_half_result_and_keeps_the_earlier_one(valid, full_disk, tmp_path):
     out = full_disk / "r"
     code, lines = run(_register(valid, out))
-    assert code == 2 and "cannot write results" in lines[-1] and "Traceback" not in "\n".join(lines)
+    assert code == 1 and "cannot write results" in lines[-1] and "Traceback" not in "\n".join(lines)
     assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]  # no folder, no partial one
     count()
 
@@ -107,7 +107,7 @@ def test_an_earlier_result_survives_a_failed_write(valid, tmp_path, monkeypatch)
 
     monkeypatch.setattr(results, "write_json", fail)
     code, lines = run(_register(valid, out))
-    assert code == 2 and "No space left on device" in lines[-1]
+    assert code == 1 and "No space left on device" in lines[-1]  # the writing failed, not the input
     assert digest(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
     count()

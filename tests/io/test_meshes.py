@@ -75,7 +75,7 @@ def test_double_coordinates_far_from_the_origin_are_not_quantised(tmp_path, huma
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("OFF\n4 1 0\n0 0 0\n1 0 0\n0 1 0\n1e5 1e5 0\n3 0 1 2\n", "1 vertices used by no face lie far"),
+        ("OFF\n4 1 0\n0 0 0\n1 0 0\n0 1 0\n1e5 1e5 0\n3 0 1 2\n", "1 vertex used by no face lies far"),
         ("OFF\n3 1 0\n0 0 0\n1 1 1\n2 2 2\n3 0 1 2\n", "degenerate mesh"),
         ("OFF\n3 1 0\n0 0 0\n0 0 0\n0 0 0\n3 0 1 2\n", "degenerate mesh"),
     ],

@@ -174,7 +174,7 @@ def test_zero_weight_regions_keep_the_run_and_the_influence_finite(window, qtbot
     shown = np.asarray(window.inputs.meshes["source"].point_data["shown values"])
     assert np.isfinite(shown).all()
     assert (shown[source.vertices[:, 0] <= 0] == 0).all() and (shown[source.vertices[:, 0] > 0] > 0).all()
-    assert "follow passively" in window.status_line.text()
+    assert "follow it passively" in window.status_line.text()
     quick_settings(window, iterations=2, steps=3)
     run_to_end(qtbot, window)
     assert window.run.final.status in ("finished", "converged")

@@ -1,0 +1,71 @@
+"""Whether a finished registration is credible, in words with what to try: its deformed source's area far from
+the target's, or a mismatch that fell little while the deformed source is not already close. Said by
+'register' after its last line and by 'batch' in summary.csv's warning column."""
+
+from __future__ import annotations
+
+import numpy as np
+
+AREA_RATIO_RANGE = (0.5, 2.0)  # the deformed source's area over the target's: outside, the match is not credible
+MIN_FIDELITY_DROP = 0.5  # a finished run that lowered the mismatch by less than this fraction is flagged...
+CLOSE_MATCH = 0.01  # ...unless its deformed source lies this close (RMS, x the target's size) to the target
+
+
+def surface_area(vertices, faces) -> float:
+    v = np.asarray(vertices, dtype=np.float64)
+    a, b, c = (v[np.asarray(faces)[:, k]] for k in range(3))
+    return float(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
+
+
+def _percent(ratio: float) -> str:
+    return f"{100 * ratio:.2g}%" if ratio < 0.1 else f"{100 * ratio:.0f}%"
+
+
+def _size(vertices) -> float:
+    return float(np.linalg.norm(np.ptp(np.asarray(vertices, dtype=np.float64), axis=0)))
+
+
+def credibility_problems(start, deformed, faces, target, fidelity_drop, rms_to_target: float | None) -> list[str]:
+    """What is off, in words: ``start``, ``deformed`` the source's vertices before and after (N, 3) on ``faces``;
+    ``target`` (vertices, faces) or None (no area to compare); ``rms_to_target`` the deformed source's RMS
+    distance to the target, or None."""
+    problems = []
+    if target is not None:
+        area = surface_area(deformed, faces)
+        to_target = area / max(surface_area(*target), 1e-300)
+        if not AREA_RATIO_RANGE[0] <= to_target <= AREA_RATIO_RANGE[1]:
+            own = area / max(surface_area(start, faces), 1e-300)
+            if AREA_RATIO_RANGE[0] <= own <= AREA_RATIO_RANGE[1]:  # it kept about its own area: the sizes differ
+                problems.append(f"deformed source's area is {_percent(to_target)} of the target's")
+            else:
+                problems.append(f"deformed source {'shrank' if own < 1 else 'grew'} to {_percent(own)} of its area "
+                                f"({_percent(to_target)} of the target's)")  # fmt: skip
+    close = target is not None and rms_to_target is not None and rms_to_target <= CLOSE_MATCH * _size(target[0])
+    if isinstance(fidelity_drop, (int, float)) and fidelity_drop < MIN_FIDELITY_DROP and not close:
+        problems.append(f"mismatch fell by only {100 * max(fidelity_drop, 0.0):.0f}%")
+    return problems
+
+
+def credibility_advice(problems: list[str], status: str, alignment: str | None, sizes_differ: bool) -> str:
+    """``problems`` (from :func:`credibility_problems`) and what to try, or '' when there are none. ``alignment``:
+    the --align the run had ('rigid', 'similarity'; None: none); ``sizes_differ``: source and target sizes
+    differ by more than the area range allows."""
+    if not problems:
+        return ""
+    if sizes_differ and alignment != "similarity":
+        advice = "sizes differ? try --align similarity"
+    elif alignment:
+        advice = "shapes too different? try more --iterations or another --kernel"
+    else:
+        advice = "poses differ? try --align rigid"
+    if status == "finished" and len(problems) == 1 and problems[0].startswith("mismatch"):
+        advice = "the run ended at its iteration budget: try more --iterations" + ("" if alignment else (
+            " (or --align rigid, should the poses differ)"))  # fmt: skip
+    return f"{'; '.join(problems)}: {advice}"
+
+
+def sizes_differ(source_vertices, target_vertices) -> bool:
+    """Whether the two shapes' sizes differ by more than the area range allows (lengths: its square root)."""
+    ratio = _size(target_vertices) / max(_size(source_vertices), 1e-300)
+    low, high = AREA_RATIO_RANGE
+    return not np.sqrt(low) <= ratio <= np.sqrt(high)
