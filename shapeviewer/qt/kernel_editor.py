@@ -70,6 +70,11 @@ class KernelEditor(QWidget):
         box.setToolTip("Kernel width in mesh units")
         return box
 
+    @property
+    def follows_size(self) -> bool:
+        """Whether the kernel is a preset, whose scales follow the shape's size (a custom string does not)."""
+        return self.preset.currentText() != CUSTOM
+
     def set_shape_size(self, size: float) -> None:
         """Re-derive the default scales from a new shape size (keeps a custom string as it is)."""
         self.shape_size = size

@@ -225,23 +225,42 @@ def align(window, kind: str) -> bool:
         return True
     if not _may_discard_result(window, "Aligning the source"):
         return False
+    before = doc.alignment
     doc.set_alignment(transform)
+    follows = _scales_follow_the_source(window, before)
     how = f"from {len(labels)} landmark pairs" if use_pairs else "by ICP on the surfaces"
     if not use_pairs and labels:
         pairs = "the landmark pair" if len(labels) == 1 else f"the {len(labels)} landmark pairs"
         how += f", started from the pose that brings {pairs} closest ({MIN_PAIRS_FOR_ALIGNMENT} are needed to fit them)"
     window.landmark_panel.show_alignment(transform, how)
-    text = f"Aligned the source {how}: {transform.describe()}"
+    text = f"Aligned the source {how}: {transform.describe()}{follows}"
     window.status_line.setText(text)
     window.log_panel.add(text)
     return True
 
 
+def _scales_follow_the_source(window, before) -> str:
+    """After a change of the alignment's scale: the default kernel and fidelity scales follow the source's new
+    size (the run registers the aligned source, in the target's units); the words to add, or ''."""
+    doc = window.doc
+    old, new = (1.0 if t is None else t.scale for t in (before, doc.alignment))
+    if np.isclose(old, new, rtol=1e-9):
+        return ""
+    source = doc.meshes["source"].vertices
+    moved = source if doc.alignment is None else doc.alignment.apply(source)
+    window.parameters.set_meshes(moved, doc.meshes["target"].vertices)
+    window.display.update_kernel_sphere(window)
+    kept = "" if window.parameters.kernel.follows_size else " (the custom kernel string is kept as typed)"
+    return f"; the kernel and fidelity scales now follow the source's size ({new / old:.4g}x){kept}"
+
+
 def reset_alignment(window) -> bool:
     if window.doc.alignment is None or not _may_discard_result(window, "Resetting the alignment"):
         return False
+    before = window.doc.alignment
     window.doc.set_alignment(None)
-    window.status_line.setText("The source is registered as it was read (no pre-alignment)")
+    follows = _scales_follow_the_source(window, before)
+    window.status_line.setText(f"The source is registered as it was read (no pre-alignment){follows}")
     return True
 
 

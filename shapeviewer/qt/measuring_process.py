@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -28,6 +31,21 @@ def ended_unexpectedly(exc: BaseException) -> bool:
     return isinstance(exc, BrokenProcessPool)
 
 
+PARENT_POLL_SECONDS = 1.0
+
+
+def exit_with_parent(parent: int) -> None:
+    """In the measuring process: end it once the app's process is gone (killed, or ended without ``close``),
+    which a pool's worker would not notice, living on and holding the app's output pipes open."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class MeasuringProcess:
     def __init__(self):
         self._executor: ProcessPoolExecutor | None = None
@@ -39,7 +57,8 @@ class MeasuringProcess:
         if self._target is not target:
             self._target, self._token = target, next(self._tokens)
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=exit_with_parent, initargs=(os.getpid(),))  # fmt: skip
         args = (np.asarray(points), source_faces, target.vertices, target.faces, self._token)
         try:
             return self._executor.submit(measure_both_ways, *args)

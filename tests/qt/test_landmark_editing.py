@@ -203,6 +203,12 @@ def test_without_landmarks_the_alignment_is_icp_and_the_matrix_exports(
 
     gap = cKDTree(window.doc.meshes["target"].vertices).query(window.result.displayed_points)[0]
     assert gap.max() < 1e-4
+    # the run registers the source scaled by 1.3: the default scales follow its size, as 'register --align' does
+    panel = window.parameters
+    moved = got.apply(window.doc.meshes["source"].vertices)
+    assert panel.shape_size == pytest.approx(np.linalg.norm(np.ptp(moved, 0)))  # was the unscaled source's
+    assert panel.settings().fidelity_scale == pytest.approx(0.1 * panel.shape_size, rel=1e-3)
+    assert "scales now follow the source's size (1.3x)" in window.status_line.text()
     out = tmp_path / "m.txt"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
     qtbot.mouseClick(window.landmark_panel.matrix_button, Qt.MouseButton.LeftButton)
