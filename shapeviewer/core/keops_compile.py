@@ -19,6 +19,7 @@ Listener = Callable[[int, str], None]
 
 _listeners: list[Listener] = []
 _lock = threading.Lock()
+_compiling = threading.Lock()  # one compilation at a time: a second thread waits, then finds the library built
 _compiled = 0
 _installed = False
 
@@ -112,17 +113,20 @@ def install() -> None:
         library = pykeops_cpp_name(tag=self.params.tag, extension=sysconfig.get_config_var("EXT_SUFFIX"))
         if _library_exists(library):
             return original(self)
-        with _lock:
-            _compiled += 1
-        try:
-            _notify("start")  # a listener may raise to stop before a compilation (nothing is left half-built)
-        except BaseException:
+        with _compiling:  # the app's warm-up and a run may ask for one formula at once
+            if _library_exists(library):
+                return original(self)
             with _lock:
-                _compiled -= 1
-            raise
-        try:
-            return original(self)
-        finally:
-            _notify("end")
+                _compiled += 1
+            try:
+                _notify("start")  # a listener may raise to stop before a compilation (nothing is left half-built)
+            except BaseException:
+                with _lock:
+                    _compiled -= 1
+                raise
+            try:
+                return original(self)
+            finally:
+                _notify("end")
 
     LoadKeOps_cpp_class.init_phase1 = init_phase1

@@ -55,11 +55,12 @@ def formulas_to_compile(source, target, settings: RegistrationSettings, mask=Non
     return None if census is None else census.to_compile
 
 
-def first_level_census(source, target, settings: RegistrationSettings, mask=None) -> Census | None:
-    """The census of the formulas of a run's first level (see :func:`formulas_to_compile`), or None."""
+def first_level_census(source, target, settings: RegistrationSettings, mask=None, should_stop=None) -> Census | None:
+    """The census of the formulas of a run's first level (see :func:`formulas_to_compile`), or None;
+    ``should_stop()`` ends it at the evaluation's next time step (its ``stopped_by`` then says so)."""
     if resolve_device(settings.model.device).type != "cpu" or not keops_usable():
         return None
-    return take_census(lambda: warm_formulas(source, target, settings, mask))
+    return take_census(lambda: warm_formulas(source, target, settings, mask, should_stop))
 
 
 class CompileCount:

@@ -3,8 +3,9 @@
 After the settings have been still for SETTLE_MS and the run would use KeOps, a background thread
 counts the formulas that will compile (core.keops_census, without compiling), then evaluates the run's
 first level once (not when the census is whole and finds nothing to compile), announcing "compiling formula
-k of n" with a progress bar. A Run pressed meanwhile waits for it (two threads must not compile one formula),
-with a status line that says so.
+k of n" with a progress bar. A Run pressed meanwhile stops it and starts at once, unless a formula is being compiled:
+then it waits for that one (core.keops_compile lets one thread compile at a time), with a status line that
+says so.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class FormulaWarmup(QObject):
         self.completed: set = set()  # those whose warm-up ran to its end: a run of theirs compiles nothing new
         self.thread: threading.Thread | None = None
         self.running_key = None  # the structure the running warm-up compiles
+        self.compiling = False  # a formula is being compiled by the warm-up now (a Run waits for it)
         self.closed = False  # shut down with its window
         self.stop_flag = threading.Event()
         self.stopped_as_stale = False  # stopped because the settings changed (not for a run or a closing window)
@@ -113,6 +115,7 @@ class FormulaWarmup(QObject):
         def notice(_total: int, phase: str) -> None:
             if threading.current_thread() is not self.thread:
                 return  # a compilation of another thread (the influence view's): not this warm-up's
+            self.compiling = phase == "start"
             if phase == "start":
                 k, n = count.start()
                 self.progress.emit(k - 1, n, f"compiling {CompileCount.words(k, n)}")
@@ -123,7 +126,9 @@ class FormulaWarmup(QObject):
                 )
 
         try:
-            census = first_level_census(source, target, settings, mask)
+            census = first_level_census(source, target, settings, mask, self.stop_flag.is_set)
+            if self.stop_flag.is_set():  # a Run, new settings or a closing window: not one formula
+                raise ShootingCancelled("stopped during the census")
             count.expected = census.to_compile if census is not None else 0
             # nothing to compile, by a whole census: an evaluation would only make a Run pressed now wait
             if census is None or census.to_compile or census.stopped_by:
@@ -142,6 +147,7 @@ class FormulaWarmup(QObject):
         except Exception as exc:  # the run will meet the same problem and report it; say it here too
             self.status.emit(f"Background formula warm-up stopped: {type(exc).__name__}: {exc}".splitlines()[0])
         finally:
+            self.compiling = False
             self.finished.emit()
 
     def _ended(self) -> None:

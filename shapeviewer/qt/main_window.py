@@ -346,9 +346,10 @@ class MainWindow(QMainWindow):
             pressed_at=time.monotonic(),
         )
         self.warmup.timer.stop()
-        if self.warmup.busy:  # two threads must not compile one formula: this job starts when the warm-up ends
+        if self.warmup.busy:
+            self.warmup.cancel(wait_s=0.0)  # it stops at its next time step, or before its next compilation
+        if self.warmup.busy and self.warmup.compiling:  # this formula first: the job starts when the warm-up ends
             self._waiting_job = job
-            self.warmup.cancel(wait_s=0.0)  # it stops at its next time step; a compilation in progress ends first
             self._set_run_controls(True)
             self.status_line.setText("Finishing a KeOps compilation started in the background; the run starts next…")
             self.log_panel.add("run queued behind the background KeOps warm-up")

@@ -26,6 +26,9 @@ def recent_pairs() -> list[tuple[str, str]]:
 
 
 def remember_pair(source: Path, target: Path) -> None:
+    """A recent pair, unless it is the bundled demo's (as File > Open demo, also when opened by its paths)."""
+    if _in_demo_folder(source) and _in_demo_folder(target):
+        return
     entry = (str(source), str(target))
     pairs = [entry] + [p for p in recent_pairs() if p != entry]
     store = app_settings()
@@ -38,7 +41,17 @@ def last_folder() -> str:
 
 
 def remember_folder(path: Path) -> None:
-    app_settings().setValue("lastFolder", str(path.parent))
+    """The folder of ``path`` for the next file dialog; not the bundled demo's (read-only when installed, and not
+    where the user keeps files), also when the demo pair is opened by its paths."""
+    if _in_demo_folder(path):
+        return
+    app_settings().setValue("lastFolder", str(Path(path).parent))
+
+
+def _in_demo_folder(path: Path) -> bool:
+    from ..io.demo import demo_paths
+
+    return Path(path).parent.resolve() == demo_paths()[0].parent.resolve()
 
 
 def recent_sessions() -> list[str]:

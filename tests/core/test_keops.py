@@ -1,5 +1,7 @@
 """KeOps against dense torch (property 1), and the fallback when KeOps fails."""
 
+import time
+
 import pytest
 import torch
 
@@ -114,3 +116,47 @@ def test_a_formula_compiled_for_the_cpu_is_announced(monkeypatch):
     heard.clear()
     reduce(x, x, torch.ones(20, 1, dtype=torch.float64))
     assert heard == []  # the same formula again: nothing to compile, nothing said
+
+
+def test_two_threads_asking_for_one_new_formula_compile_it_once(monkeypatch):
+    """The app's background warm-up and a run may ask for the same formula together: the second waits for the
+    first's compilation, then finds the library built (two compilations of one formula break the cache)."""
+    import threading
+
+    from pykeops.common.keops_io.LoadKeOps_cpp import LoadKeOps_cpp as loaded
+    from pykeops.torch import Genred
+
+    from shapeviewer.core import keops_compile
+
+    built = threading.Event()
+    monkeypatch.setattr(keops_compile, "_library_exists", lambda _path: built.is_set())
+    monkeypatch.setattr(loaded, "library", {})  # as in a fresh process: this formula not loaded yet
+    monkeypatch.setattr(loaded, "library_params", {}, raising=False)
+    heard = []
+
+    def listener(k, phase):
+        heard.append(phase)
+        if phase == "start":
+            time.sleep(0.3)  # compiling: the other thread arrives meanwhile
+        else:
+            built.set()
+
+    x = random_cloud(20, torch.float64, 8)
+
+    results, errors = [], []
+
+    def reduce():
+        try:
+            genred = Genred("Sum(Square(x-y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], axis=1)
+            results.append(genred(x, x, torch.ones(20, 1).double()))
+        except Exception as exc:  # noqa: BLE001  asserted below
+            errors.append(exc)
+
+    with keops_compile.compile_notices(listener):
+        threads = [threading.Thread(target=reduce) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert errors == [] and len(results) == 2 and torch.equal(results[0], results[1])
+    assert heard == ["start", "end"]

@@ -1,5 +1,5 @@
 """KeOps formulas compile in the background once meshes and settings are known; a Run pressed meanwhile
-starts right after the warm-up instead of compiling the same formulas in a second thread."""
+stops the warm-up and starts at once, or, while a formula is being compiled, right after it."""
 
 import re
 import threading
@@ -70,13 +70,25 @@ def test_a_warm_up_whose_census_finds_nothing_to_compile_evaluates_nothing(windo
     assert len(evaluated) == 1  # may have missed formulas after its stop: evaluates
 
 
-def test_run_pressed_during_the_warm_up_starts_when_it_ends(window, qtbot, monkeypatch):
+def compiling_until(release: threading.Event):
+    """A warm-up that is compiling a formula until ``release`` is set."""
+
+    def warm(*args):
+        keops_compile._notify("start")
+        release.wait(30)
+        keops_compile._notify("end")
+
+    return warm
+
+
+def test_run_pressed_while_the_warm_up_compiles_starts_when_it_ends(window, qtbot, monkeypatch):
     release = threading.Event()
     monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
     monkeypatch.setattr(formula_warmup, "first_level_census", lambda *args: census_finding(1))
-    monkeypatch.setattr(formula_warmup, "warm_formulas", lambda *args: release.wait(30))
+    monkeypatch.setattr(formula_warmup, "warm_formulas", compiling_until(release))
     quick_settings(window, iterations=2, steps=3)
     assert window.warmup.start() and window.warmup.busy
+    qtbot.waitUntil(lambda: window.warmup.compiling, timeout=10_000)
     window.start_run()
     assert not window.run.running and "the run starts next" in window.status_line.text()
     assert window.stop_button.isEnabled() and not window.run_button.isEnabled()  # waiting: Stop drops it
@@ -90,13 +102,39 @@ def test_run_pressed_during_the_warm_up_starts_when_it_ends(window, qtbot, monke
     assert float(logged.group(1)) >= float(logged.group(2)) + 0.9  # the wait for the warm-up counted
 
 
+def test_run_pressed_while_the_warm_up_only_counts_or_sets_up_starts_at_once(window, qtbot, monkeypatch):
+    """The census and the set-up of a 50k pair took 35-68 s of a busy machine, compiling nothing: a Run waited
+    for all of it. Now the warm-up stops (the census at its next time step) and the run starts."""
+    stops = []
+
+    def slow_census(*args):
+        should_stop = args[4]
+        while not should_stop():  # counting, as on a large pair
+            time.sleep(0.01)
+        stops.append(True)
+        return census_finding(1)
+
+    monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
+    monkeypatch.setattr(formula_warmup, "first_level_census", slow_census)
+    monkeypatch.setattr(formula_warmup, "warm_formulas", lambda *args: stops.append("compiled"))
+    quick_settings(window, iterations=2, steps=3)
+    assert window.warmup.start() and window.warmup.busy
+    window.start_run()
+    assert window.run.running and "the run starts next" not in window.status_line.text()
+    qtbot.waitUntil(lambda: not window.warmup.busy, timeout=10_000)
+    assert stops == [True]  # it stopped, and evaluated nothing after its census
+    qtbot.waitUntil(lambda: not window.run.running, timeout=60_000)
+    assert window.run.final.status in ("finished", "converged")
+
+
 def test_stop_drops_a_run_queued_behind_the_warm_up(window, qtbot, monkeypatch):
     release = threading.Event()
     monkeypatch.setattr(formula_warmup, "will_use_keops", lambda *args: True)
     monkeypatch.setattr(formula_warmup, "first_level_census", lambda *args: census_finding(1))
-    monkeypatch.setattr(formula_warmup, "warm_formulas", lambda *args: release.wait(30))
+    monkeypatch.setattr(formula_warmup, "warm_formulas", compiling_until(release))
     quick_settings(window, iterations=2, steps=3)
     assert window.warmup.start()
+    qtbot.waitUntil(lambda: window.warmup.compiling, timeout=10_000)
     window.start_run()
     window.stop_button.click()
     assert "cancelled before it started" in window.status_line.text() and window.run_button.isEnabled()

@@ -65,6 +65,10 @@ def test_recent_pairs_are_remembered_and_reopen(window, small_pair):
     assert window.paths["source"].name == "demo_source.ply"
     assert len(window.actions.recent_menu.actions()) == 1  # the bundled demo is neither recent nor a folder
     assert settings_store.last_folder() == str(small_pair[0].parent)  # Open starts where the user's files are
+    from shapeviewer.io.demo import demo_paths
+
+    assert window.load_pair(*demo_paths())  # opened by its paths ('shapeviewer gui resources/demo/...'): the same
+    assert settings_store.last_folder() == str(small_pair[0].parent)
     window.actions.recent_menu.actions()[0].trigger()
     assert window.paths["source"] == small_pair[0]
 
