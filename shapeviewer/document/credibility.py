@@ -46,21 +46,33 @@ def credibility_problems(start, deformed, faces, target, fidelity_drop, rms_to_t
     return problems
 
 
-def credibility_advice(problems: list[str], status: str, alignment: str | None, sizes_differ: bool) -> str:
+# what to try, as the command line and as the app say it
+REMEDIES = {
+    "cli": {"rigid": "--align rigid", "similarity": "--align similarity", "iterations": "more --iterations",
+            "kernel": "another --kernel"},
+    "app": {"rigid": "a rigid pre-alignment (Landmarks tab > Align)",
+            "similarity": "a similarity pre-alignment (Landmarks tab > Align)", "iterations": "more iterations",
+            "kernel": "another kernel"},
+}  # fmt: skip
+
+
+def credibility_advice(problems: list[str], status: str, alignment: str | None, sizes_differ: bool,
+                       words: str = "cli") -> str:  # fmt: skip
     """``problems`` (from :func:`credibility_problems`) and what to try, or '' when there are none. ``alignment``:
-    the --align the run had ('rigid', 'similarity'; None: none); ``sizes_differ``: source and target sizes
-    differ by more than the area range allows."""
+    the pre-alignment the run had ('rigid', 'similarity'; None: none); ``sizes_differ``: source and target sizes
+    differ by more than the area range allows; ``words``: 'cli' or 'app' (REMEDIES)."""
     if not problems:
         return ""
+    w = REMEDIES[words]
     if sizes_differ and alignment != "similarity":
-        advice = "sizes differ? try --align similarity"
+        advice = f"sizes differ? try {w['similarity']}"
     elif alignment:
-        advice = "shapes too different? try more --iterations or another --kernel"
+        advice = f"shapes too different? try {w['iterations']} or {w['kernel']}"
     else:
-        advice = "poses differ? try --align rigid"
+        advice = f"poses differ? try {w['rigid']}"
     if status == "finished" and len(problems) == 1 and problems[0].startswith("mismatch"):
-        advice = "the run ended at its iteration budget: try more --iterations" + ("" if alignment else (
-            " (or --align rigid, should the poses differ)"))  # fmt: skip
+        advice = f"the run ended at its iteration budget: try {w['iterations']}" + ("" if alignment else (
+            f" (or {w['rigid']}, should the poses differ)"))  # fmt: skip
     return f"{'; '.join(problems)}: {advice}"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.model import MASK_UNUSED
@@ -152,14 +153,35 @@ class RunController(QObject):
         self.apply_pending()
         mismatch = f"mismatch {mismatch_change(1 - rep.fidelity_drop)}"
         shown = self.last
-        said = shown is None or f"{shown.iteration} iterations" in rep.message  # "done after 12 iterations"
+        said = shown is None or f" {shown.iteration} iteration" in rep.message  # "done after 12 iterations"
         at = "" if said else f" — iteration {shown.iteration}"
         seconds = self._seconds(rep)
         self.log.emit(f"{rep.status}: {rep.message}; {mismatch}, {seconds:.1f} s ({rep.elapsed:.1f} s optimising)")
-        self.status.emit(f"{rep.status.capitalize()}: {rep.message}{at}, {mismatch}, {seconds:.1f} s")
+        warning = self._credibility(rep)
+        if warning:
+            self.log.emit(f"warning: the result may not be credible: {warning}")
+        doubt = f" — may not be credible: {warning}" if warning else ""
+        self.status.emit(f"{rep.status.capitalize()}: {rep.message}{at}, {mismatch}, {seconds:.1f} s{doubt}")
         if rep.status == "failed":
             self.error.emit("Registration stopped", rep.message, "")
         self.result_ready.emit(rep)
+
+    def _credibility(self, rep) -> str:
+        """As 'register' says it (document.credibility), in the app's words; '' for a run stopped or failed."""
+        result = self.doc.result
+        if rep.status not in ("finished", "converged") or result is None or result.report is not rep:
+            return ""
+        from scipy.spatial import cKDTree
+
+        from ..document.credibility import credibility_advice, credibility_problems, sizes_differ
+
+        start, deformed = result.trajectory[0], result.trajectory[-1]
+        target, faces = self.doc.meshes["target"], self.doc.meshes["source"].faces
+        gaps = cKDTree(target.vertices).query(deformed)[0]  # vertex to vertex: above the distance to the surface
+        rms = float(np.sqrt((gaps**2).mean()))
+        problems = credibility_problems(start, deformed, faces, (target.vertices, target.faces), rep.fidelity_drop, rms)
+        alignment = None if self.doc.alignment is None else self.doc.alignment.kind
+        return credibility_advice(problems, rep.status, alignment, sizes_differ(start, target.vertices), "app")
 
     def _failed(self, message: str, details: str) -> None:
         if self.stop_requested and details.startswith(CANCELLED_EARLY):  # Stop pressed during the set-up
