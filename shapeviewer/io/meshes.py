@@ -27,6 +27,7 @@ __all__ = ["Mesh", "MeshReadError", "read_mesh", "to_polydata", "write_mesh"]
 
 MAX_FILE_BYTES = 2 * 2**30  # a mesh file larger than this is refused before it is read into memory
 OWN_READERS = {".ply": read_ply, ".off": read_off, ".obj": read_obj, ".vtk": read_legacy_vtk}
+READABLE_SUFFIXES = (".ply", ".obj", ".stl", ".vtk", ".vtp", ".off")  # the rest by VTK: .stl, .vtp
 
 
 @dataclass
@@ -60,7 +61,10 @@ def _file_bytes(path: Path) -> bytes:
 def read_mesh(path: str | os.PathLike) -> Mesh:
     """Read a surface mesh, triangulated; raise MeshReadError naming the file and the problem."""
     path = Path(path)
-    data = _file_bytes(path)
+    data = _file_bytes(path)  # first: a missing file or a folder is said as such
+    if path.suffix.lower() not in READABLE_SUFFIXES:  # pyvista would guess, and fail in its own words
+        kind = f"a {path.suffix} file" if path.suffix else "a file without an extension"
+        raise MeshReadError(f"{path}: {kind} is not a mesh format read here ({', '.join(READABLE_SUFFIXES)})")
     reader = OWN_READERS.get(path.suffix.lower())
     if reader is not None:
         try:

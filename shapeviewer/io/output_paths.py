@@ -13,7 +13,8 @@ from pathlib import Path
 
 SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
 RESULT_ENTRIES = {
-    "frames", "result.json", "momenta.npy", "mu.npy", "lambda.npy", "mask.npy", "deformed.vtp", "target.vtp",
+    "frames", "result.json", "momenta.npy", "mu.npy", "lambda.npy", "mask.npy", "control_points.npy",
+    "deformed.vtp", "target.vtp",
 }  # fmt: skip
 
 

@@ -19,6 +19,8 @@ def _stl_size_check(path: Path, data: bytes) -> None:
     """A binary STL is 84 bytes + 50 per triangle: anything else is cut or corrupt."""
     if data[:5].lower() == b"solid" and b"facet" in data[:1000]:
         return  # ASCII STL
+    if data[:5].lower() == b"solid" and len(data) < 84 and b"endsolid" in data.lower():
+        raise MeshReadError(f"{path}: ASCII STL with no triangles (no 'facet' between 'solid' and 'endsolid')")
     n = int.from_bytes(data[80:84], "little") if len(data) >= 84 else -1
     if n < 0 or len(data) != 84 + 50 * n:
         raise MeshReadError(f"{path}: binary STL of {len(data)} bytes does not hold the triangles it declares (cut?)")

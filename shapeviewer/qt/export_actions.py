@@ -72,7 +72,17 @@ def _mesh_note(path: Path) -> str:
 
 
 def _failed(window, what: str, exc: Exception) -> None:
-    window.show_error(f"Cannot export {what}", str(exc))
+    window.show_error(f"Cannot export {what}", _reason(exc))
+
+
+def _reason(exc: Exception) -> str:
+    """An OSError as a sentence ('/x/y.vtp: its folder /x does not exist'), not Python's '[Errno 2] ...'."""
+    if not isinstance(exc, OSError) or not exc.strerror:
+        return str(exc)
+    path = Path(exc.filename) if exc.filename else None
+    if path is not None and isinstance(exc, FileNotFoundError) and not path.parent.is_dir():
+        return f"{path}: its folder {path.parent} does not exist"
+    return f"{path}: {exc.strerror}" if path is not None else exc.strerror
 
 
 def movie_caption(window) -> str:

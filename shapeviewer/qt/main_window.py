@@ -267,7 +267,10 @@ class MainWindow(QMainWindow):
             self.inputs.set_mesh(role, mesh.vertices, mesh.faces, title)
             self.log_panel.add(f"{role}: {paths[role]} ({mesh.n_vertices} vertices, {len(mesh.faces)} triangles)")
         if "source" in meshes:
+            dropped = self.paint.mask() is not None  # a mask painted or loaded on the source before
             self.paint.set_mesh(meshes["source"].vertices, meshes["source"].faces)
+            if dropped:
+                self.log_panel.add("note: the mask of the previous source was dropped (a new source: all weights 1)")
             self.paint_panel.sync_from_brush()
         self._meshes_changed(remember)
 

@@ -51,6 +51,9 @@ def load_mask_file(window, path) -> bool:
         window.show_error("Cannot load the mask", str(exc))
         return False
     window.paint.set_weights(weights, text=f"load {path.name}")
+    zeros = int((weights == 0).sum())
+    text = f"Loaded the mask {path.name}" + (f" ({zeros} of {len(weights)} vertices at weight 0)" if zeros else "")
+    window.status_line.setText(text)  # over the message of a mask refused before, say
     window.log_panel.add(f"loaded mask {path}")
     return True
 

@@ -102,6 +102,7 @@ LIES = {
     "grid.vtk": (b"# vtk DataFile Version 3.0\nx\nASCII\nDATASET STRUCTURED_POINTS\n", "POLYDATA"),
     "huge.off": (b"OFF\n1000000000000 1 0\n0 0 0\n", "truncated"),
     "huge.stl": (b"\0" * 80 + (10**9).to_bytes(4, "little") + b"\0" * 50, "STL"),
+    "no_facets.stl": (b"solid x\nendsolid x\n", "ASCII STL with no triangles"),
     "text.vtp": (b"<VTKFile type='PolyData'>" + b"x" * 100, "mesh"),
     "flat.off": (b"OFF\n3 1 0\n0 0 0\n1 0 0\n2 0 0\n3 0 1 2\n", "degenerate"),
     "far.off": (b"OFF\n4 1 0\n0 0 0\n1 0 0\n0 1 0\n1e6 0 0\n3 0 1 2\n", "used by no face"),

@@ -140,3 +140,10 @@ def test_exporting_before_any_run_says_why(window, tmp_path, monkeypatch):
     export_actions.export_momenta(window)
     assert "Run a registration first" in window.last_dialog.text()
     assert not (tmp_path / "x.npy").exists()
+
+
+def test_an_export_into_a_missing_folder_says_so_in_words(registered, tmp_path, monkeypatch):
+    _save_as(monkeypatch, tmp_path / "gone" / "x.vtp")
+    export_actions.export_current_mesh(registered)
+    text = registered.last_dialog.text() + registered.last_dialog.informativeText()
+    assert f"its folder {tmp_path / 'gone'} does not exist" in text and "Errno" not in text

@@ -230,3 +230,20 @@ def test_hovering_the_brush_sets_the_region_to_fill(window, qtbot):
     panel.fill_region.click()
     assert np.allclose(window.paint.weights, 0.4)  # the demo source is one connected piece
     assert window.paint.undo_stack.count() == 1
+
+
+def test_a_loaded_mask_replaces_a_refusal_in_the_status_and_a_new_source_says_it_drops_the_mask(
+    window, tmp_path, small_pair
+):
+    from shapeviewer.qt.mask_actions import load_mask_file
+
+    n = window.meshes["source"].n_vertices
+    np.save(tmp_path / "short.npy", np.ones(n - 1))
+    window.show_error = lambda *args: window.status_line.setText(f"Cannot load the mask: {args[1]}")  # no dialog
+    assert not load_mask_file(window, tmp_path / "short.npy")
+    np.save(tmp_path / "half.npy", np.r_[np.zeros(n // 2), np.ones(n - n // 2)])
+    assert load_mask_file(window, tmp_path / "half.npy")
+    assert window.status_line.text() == f"Loaded the mask half.npy ({n // 2} of {n} vertices at weight 0)"
+    assert window.load_mesh("source", small_pair[0])
+    assert "the mask of the previous source was dropped" in window.log_panel.toPlainText()
+    assert window.paint.mask() is None
