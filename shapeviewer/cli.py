@@ -133,8 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gui.add_argument("target", type=Path, nargs="?", help="the mesh to match")
     demo = sub.add_parser("demo", help="register the bundled demo pair from the command line")
-    demo.add_argument("--out", type=_out_path, default=Path("shapeviewer-demo"), help="result folder")
-    demo.add_argument("--iterations", type=ITERATIONS, default=20)
+    demo.add_argument("--out", type=_out_path, default=Path("shapeviewer-demo"),
+                      help="result folder, as 'register' writes it (default: ./shapeviewer-demo)")  # fmt: skip
+    demo.add_argument("--iterations", type=ITERATIONS, default=20, metavar="N",
+                      help="L-BFGS iterations at most (default: 20)")  # fmt: skip
     _batch_parsers(sub, defaults)
     _add_session_usage(parser)  # after the subcommands: their usage lines are built from the parent's usage
     return parser

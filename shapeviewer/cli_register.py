@@ -279,6 +279,11 @@ def _say_setup(reg, plan, source, target, say) -> None:
         from .document.wording import levels_sentence
 
         say(levels_sentence([(p.source.n_vertices, p.run) for p in reg.plans]))
+    from .core.sinkhorn import SinkhornSettings
+
+    model = reg.settings.model
+    if model.cometric == "lddmm" and model.sinkhorn != SinkhornSettings():
+        say("note: --sinkhorn-iters and --sinkhorn-tol apply to the normalized cometric; LDDMM has no scaling to solve")
     asked = reg.settings.levels
     if asked is not None and asked > len(reg.plans):
         from .core.pyramid import COARSEST_VERTICES
@@ -341,8 +346,8 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
         fidelity_final=final.fidelity,
         fidelity_drop=final.fidelity_drop,
         iterations=final.iteration,
-        source_file=str(source_path),
-        target_file=str(target_path),
+        source_file=str(Path(source_path).absolute()),  # reopened from anywhere (the app's File > Open result)
+        target_file=str(Path(target_path).absolute()),
         loss_history=history,
         loss_final=final.loss,
         status=final.status,

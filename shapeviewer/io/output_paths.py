@@ -11,7 +11,10 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+SYSTEM_TREES = tuple(
+    Path(p)
+    for p in ("/proc", "/sys", "/dev", "/etc", "/usr", "/bin", "/sbin", "/boot", "/lib", "/lib32", "/lib64", "/libx32")
+)  # fmt: skip  (root may write there)
 RESULT_ENTRIES = {
     "frames", "result.json", "momenta.npy", "mu.npy", "lambda.npy", "mask.npy", "control_points.npy",
     "deformed.vtp", "target.vtp",
@@ -55,6 +58,8 @@ def _common_checks(text: str | os.PathLike, inputs: Iterable[os.PathLike]) -> tu
         raise OutputPathError("the output path is empty")
     out = Path(text)
     real = _resolved(out)
+    if real == Path(real.anchor):
+        raise OutputPathError(f"cannot write {out}: it is the file system's root; name a new folder")
     for tree in SYSTEM_TREES:
         if _is_within(real, tree):
             raise OutputPathError(f"cannot write {out}: {tree} is a system folder, not a place for results")

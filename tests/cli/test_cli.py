@@ -362,3 +362,13 @@ def test_with_a_similarity_the_scales_given_are_checked_in_the_targets_units(tmp
     args = ["register", str(human_path(human)), str(tmp_path / "big.ply"), "--out", str(tmp_path / "o"), kernel]
     assert main([*args, "--align", "similarity"]) == 2
     assert "kernel scale gaussian" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_options_a_run_cannot_follow_are_said_not_dropped(tmp_path, human, capsys):
+    args = ["register", str(human_path(human)), str(human_path(human)), "--out", str(tmp_path / "o"), *FAST]
+    assert main([*args, "--iterations", "1", "--levels", "3", "--cometric", "lddmm", "--sinkhorn-iters", "5"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: --levels 3: 1 level ({human.n_vertices} vertices): a coarser level needs" in err
+    assert "note: --sinkhorn-iters and --sinkhorn-tol apply to the normalized cometric" in err
+    assert main([*args, "--iterations", "1"]) == 0
+    assert "note:" not in capsys.readouterr().err

@@ -12,8 +12,8 @@ def _register(valid, out):
     return ["register", valid["source.ply"], valid["target.ply"], *FAST, "--out", out]
 
 
-CASES = ["file", "dev_null", "proc", "sys", "read_only", "read_only_parent", "source", "containing_source",
-         "foreign_folder", "under_a_file", "current_folder"]  # fmt: skip
+CASES = ["file", "dev_null", "proc", "sys", "etc", "usr", "root", "read_only", "read_only_parent", "source",
+         "containing_source", "foreign_folder", "under_a_file", "current_folder"]  # fmt: skip
 
 
 def _place(case, valid, tmp_path):
@@ -27,6 +27,10 @@ def _place(case, valid, tmp_path):
         return "/proc/shapeviewer-results"
     if case == "sys":
         return "/sys/results"
+    if case in ("etc", "usr"):  # root may write there: the check, not the permissions, must refuse
+        return f"/{case}/shapeviewer-results"
+    if case == "root":
+        return "/"
     if case in ("read_only", "read_only_parent"):
         folder = tmp_path / "ro"
         folder.mkdir()
