@@ -81,3 +81,16 @@ def sizes_differ(source_vertices, target_vertices) -> bool:
     ratio = _size(target_vertices) / max(_size(source_vertices), 1e-300)
     low, high = AREA_RATIO_RANGE
     return not np.sqrt(low) <= ratio <= np.sqrt(high)
+
+
+def pose_hint(source_vertices, target_vertices) -> str:
+    """Before a run: '' when source and target overlap about as they are, else what to do first (the app's words):
+    a registration from there spends minutes and ends not credible."""
+    source, target = np.asarray(source_vertices, float), np.asarray(target_vertices, float)
+    ratio = _size(target) / max(_size(source), 1e-300)
+    if sizes_differ(source, target):
+        return f"the target is {ratio:.3g}x the source's size: try {REMEDIES['app']['similarity']} first"
+    apart = float(np.linalg.norm(target.mean(0) - source.mean(0))) / max(_size(target), 1e-300)
+    if apart > 1.0:
+        return f"the meshes lie {apart:.3g}x their size apart: try {REMEDIES['app']['rigid']} first"
+    return ""

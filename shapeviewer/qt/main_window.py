@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import InputError
 from ..document import Document
+from ..document.credibility import pose_hint
 from ..document.summary import result_title
 from ..io.meshes import Mesh, MeshReadError, read_mesh
 from . import settings_store, window_closing
@@ -305,7 +306,8 @@ class MainWindow(QMainWindow):
         if src is not None and tgt is not None:
             problem = self._run_readiness()[1]
             then = f"Before Run: {problem}." if problem else "Set the parameters and press Run."
-            self.status_line.setText(f"Ready: {src.name} -> {tgt.name}. {then}")
+            hint = pose_hint(src.vertices, tgt.vertices)
+            self.status_line.setText(f"Ready: {src.name} -> {tgt.name}. {then}" + (f" Note: {hint}." if hint else ""))
 
     def show_rest_pose(self) -> None:
         """The result view before any geodesic: the source as the registration starts (pre-aligned) and the target."""

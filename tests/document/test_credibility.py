@@ -37,3 +37,15 @@ def test_a_small_drop_close_to_the_target_is_not_flagged():
     v, f = _square()
     assert credibility_problems(v, v, f, (v, f), 0.1, 0.001) == []  # already as close as 0.1% of its size
     assert credibility_problems(v, v, f, (v, f), -0.2, 0.5) == ["mismatch fell by only 0%"]  # a rise reads as none
+
+
+def test_a_pose_far_off_or_a_size_far_off_is_hinted_before_the_run():
+    from shapeviewer.document.credibility import pose_hint
+
+    v, _ = _square()
+    assert pose_hint(v, v + 0.3) == ""
+    assert pose_hint(v, 100.0 * v) == (
+        "the target is 100x the source's size: try a similarity pre-alignment (Landmarks tab > Align) first"
+    )
+    far = pose_hint(v, v + [0.0, 50.0 * np.sqrt(2), 0.0])  # 50 diagonals away
+    assert far.startswith("the meshes lie 50x their size apart: try a rigid")

@@ -22,3 +22,13 @@ def test_a_good_match_says_nothing_of_the_kind(window, qtbot, small_pair):
     run_to_end(qtbot, window)
     assert window.run.final.fidelity_drop > 0.5
     assert "credible" not in window.status_line.text() and "credible" not in window.log_panel.toPlainText()
+
+
+def test_a_target_far_away_is_hinted_on_loading(window, small_pair, tmp_path):
+    source = read_mesh(small_pair[0])
+    write_mesh(tmp_path / "far.ply", source.vertices + [500.0, 0.0, 0.0], source.faces)
+    assert window.load_pair(small_pair[0], tmp_path / "far.ply")
+    status = window.status_line.text()
+    assert status.startswith("Ready:") and "Note: the meshes lie" in status and "rigid pre-alignment" in status
+    assert window.load_pair(*small_pair)
+    assert "Note:" not in window.status_line.text()
