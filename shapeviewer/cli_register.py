@@ -69,25 +69,26 @@ def _check_backend(args) -> None:
     print(f"shapeviewer: note: no C++ compiler for KeOps ({missing}); using the dense torch backend", file=sys.stderr)
 
 
-def _check_relative(value: float, size: float, what: str) -> None:
+def _check_relative(value: float, size: float, what: str, shape: str = "the source's") -> None:
     from .core.model import relative_scale_problem
 
-    problem = relative_scale_problem(value, size, what)
+    problem = relative_scale_problem(value, size, what, shape)
     if problem:
         raise BadInput(problem)
 
 
-def _check_options_against(args, source) -> None:
-    """Scales that make sense for this source: kernel and fidelity scales relative to its size."""
+def _check_options_against(args, source, shape: str = "the source's") -> None:
+    """Scales that make sense for this source (or ``shape``'s mesh): kernel and fidelity scales relative to its
+    size."""
     from .core.kernels import parse_kernel
 
     lo, hi = source.vertices.min(0), source.vertices.max(0)
     size = float(sum((high - low) ** 2 for low, high in zip(lo, hi, strict=True)) ** 0.5)
     if args.kernel is not None:
         for term in parse_kernel(args.kernel).terms:
-            _check_relative(term.sigma, size, f"kernel scale {term.profile}({term.sigma:g})")
+            _check_relative(term.sigma, size, f"kernel scale {term.profile}({term.sigma:g})", shape)
     if getattr(args, "fidelity_scale", None) is not None:
-        _check_relative(args.fidelity_scale, size, "--fidelity-scale")
+        _check_relative(args.fidelity_scale, size, "--fidelity-scale", shape)
 
 
 def _load_mask(args, n_vertices: int):
@@ -118,7 +119,7 @@ def _prepare(args, *mesh_paths):
     meshes = [read_mesh(p) for p in mesh_paths]
     # a similarity scales the source onto the target: the scales given are then in the target's units
     scaled = getattr(args, "align", "none") == "similarity" and len(meshes) > 1
-    _check_options_against(args, meshes[1] if scaled else meshes[0])
+    _check_options_against(args, *((meshes[1], "the target's") if scaled else (meshes[0],)))
     return meshes, _load_mask(args, meshes[0].n_vertices)
 
 
@@ -367,7 +368,10 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
     out = _write(args.out, final.trajectory, source.faces, final.momenta, mu, lam, result, meshes=meshes,
                  mask=reg.model.mask, settings=settings, control_index=reg.model.control_index)  # fmt: skip
     if out is not None:
-        write_distance_maps(out, inspection, meshes)
+        try:
+            write_distance_maps(out, inspection, meshes)
+        except OSError as exc:
+            raise WriteFailed(f"cannot write the distance maps into {out}: {exc.strerror or exc}") from None
     say(summary_line(inspection))
     return out, result
 
@@ -381,7 +385,8 @@ def _credibility(final, faces, target, result: dict, align: str) -> str:
     start, deformed = final.trajectory[0], final.trajectory[-1]
     rms = result["surface_distance"]["source_to_target"]["rms"]
     problems = credibility_problems(start, deformed, faces, (target.vertices, target.faces), final.fidelity_drop, rms)
-    alignment = None if align in (None, "none") else align
+    moved = result.get("target_alignment")  # batch template: the target was moved, the source kept
+    alignment = align if align not in (None, "none") else (moved.get("kind") if isinstance(moved, dict) else None)
     return credibility_advice(problems, final.status, alignment, sizes_differ(start, target.vertices))
 
 

@@ -55,9 +55,6 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-SCHEDULER_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss")
-
-
 def check_cluster_options(scheduler: str | None, workers: int | None, keops_cache: Path | None) -> None:
     """ClusterError, in one line, for options that would only fail once a cluster is up (or start hundreds of
     processes): a scheduler address without a port, more local workers than twice the cores, a KeOps cache
@@ -80,13 +77,25 @@ def check_cluster_options(scheduler: str | None, workers: int | None, keops_cach
 
 
 def _check_scheduler_address(address: str) -> None:
-    scheme, _, rest = address.rpartition("://") if "://" in address else ("tcp", "", address)
+    scheme, _, rest = address.partition("://") if "://" in address else ("tcp", "", address)
     host, _, port = rest.rpartition(":")
-    if scheme not in SCHEDULER_SCHEMES or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not _known_scheme(scheme) or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ClusterError(
             f"--scheduler {address}: not a scheduler's address; give HOST:PORT or SCHEME://HOST:PORT, e.g. "
-            f"tcp://10.0.0.5:8786 (SCHEME one of {', '.join(SCHEDULER_SCHEMES)}; the port 'dask scheduler' printed)"
+            "tcp://10.0.0.5:8786 (SCHEME: tcp, tls, ucx, ... as distributed knows them; PORT: the one 'dask "
+            "scheduler' printed)"
         )
+
+
+def _known_scheme(scheme: str) -> bool:
+    """A transport distributed can use here (its own, and those that plug-ins such as distributed-ucxx add)."""
+    from distributed.comm.registry import get_backend
+
+    try:
+        get_backend(scheme)
+    except ValueError:
+        return False
+    return scheme != "inproc"  # within one process: no scheduler of another process answers there
 
 
 def _dashboard(client) -> str:

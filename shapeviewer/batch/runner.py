@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -201,9 +203,10 @@ def run_jobs(client, jobs: list[Job], args, keops_cache: str | None = None, prog
         progress.running = 0
         progress.close()
     except KeyboardInterrupt:
+        again = _hold_further_interrupts(progress.note)  # until the summary is written: it must not be lost
         progress.note("interrupt: stopping the running jobs; every finished job is kept (rerun to resume)")
         by_key = {f.key: j for j, f in ((j, futures.get(j.name)) for j in todo) if f}
-        _stop(client, stop, futures, records, by_key, progress.note)
+        _stop(client, stop, futures, records, by_key, progress.note, again)
         raise BatchInterrupted([records.get(job.name) or record_of(job, NOT_RUN) for job in jobs]) from None
     finally:
         with contextlib.suppress(Exception):
@@ -211,8 +214,26 @@ def run_jobs(client, jobs: list[Job], args, keops_cache: str | None = None, prog
     return [records[job.name] for job in jobs]
 
 
-def _stop(client, stop, futures: dict, records: dict, by_key: dict, say: Callable[[str], None] | None = None) -> None:
-    """Tell running jobs to stop, cancel the others, keep the records of what finished meanwhile."""
+def _hold_further_interrupts(say: Callable[[str], None]) -> threading.Event:
+    """After the first Ctrl-C: later ones (a user's second, or the same signal delivered twice, as 'timeout -s INT'
+    does to a command and its group) set the returned event, which cuts the stop's wait short, instead of raising
+    anywhere in the stop, the cluster's closing or the summary's writing. The command restores the handler."""
+    again = threading.Event()
+
+    def interrupted(_signum, _frame) -> None:
+        if not again.is_set():
+            say("interrupt again: not waiting for the running jobs; writing the summary of what finished")
+        again.set()
+
+    with contextlib.suppress(ValueError):  # not the main thread (no handler can be set): the except below stays
+        signal.signal(signal.SIGINT, interrupted)
+    return again
+
+
+def _stop(client, stop, futures: dict, records: dict, by_key: dict, say: Callable[[str], None] | None = None,
+          again: threading.Event | None = None) -> None:  # fmt: skip
+    """Tell running jobs to stop, cancel the others, keep the records of what finished meanwhile; ``again`` set:
+    a further interrupt, which ends the wait for the running jobs."""
     with contextlib.suppress(Exception):
         stop.set()
     running = [f for f in futures.values() if f.status == "pending"]
@@ -223,6 +244,8 @@ def _stop(client, stop, futures: dict, records: dict, by_key: dict, say: Callabl
             queued = [f for f in running if f.key not in processing]
             client.cancel(queued)
             while time.monotonic() < deadline and any(f.status == "pending" for f in running if f.key in processing):
+                if again is not None and again.is_set():
+                    break
                 time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:  # a second Ctrl-C (or one signal delivered twice, as 'timeout' does): wait no more
         message = "interrupt again: not waiting for the running jobs; writing the summary of what finished"

@@ -111,9 +111,8 @@ def install() -> None:
     def init_phase1(self):
         global _compiled
         library = pykeops_cpp_name(tag=self.params.tag, extension=sysconfig.get_config_var("EXT_SUFFIX"))
-        if _library_exists(library):
-            return original(self)
-        with _compiling:  # the app's warm-up and a run may ask for one formula at once
+        with _compiling:  # the app's warm-up and a run may ask for one formula at once (a library being linked
+            # by one thread already exists on disk, half written: no look without the lock)
             if _library_exists(library):
                 return original(self)
             with _lock:

@@ -35,13 +35,14 @@ def geodesic_distance(hamiltonian: float) -> float:
 RELATIVE_SCALE = (1e-4, 1e3)  # kernel and fidelity scales, as a fraction of the source's bounding-box diagonal
 
 
-def relative_scale_problem(value: float, size: float, what: str) -> str:
-    """Why a scale is unusable for a shape of this size ('' when it is fine); shared by the CLI and the app."""
+def relative_scale_problem(value: float, size: float, what: str, shape: str = "the source's") -> str:
+    """Why a scale is unusable for a shape of this size ('' when it is fine); shared by the CLI and the app.
+    ``shape``: whose size it is ("the target's" where a similarity scales the source onto the target)."""
     low, high = RELATIVE_SCALE
     if low * size <= value <= high * size:
         return ""
     ratio = value / size
-    return f"{what} {value:g} is {ratio:.3g} x the source's size ({size:.4g}); use {low:g} to {high:g} x its size"
+    return f"{what} {value:g} is {ratio:.3g} x {shape} size ({size:.4g}); use {low:g} to {high:g} x its size"
 
 
 FIXED_SINKHORN_ITERATIONS = 2  # the talk's unrolled loop, when a fixed count is asked without one

@@ -429,7 +429,7 @@ class Registration:
                             f"{PATIENCE} iterations lowered the loss by less than {self.settings.tolerance:g} "
                             "of its drop so far"
                             if history[-1] < self._loss_at_identity()
-                            else f"{len(history) - 1} iterations did not lower the loss at all"
+                            else f"{PATIENCE} iterations did not lower the loss below its value at the start"
                         )
                         break
                 level.seconds = time.perf_counter() - level_start

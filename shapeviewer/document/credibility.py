@@ -42,7 +42,8 @@ def credibility_problems(start, deformed, faces, target, fidelity_drop, rms_to_t
                                 f"({_percent(to_target)} of the target's)")  # fmt: skip
     close = target is not None and rms_to_target is not None and rms_to_target <= CLOSE_MATCH * _size(target[0])
     if isinstance(fidelity_drop, (int, float)) and fidelity_drop < MIN_FIDELITY_DROP and not close:
-        problems.append(f"mismatch fell by only {100 * max(fidelity_drop, 0.0):.0f}%")
+        problems.append(f"mismatch fell by only {100 * fidelity_drop:.0f}%" if fidelity_drop >= 0 else
+                        f"mismatch rose by {-100 * fidelity_drop:.0f}%")  # fmt: skip
     return problems
 
 
@@ -70,7 +71,12 @@ def credibility_advice(problems: list[str], status: str, alignment: str | None, 
         advice = f"shapes too different? try {w['iterations']} or {w['kernel']}"
     else:
         advice = f"poses differ? try {w['rigid']}"
-    if status == "finished" and len(problems) == 1 and problems[0].startswith("mismatch"):
+    if (
+        status == "finished"
+        and len(problems) == 1
+        and problems[0].startswith("mismatch")
+        and not (sizes_differ and alignment != "similarity")
+    ):
         advice = f"the run ended at its iteration budget: try {w['iterations']}" + ("" if alignment else (
             f" (or {w['rigid']}, should the poses differ)"))  # fmt: skip
     return f"{'; '.join(problems)}: {advice}"

@@ -26,9 +26,14 @@ def make_demo_pair(resolution: int = 24) -> tuple[Mesh, Mesh]:
     return Mesh(source, faces, "demo_source.ply"), Mesh(target, faces, "demo_target.ply")
 
 
+def demo_folder() -> Path:
+    """Where the demo pair is (or will be) written: resources/demo, or a cache folder without resources/."""
+    return DEMO_DIR if DEMO_DIR.parent.is_dir() else Path.home() / ".cache" / "shapeviewer" / "demo"
+
+
 def demo_paths() -> tuple[Path, Path]:
     """Paths of the demo pair, written into resources/demo (or a cache folder) on first use."""
-    folder = DEMO_DIR if DEMO_DIR.parent.is_dir() else Path.home() / ".cache" / "shapeviewer" / "demo"
+    folder = demo_folder()
     src, tgt = folder / "demo_source.ply", folder / "demo_target.ply"
     if not (src.exists() and tgt.exists()):
         folder.mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,10 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-SYSTEM_TREES = tuple(
-    Path(p)
-    for p in ("/proc", "/sys", "/dev", "/etc", "/usr", "/bin", "/sbin", "/boot", "/lib", "/lib32", "/lib64", "/libx32")
-)  # fmt: skip  (root may write there)
+# root may write there; in /usr, /usr/local and /usr/src are left to the user (a container's WORKDIR, say)
+SYSTEM_TREES = tuple(Path(p) for p in ("/proc", "/sys", "/dev", "/etc", "/usr", "/bin", "/sbin", "/boot", "/lib",
+                                        "/lib32", "/lib64", "/libx32"))  # fmt: skip
+USER_TREES = (Path("/usr/local"), Path("/usr/src"))
 RESULT_ENTRIES = {
     "frames", "result.json", "momenta.npy", "mu.npy", "lambda.npy", "mask.npy", "control_points.npy",
     "deformed.vtp", "target.vtp",
@@ -61,7 +61,7 @@ def _common_checks(text: str | os.PathLike, inputs: Iterable[os.PathLike]) -> tu
     if real == Path(real.anchor):
         raise OutputPathError(f"cannot write {out}: it is the file system's root; name a new folder")
     for tree in SYSTEM_TREES:
-        if _is_within(real, tree):
+        if _is_within(real, tree) and not any(_is_within(real, mine) for mine in USER_TREES):
             raise OutputPathError(f"cannot write {out}: {tree} is a system folder, not a place for results")
     for given in inputs:
         source = _resolved(Path(given))

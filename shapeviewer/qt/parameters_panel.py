@@ -232,6 +232,15 @@ class ParametersPanel(QWidget):
         self.control_points.setMaximum(max(self.n_vertices, 1))
         self._revalidate()
 
+    def measure_by(self, source_vertices) -> None:
+        """The size that range checks and presets use from now on, the values shown kept (a reopened session whose
+        source a similarity pre-alignment scales: its saved scales are already in those units)."""
+        import numpy as np
+
+        size = float(np.linalg.norm(np.ptp(np.asarray(source_vertices), axis=0)))
+        self.shape_size = self.kernel.shape_size = size
+        self._revalidate()
+
     def apply_settings(self, settings: RegistrationSettings) -> None:
         """Show ``settings`` in the widgets (a reopened session); the inverse of :meth:`settings`."""
         m = settings.model

@@ -193,6 +193,8 @@ class SessionManager(QObject):
             if session.mask is not None:
                 w.paint.set_weights(session.mask, record=False)
             restore_landmarks_and_alignment(w.doc, session)
+            if w.doc.alignment is not None:
+                w.parameters.measure_by(w.doc.aligned_source())  # as after Align: the run's source is that one
             if session.camera is not None:
                 w.doc.set_camera(session.camera)
                 w.result.view.camera_position = session.camera

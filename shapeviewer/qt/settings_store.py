@@ -49,9 +49,9 @@ def remember_folder(path: Path) -> None:
 
 
 def _in_demo_folder(path: Path) -> bool:
-    from ..io.demo import demo_paths
+    from ..io.demo import demo_folder
 
-    return Path(path).parent.resolve() == demo_paths()[0].parent.resolve()
+    return Path(path).parent.resolve() == demo_folder().resolve()
 
 
 def recent_sessions() -> list[str]:

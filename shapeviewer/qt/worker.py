@@ -58,11 +58,14 @@ class RegistrationWorker(QObject):
         from ..core.warmup import CompileCount
 
         lower_thread_priority()
+        self._thread = threading.current_thread()
         self.compile_count = CompileCount()
         with compile_notices(self._compile_notice):
             self._run()
 
     def _compile_notice(self, _total: int, phase: str) -> None:
+        if threading.current_thread() is not self._thread:
+            return  # the background warm-up's compilation (a run may now overlap its end): not this run's
         count = self.compile_count
         k, n = count.start() if phase == "start" else (count.started, count.total)
         self.compiling.emit(k, n, phase)

@@ -195,3 +195,34 @@ def test_a_second_ctrl_c_while_stopping_still_leaves_the_records(tmp_path, monke
     monkeypatch.setattr(runner, "run_jobs", stopped)
     args = SimpleNamespace(scheduler=None, workers=1, gpu=False)
     assert command._run_on_cluster(args, [job], "template", None, None) == ([records["late"]], True)
+
+
+def test_after_the_first_ctrl_c_further_ones_only_cut_the_wait_short(tmp_path):
+    """Wherever the second signal lands (the note, the scheduler's stop event, the cluster's closing), it must
+    not raise: it ends the wait for the running jobs, and the summary is still written."""
+    import os
+    import signal
+    import time
+    from types import SimpleNamespace
+
+    from shapeviewer.batch import runner
+    from shapeviewer.batch.inputs import Job
+
+    previous = signal.getsignal(signal.SIGINT)
+    said = []
+    try:
+        again = runner._hold_further_interrupts(said.append)
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt from here on
+        time.sleep(0.1)
+        assert again.is_set() and said == ["interrupt again: not waiting for the running jobs; writing the summary "
+                                           "of what finished"]  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    job = Job("running", tmp_path / "s.ply", tmp_path / "t.ply", tmp_path / "running")
+    future = SimpleNamespace(key="running", status="pending")
+    client = SimpleNamespace(processing=lambda: {"worker": ["running"]}, cancel=lambda futures: None)
+    records, start = {}, time.monotonic()
+    runner._stop(client, SimpleNamespace(set=lambda: None), {"running": future}, records, {"running": job},
+                 said.append, again)  # fmt: skip
+    assert time.monotonic() - start < 1.0 < runner.STOP_GRACE_SECONDS  # no wait for the job still running
+    assert records["running"].status == "cancelled"

@@ -361,7 +361,8 @@ def test_with_a_similarity_the_scales_given_are_checked_in_the_targets_units(tmp
     kernel = f"--kernel=gaussian({5e-5 * size:.6g})"  # 5e-3 of the source's size, 5e-5 of the target's
     args = ["register", str(human_path(human)), str(tmp_path / "big.ply"), "--out", str(tmp_path / "o"), kernel]
     assert main([*args, "--align", "similarity"]) == 2
-    assert "kernel scale gaussian" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    err = capsys.readouterr().err
+    assert "kernel scale gaussian" in err and "x the target's size" in err and not (tmp_path / "o").exists()
 
 
 def test_options_a_run_cannot_follow_are_said_not_dropped(tmp_path, human, capsys):

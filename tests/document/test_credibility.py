@@ -36,7 +36,7 @@ def test_a_target_of_another_size_is_told_to_align_by_similarity():
 def test_a_small_drop_close_to_the_target_is_not_flagged():
     v, f = _square()
     assert credibility_problems(v, v, f, (v, f), 0.1, 0.001) == []  # already as close as 0.1% of its size
-    assert credibility_problems(v, v, f, (v, f), -0.2, 0.5) == ["mismatch fell by only 0%"]  # a rise reads as none
+    assert credibility_problems(v, v, f, (v, f), -0.2, 0.5) == ["mismatch rose by 20%"]
 
 
 def test_a_pose_far_off_or_a_size_far_off_is_hinted_before_the_run():
@@ -49,3 +49,9 @@ def test_a_pose_far_off_or_a_size_far_off_is_hinted_before_the_run():
     )
     far = pose_hint(v, v + [0.0, 50.0 * np.sqrt(2), 0.0])  # 50 diagonals away
     assert far.startswith("the meshes lie 50x their size apart: try a rigid")
+
+
+def test_a_run_cut_by_its_budget_between_shapes_of_other_sizes_is_still_told_to_scale():
+    problems = ["mismatch fell by only 10%"]
+    assert credibility_advice(problems, "finished", "rigid", True).endswith("sizes differ? try --align similarity")
+    assert "iteration budget" in credibility_advice(problems, "finished", "similarity", False)

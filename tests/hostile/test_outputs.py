@@ -124,3 +124,12 @@ def test_a_stale_partial_folder_of_a_killed_run_is_removed(valid, tmp_path):
     assert run(_register(valid, tmp_path / "r"))[0] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
     assert json.loads((tmp_path / "r" / "result.json").read_text())["iterations"] >= 1
+
+
+def test_user_trees_under_usr_stay_usable():
+    from shapeviewer.io.output_paths import OutputPathError, check_output_folder
+
+    for allowed in ("/usr/src/app/results", "/usr/local/share/study/out"):  # a container's WORKDIR, say
+        check_output_folder(allowed, [])
+    with pytest.raises(OutputPathError, match="/usr is a system folder"):
+        check_output_folder("/usr/share/results", [])

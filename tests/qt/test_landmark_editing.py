@@ -209,6 +209,12 @@ def test_without_landmarks_the_alignment_is_icp_and_the_matrix_exports(
     assert panel.shape_size == pytest.approx(np.linalg.norm(np.ptp(moved, 0)))  # was the unscaled source's
     assert panel.settings().fidelity_scale == pytest.approx(0.1 * panel.shape_size, rel=1e-3)
     assert "scales now follow the source's size (1.3x)" in window.status_line.text()
+    kernel = panel.settings().model.kernel
+    assert window.session.save(tmp_path / "aligned.svsession")
+    window.load_pair(moved_pair[0], moved_pair[1])  # sizes back to the unscaled source's
+    assert window.session.open(tmp_path / "aligned.svsession")
+    assert panel.shape_size == pytest.approx(np.linalg.norm(np.ptp(moved, 0)))  # reopened: the run's source size
+    assert panel.settings().model.kernel == kernel  # and the saved scales as they were
     out = tmp_path / "m.txt"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
     qtbot.mouseClick(window.landmark_panel.matrix_button, Qt.MouseButton.LeftButton)

@@ -30,8 +30,11 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie waits for its reaper: it has ended
-        return stat.read().split(") ")[-1][0] != "Z"
+    try:
+        with open(f"/proc/{pid}/stat") as stat:  # a zombie waits for its reaper: it has ended
+            return stat.read().split(") ")[-1][0] != "Z"
+    except FileNotFoundError:  # reaped meanwhile
+        return False
 
 
 def test_the_measuring_process_ends_when_the_app_is_killed(tmp_path):
