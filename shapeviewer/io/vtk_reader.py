@@ -1,4 +1,4 @@
-"""Formats left to VTK (.vtp, .vtu, .stl, ...): VTK errors become exceptions, never silence or zeros."""
+"""Formats left to VTK (.vtp, .stl; io.meshes reads the rest): VTK errors become exceptions, never silence or zeros."""
 
 from __future__ import annotations
 
