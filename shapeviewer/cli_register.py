@@ -329,7 +329,8 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
         history = []
         if before_run is not None:
             before_run()
-        for rep in reg.run(should_stop=should_stop):
+        setting_up = lambda k, n, vertices: say(f"level {k}/{n} ({vertices} vertices): setting up")  # noqa: E731
+        for rep in reg.run(should_stop=should_stop, setting_up=setting_up):
             if not rep.done:
                 history.append(rep.loss)
                 level = f"level {rep.level}/{rep.levels} ({rep.level_vertices} vertices)  " if rep.levels > 1 else ""

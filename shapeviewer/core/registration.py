@@ -340,8 +340,12 @@ class Registration:
         p = np.asarray(points, dtype=np.float64)
         return p if self.alignment is None else self.alignment.inverse().apply(p)
 
-    def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[Report]:
-        """Yield a report per iteration, then a final report (status != 'running') with the best state."""
+    def run(
+        self, should_stop: Callable[[], bool] | None = None, setting_up: Callable[[int, int, int], None] | None = None
+    ) -> Iterator[Report]:
+        """Yield a report per iteration, then a final report (status != 'running') with the best state.
+        ``setting_up(level, levels, vertices)`` hears when a finer level's set-up begins (seconds on a large mesh,
+        with no report meanwhile)."""
         stop = should_stop or (lambda: False)
         start = time.perf_counter()
         best: list[_Evaluation] = []  # the best state of the newest level that has one
@@ -399,6 +403,8 @@ class Registration:
                 if k > 0:
                     if stop():
                         raise _Cancelled()
+                    if setting_up is not None:
+                        setting_up(k + 1, len(self.to_run), plan.source.n_vertices)
                     self._levels.append(self._set_up(plan, stop))
                 level, level_start = self.level, time.perf_counter()
                 try:

@@ -50,6 +50,7 @@ class RunController(QObject):
             (r.failed, self._failed),
             (r.idle, self._idle),
             (r.compiling, self._compiling),
+            (r.setting_up, self._setting_up),
         ):
             signal.connect(self._unless_closed(slot))
 
@@ -110,6 +111,13 @@ class RunController(QObject):
             self.log.emit(levels_sentence([(lv["source_vertices"], lv["run"]) for lv in levels]))
         self.progress.emit(0, self._total(), "")
         self.status.emit(f"First iteration with {where}…")
+
+    def _setting_up(self, level: int, levels: int, vertices: int) -> None:
+        """Between two levels: the finer one's meshes and data term are being built (no report comes meanwhile)."""
+        self.apply_pending()  # the coarser level's last state first, then this line over its status
+        self.status.emit(f"level {level}/{levels}, {vertex_count(vertices)} vertices · setting up (its meshes and "
+                         "data term)…")  # fmt: skip
+        self.log.emit(f"setting up level {level}/{levels} ({vertices} vertices)")
 
     def _compiling(self, k: int, n: int, phase: str) -> None:
         """Said only when KeOps really compiles (the first use of a formula on this machine); n from a census."""

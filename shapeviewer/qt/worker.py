@@ -43,6 +43,7 @@ class RegistrationWorker(QObject):
     described = Signal(dict)  # just before ``finished``: the set-up as it ended (each level's iterations, seconds...)
     failed = Signal(str, str)  # message, traceback
     compiling = Signal(int, int, str)  # KeOps formula k of n (0: not counted), "start" | "end"
+    setting_up = Signal(int, int, int)  # a finer level's set-up begins: level, levels, its source's vertices
 
     def __init__(self, job: RegistrationJob):
         super().__init__()
@@ -105,7 +106,7 @@ class RegistrationWorker(QObject):
                 info["source_landmarks"] = np.asarray(src_lm, dtype=np.float64).tolist()  # before any alignment
             self.started.emit(info)
             frames = FrameThrottle()
-            for rep in reg.run(should_stop=self._stop.is_set):
+            for rep in reg.run(should_stop=self._stop.is_set, setting_up=self.setting_up.emit):
                 if not rep.done and not self._stop.is_set():  # after Stop, no carrying (nor compiling for it)
                     frames.maybe_carry(rep)
                 if rep.done:
@@ -170,6 +171,7 @@ class RegistrationRunner(QObject):
     described = Signal(dict)
     failed = Signal(str, str)
     compiling = Signal(int, int, str)
+    setting_up = Signal(int, int, int)
     idle = Signal()
 
     def __init__(self, parent=None):
@@ -195,6 +197,7 @@ class RegistrationRunner(QObject):
         worker.described.connect(self.described)
         worker.failed.connect(self.failed)
         worker.compiling.connect(self.compiling)
+        worker.setting_up.connect(self.setting_up)
         # direct: quit() is thread-safe, and a queued call would never arrive while the GUI waits at quit
         worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         worker.failed.connect(thread.quit, Qt.ConnectionType.DirectConnection)

@@ -198,6 +198,8 @@ def test_levels_are_reported_in_result_json(tmp_path, data_dir):
                    "--out", out)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "coarse to fine over 2 of 2 levels" in proc.stderr and "level 2/2" in proc.stderr
+    level_2 = "level 2/2 (5261 vertices)"
+    assert proc.stderr.index(f"{level_2}: setting up") < proc.stderr.index(f"{level_2}  iter")
     levels = json.loads((out / "result.json").read_text())["levels"]
     assert [lv["source_vertices"] for lv in levels] == [pytest.approx(2500, abs=10), 5261]
     assert levels[0]["fidelity_scale"] == pytest.approx(0.1)

@@ -48,6 +48,9 @@ def test_a_coarse_to_fine_run_shows_its_levels(window, qtbot, monkeypatch, tmp_p
     final = window.run.final
     assert final.levels == 2 and final.level == 2 and final.status != "failed"
     assert any(s.startswith("level 2/2") for s in statuses), statuses
+    setting_up = [i for i, s in enumerate(statuses) if s.endswith("setting up (its meshes and data term)…")]
+    first_of_2 = next(i for i, s in enumerate(statuses) if s.startswith("level 2/2") and "Iteration" in s)
+    assert len(setting_up) == 1 and statuses[setting_up[0]].startswith("level 2/2") and setting_up[0] < first_of_2
     assert [line.value() for line in window.loss_plot.level_lines][0] == 0
     assert len(window.loss_plot.level_lines) == 2
     assert window.progress.maximum() == final.iteration
