@@ -56,7 +56,7 @@ def test_stop_cancels_within_a_second_and_keeps_the_best_result(window, qtbot):
 def test_error_in_the_worker_reaches_a_dialog_and_the_log(window, qtbot, monkeypatch):
     from shapeviewer.core import registration
 
-    def broken_run(self, should_stop=None):
+    def broken_run(self, should_stop=None, setting_up=None):
         raise RuntimeError("simulated failure in the optimiser")
         yield
 
@@ -194,8 +194,8 @@ def test_stop_during_the_set_up_is_a_quiet_cancel_not_a_failure(window, qtbot, m
 
     original = registration.Registration.run
 
-    def stop_at_once(self, should_stop=None):  # Stop pressed before the first evaluation
-        yield from original(self, should_stop=lambda: True)
+    def stop_at_once(self, should_stop=None, setting_up=None):  # Stop pressed before the first evaluation
+        yield from original(self, should_stop=lambda: True, setting_up=setting_up)
 
     monkeypatch.setattr(registration.Registration, "run", stop_at_once)
     quick_settings(window)

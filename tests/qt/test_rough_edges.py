@@ -124,7 +124,7 @@ def test_a_keops_compilation_in_the_worker_is_said_with_its_count(window, qtbot,
 
     from shapeviewer.core import keops_compile, registration, warmup
 
-    def compiling_run(self, should_stop=None):
+    def compiling_run(self, should_stop=None, setting_up=None):
         x = np.zeros((5, 3))
         import torch
 

@@ -62,8 +62,8 @@ def gate(monkeypatch, where: str) -> threading.Event:
         opened.wait(10)
         original_init(self, *args, **kwargs)
 
-    def held_after_start_point(self, should_stop=None):
-        steps = original_run(self, should_stop=should_stop)
+    def held_after_start_point(self, should_stop=None, setting_up=None):
+        steps = original_run(self, should_stop=should_stop, setting_up=setting_up)
         yield next(steps)  # iteration 0: the start point, before any L-BFGS step
         opened.wait(10)
         yield from steps
@@ -109,7 +109,7 @@ def test_stop_before_the_first_iteration_keeps_the_previous_result_and_its_plot(
 
 
 def test_a_failure_during_the_set_up_keeps_the_previous_result_and_says_so(window, qtbot, monkeypatch, finished_run):
-    def broken_run(self, should_stop=None):
+    def broken_run(self, should_stop=None, setting_up=None):
         raise RuntimeError("simulated failure in the set-up")
         yield
 
