@@ -7,6 +7,7 @@ import math
 import signal
 import sys
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,6 +68,11 @@ def _check_backend(args) -> None:
         )
     args.backend = "torch"
     print(f"shapeviewer: note: no C++ compiler for KeOps ({missing}); using the dense torch backend", file=sys.stderr)
+    from .core.backends import keops_importable
+
+    with warnings.catch_warnings():  # its answer is cached now: its own warning would say the note again
+        warnings.simplefilter("ignore")
+        keops_importable()
 
 
 def _check_relative(value: float, size: float, what: str, shape: str = "the source's") -> None:

@@ -375,3 +375,15 @@ def test_options_a_run_cannot_follow_are_said_not_dropped(tmp_path, human, capsy
     assert "note: --sinkhorn-iters and --sinkhorn-tol apply to the normalized cometric" in err
     assert main([*args, "--iterations", "1"]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_without_a_compiler_the_fallback_is_said_once(tmp_path, human):
+    """A fresh process: the note of the command line, not also the backends' warning saying the same."""
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable), "CXX": "/nowhere/g++"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "shapeviewer", "register", str(human_path(human)), str(human_path(human)),
+         "--out", str(tmp_path / "o"), *FAST, "--iterations", "1"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("C++ compiler") == 1 and "note: no C++ compiler for KeOps" in proc.stderr
