@@ -246,7 +246,7 @@ def input_error_message(exc: BaseException) -> str | None:
     from .core.kernels import KernelSpecError
     from .core.model import InputError
     from .io.meshes import MeshReadError
-    from .io.output_paths import OutputPathError
+    from .io.output_paths import OutputPathError, os_error_words
     from .io.results import ResultReadError
 
     if isinstance(exc, KernelSpecError):
@@ -258,7 +258,7 @@ def input_error_message(exc: BaseException) -> str | None:
     if isinstance(exc, MemoryError):
         return "out of memory: the input is too large for this machine"
     if isinstance(exc, OSError):
-        return f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"
+        return os_error_words(exc)
     return None
 
 

@@ -385,16 +385,15 @@ def register_to_folder(source_path, target_path, args, say=_stderr, should_stop=
 
 def _credibility(final, faces, target, result: dict, align: str) -> str:
     """The run's credibility warning (document.credibility), or ''; a cancelled or failed run gets none."""
-    from .document.credibility import credibility_advice, credibility_problems, sizes_differ
+    from .document.credibility import credibility_of
 
     if final.status not in ("finished", "converged"):
         return ""
-    start, deformed = final.trajectory[0], final.trajectory[-1]
     rms = result["surface_distance"]["source_to_target"]["rms"]
-    problems = credibility_problems(start, deformed, faces, (target.vertices, target.faces), final.fidelity_drop, rms)
     moved = result.get("target_alignment")  # batch template: the target was moved, the source kept
     alignment = align if align not in (None, "none") else (moved.get("kind") if isinstance(moved, dict) else None)
-    return credibility_advice(problems, final.status, alignment, sizes_differ(start, target.vertices))
+    return credibility_of(final.trajectory[0], final.trajectory[-1], faces, (target.vertices, target.faces),
+                          final.status, final.fidelity_drop, rms, alignment)  # fmt: skip
 
 
 def run_registration(source_path, target_path, args) -> int:

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-MESH_SUFFIXES = (".ply", ".vtp", ".vtk", ".obj", ".stl", ".off")
+from ..io.meshes import READABLE_SUFFIXES as MESH_SUFFIXES  # the formats read_mesh takes
+
 JOBS_FOLDER = "jobs"
 
 

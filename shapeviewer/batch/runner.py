@@ -38,6 +38,7 @@ from .worker import (
 
 POLL_SECONDS = 0.2  # how often the loop looks for finished jobs (and lets Ctrl-C in)
 RUNNING_POLL_SECONDS = 1.0  # how often it asks the scheduler how many jobs run
+AGAIN = "interrupt again: not waiting for the running jobs; writing the summary of what finished"
 STOP_GRACE_SECONDS = 5.0  # after Ctrl-C, how long running jobs get to notice and stop
 PROGRESS_EVERY_VARIABLE = "SHAPEVIEWER_PROGRESS_EVERY"  # seconds between progress lines off a terminal
 
@@ -222,7 +223,7 @@ def _hold_further_interrupts(say: Callable[[str], None]) -> threading.Event:
 
     def interrupted(_signum, _frame) -> None:
         if not again.is_set():
-            say("interrupt again: not waiting for the running jobs; writing the summary of what finished")
+            say(AGAIN)
         again.set()
 
     with contextlib.suppress(ValueError):  # not the main thread (no handler can be set): the except below stays
@@ -248,8 +249,7 @@ def _stop(client, stop, futures: dict, records: dict, by_key: dict, say: Callabl
                     break
                 time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:  # a second Ctrl-C (or one signal delivered twice, as 'timeout' does): wait no more
-        message = "interrupt again: not waiting for the running jobs; writing the summary of what finished"
-        say(message) if say is not None else print(message, file=sys.stderr)
+        say(AGAIN) if say is not None else print(AGAIN, file=sys.stderr)
     for future in futures.values():
         job = by_key.get(future.key)
         if job is None or job.name in records:

@@ -87,7 +87,7 @@ def finished_record(job: Job) -> JobRecord | None:
 def credibility_warning(folder: Path, info: dict) -> str:
     """Why the finished job in ``folder`` (result.json: ``info``) is not credible, or '' when nothing is off (see
     :mod:`shapeviewer.document.credibility`); the meshes come from its frames, deformed.vtp and target.vtp."""
-    from ..document.credibility import credibility_advice, credibility_problems, sizes_differ
+    from ..document.credibility import credibility_of
     from ..io.meshes import MeshReadError, read_mesh
 
     try:
@@ -99,15 +99,11 @@ def credibility_warning(folder: Path, info: dict) -> str:
         rms = float(info["surface_distance"]["source_to_target"]["rms"])
     except (KeyError, TypeError, ValueError):
         rms = None
-    if start is None:
-        problems = credibility_problems(None, None, None, None, info.get("fidelity_drop"), rms)
-    else:
-        problems = credibility_problems(start.vertices, deformed.vertices, start.faces,
-                                        (target.vertices, target.faces), info.get("fidelity_drop"), rms)  # fmt: skip
     moved = info.get("alignment") or info.get(TARGET_ALIGNMENT)
     alignment = (moved.get("kind") or "rigid") if isinstance(moved, dict) else None
-    differ = start is not None and sizes_differ(start.vertices, target.vertices)
-    return credibility_advice(problems, str(info.get("status", "")), alignment, differ)
+    meshes = (None, None, None, None) if start is None else (
+        start.vertices, deformed.vertices, start.faces, (target.vertices, target.faces))  # fmt: skip
+    return credibility_of(*meshes, str(info.get("status", "")), info.get("fidelity_drop"), rms, alignment)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,9 @@ the target's, or a mismatch that fell little while the deformed source is not al
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from ..core.geometry import face_geometry, shape_size
 
 AREA_RATIO_RANGE = (0.5, 2.0)  # the deformed source's area over the target's: outside, the match is not credible
 MIN_FIDELITY_DROP = 0.5  # a finished run that lowered the mismatch by less than this fraction is flagged...
@@ -12,9 +15,7 @@ CLOSE_MATCH = 0.01  # ...unless its deformed source lies this close (RMS, x the 
 
 
 def surface_area(vertices, faces) -> float:
-    v = np.asarray(vertices, dtype=np.float64)
-    a, b, c = (v[np.asarray(faces)[:, k]] for k in range(3))
-    return float(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
+    return float(face_geometry(torch.as_tensor(vertices, dtype=torch.float64), torch.as_tensor(faces))[2].sum())
 
 
 def _percent(ratio: float) -> str:
@@ -22,7 +23,18 @@ def _percent(ratio: float) -> str:
 
 
 def _size(vertices) -> float:
-    return float(np.linalg.norm(np.ptp(np.asarray(vertices, dtype=np.float64), axis=0)))
+    return shape_size(torch.as_tensor(vertices, dtype=torch.float64))
+
+
+def credibility_of(start, deformed, faces, target, status: str, fidelity_drop, rms_to_target: float | None,
+                   alignment: str | None, words: str = "cli") -> str:  # fmt: skip
+    """The warning for a finished run ('' when nothing is off): :func:`credibility_problems` and their
+    :func:`credibility_advice`. ``start`` None: no meshes to compare (the drop alone is judged)."""
+    if start is None:
+        deformed = faces = target = None
+    problems = credibility_problems(start, deformed, faces, target, fidelity_drop, rms_to_target)
+    differ = target is not None and sizes_differ(start, target[0])
+    return credibility_advice(problems, status, alignment, differ, words)
 
 
 def credibility_problems(start, deformed, faces, target, fidelity_drop, rms_to_target: float | None) -> list[str]:

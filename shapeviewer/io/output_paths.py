@@ -21,6 +21,16 @@ RESULT_ENTRIES = {
 }  # fmt: skip
 
 
+def os_error_words(exc: OSError) -> str:
+    """An OSError as a sentence ('/x/y.vtp: its folder /x does not exist'), not Python's '[Errno 2] ...'."""
+    if not exc.strerror:
+        return str(exc)
+    path = Path(os.fsdecode(exc.filename)) if exc.filename else None
+    if path is not None and isinstance(exc, FileNotFoundError) and not path.parent.is_dir():
+        return f"{path}: its folder {path.parent} does not exist"
+    return f"{path}: {exc.strerror}" if path is not None else exc.strerror
+
+
 class OutputPathError(ValueError):
     """An output location that cannot or must not be written; the message names it and why."""
 

@@ -16,6 +16,7 @@ from ..core.model import geodesic_distance
 from ..core.surface_distance import DISTANCE_TO_TARGET
 from ..document.summary import summary
 from ..io.meshes import write_mesh
+from ..io.output_paths import os_error_words
 from ..io.results import write_json
 from ..render.movie import MovieCancelled, MovieError, MovieSettings, write_movie
 from . import settings_store
@@ -76,13 +77,7 @@ def _failed(window, what: str, exc: Exception) -> None:
 
 
 def _reason(exc: Exception) -> str:
-    """An OSError as a sentence ('/x/y.vtp: its folder /x does not exist'), not Python's '[Errno 2] ...'."""
-    if not isinstance(exc, OSError) or not exc.strerror:
-        return str(exc)
-    path = Path(exc.filename) if exc.filename else None
-    if path is not None and isinstance(exc, FileNotFoundError) and not path.parent.is_dir():
-        return f"{path}: its folder {path.parent} does not exist"
-    return f"{path}: {exc.strerror}" if path is not None else exc.strerror
+    return os_error_words(exc) if isinstance(exc, OSError) else str(exc)
 
 
 def movie_caption(window) -> str:

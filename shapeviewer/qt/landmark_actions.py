@@ -246,9 +246,7 @@ def _scales_follow_the_source(window, before) -> str:
     old, new = (1.0 if t is None else t.scale for t in (before, doc.alignment))
     if np.isclose(old, new, rtol=1e-9):
         return ""
-    source = doc.meshes["source"].vertices
-    moved = source if doc.alignment is None else doc.alignment.apply(source)
-    window.parameters.set_meshes(moved, doc.meshes["target"].vertices)
+    window.parameters.set_meshes(doc.aligned_source(), doc.meshes["target"].vertices)
     window.display.update_kernel_sphere(window)
     kept = "" if window.parameters.kernel.follows_size else " (the custom kernel string is kept as typed)"
     return f"; the kernel and fidelity scales now follow the source's size ({new / old:.4g}x){kept}"

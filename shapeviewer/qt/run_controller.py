@@ -179,17 +179,19 @@ class RunController(QObject):
         result = self.doc.result
         if rep.status not in ("finished", "converged") or result is None or result.report is not rep:
             return ""
-        from scipy.spatial import cKDTree
-
-        from ..document.credibility import credibility_advice, credibility_problems, sizes_differ
+        from ..document.credibility import MIN_FIDELITY_DROP, credibility_of
 
         start, deformed = result.trajectory[0], result.trajectory[-1]
-        target, faces = self.doc.meshes["target"], self.doc.meshes["source"].faces
-        gaps = cKDTree(target.vertices).query(deformed)[0]  # vertex to vertex: above the distance to the surface
-        rms = float(np.sqrt((gaps**2).mean()))
-        problems = credibility_problems(start, deformed, faces, (target.vertices, target.faces), rep.fidelity_drop, rms)
+        target = self.doc.meshes["target"]
+        rms = None
+        if rep.fidelity_drop < MIN_FIDELITY_DROP:  # only then is closeness asked: no index of a large target else
+            from scipy.spatial import cKDTree
+
+            gaps = cKDTree(target.vertices).query(deformed)[0]  # vertex to vertex: above the distance to the surface
+            rms = float(np.sqrt((gaps**2).mean()))
         alignment = None if self.doc.alignment is None else self.doc.alignment.kind
-        return credibility_advice(problems, rep.status, alignment, sizes_differ(start, target.vertices), "app")
+        return credibility_of(start, deformed, self.doc.meshes["source"].faces, (target.vertices, target.faces),
+                              rep.status, rep.fidelity_drop, rms, alignment, "app")  # fmt: skip
 
     def _failed(self, message: str, details: str) -> None:
         if self.stop_requested and details.startswith(CANCELLED_EARLY):  # Stop pressed during the set-up
